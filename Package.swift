@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "FasterAPI",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "FasterAPICore", targets: ["FasterAPICore"]),
+        .library(name: "FasterAPI", targets: ["FasterAPI"]),
+        .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "FasterAPICore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "FasterAPI",
+            dependencies: [
+                "FasterAPICore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
+        .executableTarget(name: "fasterapi-demo", dependencies: ["FasterAPI"]),
+        .testTarget(
+            name: "FasterAPICoreTests",
+            dependencies: ["FasterAPICore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "FasterAPITests",
+            dependencies: ["FasterAPI", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+    ]
+)

@@ -1,0 +1,56 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs tasks on one event loop, so a handler runs on the thread that owns its connection's socket
+/// (no hop between the NIO thread and Swift's global pool on the request path).
+final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    // Sendable: the only stored property is an EventLoop, which is itself Sendable.
+    let eventLoop: any EventLoop
+
+    init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        eventLoop.enqueue(job)
+    }
+}
+
+/// The `Date` header value, formatted at most once a second per event loop.
+final class DateCache: @unchecked Sendable {
+    // Sendable: each instance is used only on the event loop it belongs to (see `ServerLoops`).
+    private var second: time_t = 0
+    private(set) var value = ByteBuffer()
+
+    /// The current IMF-fixdate (RFC 9110 §5.6.7).
+    func current() -> ByteBuffer {
+        let now = time(nil)
+        if now != second {
+            second = now
+            value = ByteBuffer(string: Self.format(now))
+        }
+        return value
+    }
+
+    static func format(_ seconds: time_t) -> String {
+        var seconds = seconds
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
+
+/// Per-event-loop helpers, created once when the server starts.
+struct LoopResources: Sendable {
+    let executor: EventLoopTaskExecutor
+    let dateCache: DateCache
+}

@@ -1,0 +1,81 @@
+import NIOCore
+
+/// An error that carries the HTTP status a server should answer with.
+///
+/// Errors thrown by responders that conform are answered with their status; all others become
+/// 500 without their text reaching the client.
+public protocol HTTPStatusError: Error {
+    /// The response status.
+    var status: HTTPStatus { get }
+    /// A client-safe explanation.
+    var detail: String { get }
+}
+
+extension HTTPParseError: HTTPStatusError {
+    public var detail: String { reason }
+}
+
+/// Errors from reading a request body.
+public enum HTTPBodyError: HTTPStatusError, Hashable {
+    /// The body is larger than the limit that applies (the server's or the caller's).
+    case tooLarge(limit: Int)
+    /// The body could not be framed (a bad chunk, for example); the connection will close.
+    case malformed(HTTPParseError)
+    /// The client went away before the body was complete.
+    case connectionClosed
+
+    public var status: HTTPStatus {
+        switch self {
+        case .tooLarge: .contentTooLarge
+        case .malformed(let error): error.status
+        case .connectionClosed: .badRequest
+        }
+    }
+
+    public var detail: String {
+        switch self {
+        case .tooLarge(let limit): "Request body is larger than \(limit) bytes"
+        case .malformed(let error): error.reason
+        case .connectionClosed: "Connection closed before the body was complete"
+        }
+    }
+}
+
+/// Facts about the connection a request arrived on.
+public struct ConnectionInfo: Sendable {
+    /// The peer's address, if known.
+    public var remoteAddress: SocketAddress?
+    /// The local address the connection was accepted on.
+    public var localAddress: SocketAddress?
+    /// Whether the connection is encrypted.
+    public var isSecure: Bool
+
+    public init(remoteAddress: SocketAddress? = nil, localAddress: SocketAddress? = nil, isSecure: Bool = false) {
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        self.isSecure = isSecure
+    }
+}
+
+/// A request as every protocol codec delivers it: head, body and connection facts.
+public struct HTTPRequest: Sendable {
+    /// Method, target, version and header fields.
+    public var head: HTTPRequestHead
+    /// The body, buffered or streamed.
+    public var body: RequestBody
+    /// The connection it arrived on.
+    public var connection: ConnectionInfo
+
+    public init(head: HTTPRequestHead, body: RequestBody = .empty, connection: ConnectionInfo = ConnectionInfo()) {
+        self.head = head
+        self.body = body
+        self.connection = connection
+    }
+}
+
+/// Something that answers requests: the one interface between protocol codecs and the framework.
+public protocol HTTPResponder: Sendable {
+    /// Produces the response for `request`. Errors conforming to ``HTTPStatusError`` are answered
+    /// with their status; any other error with 500.
+    func respond(to request: HTTPRequest) async throws -> Response
+}

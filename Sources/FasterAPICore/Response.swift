@@ -1,0 +1,112 @@
+import NIOCore
+import NIOConcurrencyHelpers
+
+/// An HTTP response: status, header fields and a body.
+public struct Response: Sendable {
+    /// The status.
+    public var status: HTTPStatus
+    /// Header fields. The server adds `Content-Length` or `Transfer-Encoding`, `Date` and
+    /// `Connection` itself.
+    public var headers: HTTPHeaders
+    /// The body.
+    public var body: ResponseBody
+
+    public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A response body: bytes in memory, or a producer that streams them.
+public struct ResponseBody: Sendable {
+    enum Storage: Sendable {
+        case buffer(ByteBuffer)
+        case stream(length: Int?, @Sendable (ResponseBodyWriter) async throws -> Void)
+    }
+
+    let storage: Storage
+
+    /// No body.
+    public static let empty = ResponseBody(buffer: ByteBuffer())
+
+    /// A body already in memory.
+    public init(buffer: ByteBuffer) { self.storage = .buffer(buffer) }
+
+    /// A UTF-8 string body.
+    public init(string: String) { self.storage = .buffer(ByteBuffer(string: string)) }
+
+    /// A streamed body. `length`, if known, is sent as `Content-Length`; otherwise HTTP/1.1 uses
+    /// chunked encoding. `produce` writes the bytes; it may suspend, and each write waits while
+    /// the client is not keeping up.
+    public init(length: Int? = nil, produce: @escaping @Sendable (ResponseBodyWriter) async throws -> Void) {
+        self.storage = .stream(length: length, produce)
+    }
+
+    /// The bytes, if the body is in memory.
+    public var buffer: ByteBuffer? {
+        if case .buffer(let buffer) = storage { return buffer }
+        return nil
+    }
+
+    /// The length, if known before sending.
+    public var knownLength: Int? {
+        switch storage {
+        case .buffer(let buffer): buffer.readableBytes
+        case .stream(let length, _): length
+        }
+    }
+
+    /// The streaming producer, if the body is streamed.
+    public var producer: (@Sendable (ResponseBodyWriter) async throws -> Void)? {
+        if case .stream(_, let produce) = storage { return produce }
+        return nil
+    }
+
+    /// Reads the whole body into memory (runs the producer of a streamed body).
+    public func collect() async throws -> ByteBuffer {
+        switch storage {
+        case .buffer(let buffer):
+            return buffer
+        case .stream(_, let produce):
+            let sink = CollectingSink()
+            try await produce(ResponseBodyWriter(sink))
+            return sink.collected.withLockedValue { $0 }
+        }
+    }
+}
+
+/// Where a streamed response body's bytes go: one per protocol codec (and the test client).
+public protocol ResponseBodySink: Sendable {
+    /// Sends `buffer`, returning once the transport can take more.
+    func write(_ buffer: ByteBuffer) async throws
+}
+
+/// The writer a streaming body producer is given.
+public struct ResponseBodyWriter: Sendable {
+    let sink: any ResponseBodySink
+
+    /// Wraps a sink.
+    public init(_ sink: any ResponseBodySink) { self.sink = sink }
+
+    /// Sends bytes; suspends while the client is not reading fast enough.
+    public func write(_ buffer: ByteBuffer) async throws {
+        guard buffer.readableBytes > 0 else { return }
+        try await sink.write(buffer)
+    }
+
+    /// Sends a UTF-8 string.
+    public func write(_ string: String) async throws {
+        try await write(ByteBuffer(string: string))
+    }
+}
+
+
+
+final class CollectingSink: ResponseBodySink {
+    let collected = NIOLockedValueBox(ByteBuffer())
+    func write(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        collected.withLockedValue { _ = $0.writeBuffer(&buffer) }
+    }
+}

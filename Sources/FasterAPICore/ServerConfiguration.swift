@@ -1,0 +1,31 @@
+import NIOCore
+
+/// Where and how a server listens, and the limits it enforces. Every limit has a default.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind; `127.0.0.1` by default.
+    public var host: String
+    /// Port to bind; 0 picks a free port (read it back from ``HTTPServer/localAddress``).
+    public var port: Int
+    /// Listen backlog.
+    public var backlog: Int32 = 256
+    /// HTTP/1.1 head limits (request line 414, head size and field count 431).
+    public var parserLimits = HTTP1ParserLimits()
+    /// Largest request body the server reads; larger gets 413 (up front from Content-Length, or
+    /// while streaming).
+    public var maxRequestBodyBytes: Int = 8 * 1024 * 1024
+    /// Time allowed from the first byte of a request head to its end; slower gets 408 and close.
+    public var requestHeadTimeout: TimeAmount = .seconds(10)
+    /// How long an idle keep-alive connection stays open.
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// Most connections open at once; more are answered 503 and closed.
+    public var maxConnections: Int = 10_000
+    /// How long graceful shutdown waits for in-flight requests before closing connections.
+    public var shutdownGracePeriod: TimeAmount = .seconds(10)
+    /// Most pipelined bytes buffered while a response is in progress.
+    public var maxPipelinedBytes: Int = 64 * 1024
+
+    public init(host: String = "127.0.0.1", port: Int = 8000) {
+        self.host = host
+        self.port = port
+    }
+}
