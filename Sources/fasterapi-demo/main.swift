@@ -1,1 +1,4 @@
-print("x")
+import FasterAPI
+let app = App()
+app.get("/plaintext") { _ in "Hello, World!" }
+try await app.run()

@@ -1,0 +1,241 @@
+/// FasterAPI: the framework layer — `App`, routing, middleware, request readers, responses,
+/// errors, static files and the test client. It sits above the `HTTPResponder` line and must not
+/// know about sockets or protocol details.
+import FasterAPICore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
+
+/// Application-wide settings.
+public struct AppConfiguration: Sendable {
+    /// Server settings: address, limits and timeouts.
+    public var server = ServerConfiguration()
+    /// What to do when a path differs from a route only by a trailing slash.
+    public var trailingSlash = TrailingSlashBehavior.redirect
+    /// Largest body the JSON and form readers accept (413 above it).
+    public var maxBodyBytes = 1024 * 1024
+
+    public init() {}
+}
+
+/// A registered route.
+public struct Route: Sendable {
+    /// The method it answers.
+    public let method: HTTPMethod
+    /// The path pattern, for example `/users/{id}`.
+    public let path: String
+    /// Tags, from the route and its groups.
+    public let tags: [String]
+    let handler: Next
+    let middleware: [any Middleware]
+}
+
+/// A FasterAPI application: routes, middleware, state and lifecycle hooks.
+///
+/// ```swift
+/// let app = App()
+/// app.get("/") { _ in "Hello, World!" }
+/// app.get("/users/{id}") { req in User(id: try req.path("id", as: Int.self)) }
+/// try await app.run(host: "127.0.0.1", port: 8000)
+/// ```
+///
+/// Configure it (routes, middleware, hooks) before it starts; the routing table and middleware
+/// chains are built once, when it starts serving.
+public final class App: RouteRegistrar, Sendable {
+    private struct Setup {
+        var configuration: AppConfiguration
+        var routes: [Route] = []
+        var middleware: [any Middleware] = []
+        var errorHandlers: [ErrorResponder.Handler] = []
+        var startup: [@Sendable (App) async throws -> Void] = []
+        var shutdown: [@Sendable (App) async throws -> Void] = []
+    }
+
+    private let setup: NIOLockedValueBox<Setup>
+    /// Typed application state, shared with every request.
+    public let state = AppState()
+    /// The application's logger.
+    public let logger: Logger
+
+    /// Creates an application.
+    public init(configuration: AppConfiguration = AppConfiguration(), logger: Logger = Logger(label: "FasterAPI")) {
+        self.setup = NIOLockedValueBox(Setup(configuration: configuration))
+        self.logger = logger
+    }
+
+    /// The configuration; change it before the app starts.
+    public var configuration: AppConfiguration {
+        get { setup.withLockedValue { $0.configuration } }
+        set { setup.withLockedValue { $0.configuration = newValue } }
+    }
+
+    /// Every registered route, in registration order.
+    public var routes: [Route] { setup.withLockedValue { $0.routes } }
+
+    /// Adds middleware that runs for every request (including 404s), outermost first.
+    public func add(middleware: any Middleware...) {
+        setup.withLockedValue { $0.middleware.append(contentsOf: middleware) }
+    }
+
+    /// Answers errors of type `E` thrown by handlers or middleware with a custom response.
+    public func errorHandler<E: Error>(
+        for type: E.Type, _ handler: @escaping @Sendable (Request, E) async throws -> Response
+    ) {
+        setup.withLockedValue {
+            $0.errorHandlers.append { request, error in
+                guard let error = error as? E else { return nil }
+                return try await handler(request, error)
+            }
+        }
+    }
+
+    /// Runs `hook` when the app starts, before it accepts connections.
+    public func onStartup(_ hook: @escaping @Sendable (App) async throws -> Void) {
+        setup.withLockedValue { $0.startup.append(hook) }
+    }
+
+    /// Runs `hook` after the server has stopped.
+    public func onShutdown(_ hook: @escaping @Sendable (App) async throws -> Void) {
+        setup.withLockedValue { $0.shutdown.append(hook) }
+    }
+
+    /// Creates a group of routes sharing a path prefix, tags and middleware.
+    public func group(_ prefix: String, tags: [String] = [], middleware: [any Middleware] = []) -> RouteGroup {
+        RouteGroup(app: self, prefix: RouteGroup.normalize(prefix), tags: tags, middleware: middleware)
+    }
+
+    public func register(
+        _ method: HTTPMethod, _ path: String, tags: [String], handler: @escaping Next
+    ) {
+        addRoute(Route(method: method, path: path, tags: tags, handler: handler, middleware: []))
+    }
+
+    func addRoute(_ route: Route) {
+        setup.withLockedValue { $0.routes.append(route) }
+    }
+
+    /// Builds the responder: the routing table and middleware chains, composed once.
+    public func makeResponder() -> some HTTPResponder {
+        let setup = self.setup.withLockedValue { $0 }
+        let context = AppContext(state: state, logger: logger, configuration: setup.configuration)
+        let errors = ErrorResponder(handlers: setup.errorHandlers, logger: logger)
+        let routing = RoutingResponder(
+            routes: setup.routes, errors: errors, trailingSlash: setup.configuration.trailingSlash)
+        let entry = setup.middleware.compose(around: routing.respond, errors: errors)
+        return AppResponder(context: context, entry: entry, errors: errors)
+    }
+
+    /// Runs the start-up hooks.
+    public func runStartupHooks() async throws {
+        for hook in setup.withLockedValue({ $0.startup }) { try await hook(self) }
+    }
+
+    /// Runs the shutdown hooks; failures are logged.
+    public func runShutdownHooks() async {
+        for hook in setup.withLockedValue({ $0.shutdown }) {
+            do { try await hook(self) } catch { logger.error("Shutdown hook failed: \(error)") }
+        }
+    }
+
+    /// Makes the HTTP server as a service, for running in your own `ServiceGroup`.
+    public func makeServer(
+        host: String? = nil, port: Int? = nil, onStart: @escaping @Sendable (SocketAddress) async -> Void = { _ in }
+    ) -> HTTPServer<some HTTPResponder> {
+        var server = configuration.server
+        if let host { server.host = host }
+        if let port { server.port = port }
+        return HTTPServer(responder: makeResponder(), configuration: server, logger: logger, onStart: onStart)
+    }
+
+    /// Starts the app and serves until SIGTERM or SIGINT, then shuts down gracefully: stops
+    /// accepting, lets in-flight requests finish (up to the grace period) and runs the shutdown
+    /// hooks.
+    public func run(host: String? = nil, port: Int? = nil) async throws {
+        try await runStartupHooks()
+        let server = makeServer(host: host, port: port) { [logger] address in
+            logger.notice("Serving on http://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await runShutdownHooks()
+            throw error
+        }
+        await runShutdownHooks()
+    }
+}
+
+/// The composed application: what the server calls for every request.
+struct AppResponder: HTTPResponder {
+    let context: AppContext
+    let entry: Next
+    let errors: ErrorResponder
+
+    func respond(to http: HTTPRequest) async throws -> Response {
+        let request = Request(http, app: context)
+        do {
+            return try await entry(request)
+        } catch {
+            return await errors.response(for: error, request: request)
+        }
+    }
+}
+
+/// Turns errors into responses: custom handlers first, then FastAPI's `{"detail": …}` shape.
+struct ErrorResponder: Sendable {
+    typealias Handler = @Sendable (Request, any Error) async throws -> Response?
+
+    let handlers: [Handler]
+    let logger: Logger
+
+    func response(for error: any Error, request: Request) async -> Response {
+        for handler in handlers {
+            do {
+                if let response = try await handler(request, error) { return response }
+            } catch {
+                return await builtIn(error, request: request)
+            }
+        }
+        return await builtIn(error, request: request)
+    }
+
+    private func builtIn(_ error: any Error, request: Request) async -> Response {
+        switch error {
+        case let error as HTTPError:
+            return error.response
+        case let error as ValidationError:
+            return (try? JSONResponse.make(ValidationBody(detail: error.issues), status: .unprocessableContent))
+                ?? Response(status: .unprocessableContent)
+        case let error as any HTTPStatusError:
+            return HTTPError(error.status, detail: error.detail).response
+        default:
+            logger.error(
+                "Unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.path)"])
+            return HTTPError(.internalServerError, detail: "Internal Server Error").response
+        }
+    }
+
+    private struct ValidationBody: Encodable, Sendable {
+        let detail: [ValidationIssue]
+    }
+}
+
+extension Array where Element == any Middleware {
+    /// Wraps `endpoint` in these middleware, the first outermost; an error thrown inside any
+    /// layer becomes a response before the layer outside it sees it.
+    func compose(around endpoint: @escaping Next, errors: ErrorResponder) -> Next {
+        reversed().reduce(endpoint) { next, middleware in
+            { request in
+                do {
+                    return try await middleware.handle(request, next: next)
+                } catch {
+                    return await errors.response(for: error, request: request)
+                }
+            }
+        }
+    }
+}

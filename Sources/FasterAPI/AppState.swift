@@ -1,0 +1,42 @@
+import Logging
+import NIOConcurrencyHelpers
+
+/// Typed application state: one value per type, set at start-up and read from handlers.
+///
+/// ```swift
+/// app.state[Store.self] = Store()
+/// let store = request.app.state[Store.self]!
+/// ```
+public final class AppState: Sendable {
+    private let values = NIOLockedValueBox([ObjectIdentifier: any Sendable]())
+
+    init() {}
+
+    /// The value stored for type `T`.
+    public subscript<T: Sendable>(_ type: T.Type) -> T? {
+        get { values.withLockedValue { $0[ObjectIdentifier(type)] as? T } }
+        set { values.withLockedValue { $0[ObjectIdentifier(type)] = newValue } }
+    }
+
+    /// The value stored for type `T`; fails with a clear message when nothing was stored.
+    public func require<T: Sendable>(_ type: T.Type) throws -> T {
+        guard let value = self[type] else { throw HTTPError(.internalServerError, detail: "App state \(T.self) is not set") }
+        return value
+    }
+}
+
+/// What handlers can reach of the application: state, logger and configuration.
+public final class AppContext: Sendable {
+    /// Typed application state.
+    public let state: AppState
+    /// The application's logger.
+    public let logger: Logger
+    /// The application's configuration.
+    public let configuration: AppConfiguration
+
+    init(state: AppState, logger: Logger, configuration: AppConfiguration) {
+        self.state = state
+        self.logger = logger
+        self.configuration = configuration
+    }
+}

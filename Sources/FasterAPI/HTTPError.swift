@@ -1,0 +1,130 @@
+import FasterAPICore
+import Foundation
+
+/// An error that becomes an HTTP response with FastAPI's body shape: `{"detail": …}`.
+///
+/// ```swift
+/// throw HTTPError(.notFound, detail: "Item not found")
+/// ```
+public struct HTTPError: HTTPStatusError, Sendable {
+    /// The response status.
+    public var status: HTTPStatus
+    /// The `detail` value, already encoded as JSON.
+    public var detailJSON: String
+    /// Extra response headers (for example `WWW-Authenticate` or `Retry-After`).
+    public var headers: HTTPHeaders
+
+    /// An error with a text detail.
+    public init(_ status: HTTPStatus, detail: String? = nil, headers: HTTPHeaders = HTTPHeaders()) {
+        self.status = status
+        self.detailJSON = JSONText.quote(detail ?? status.reasonPhrase)
+        self.headers = headers
+    }
+
+    /// An error whose detail is any JSON-encodable value.
+    public init(_ status: HTTPStatus, detail: some Encodable, headers: HTTPHeaders = HTTPHeaders()) {
+        self.status = status
+        self.detailJSON = (try? JSONCoding.encodeString(detail)) ?? JSONText.quote(status.reasonPhrase)
+        self.headers = headers
+    }
+
+    /// The detail as text (the JSON for structured details).
+    public var detail: String { detailJSON }
+
+    /// The response this error is answered with.
+    public var response: Response {
+        var headers = self.headers
+        headers.add(name: "Content-Type", value: "application/json")
+        return Response(status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(detailJSON)}"))
+    }
+}
+
+/// One problem found while reading a request's input, in FastAPI/Pydantic v2's shape.
+public struct ValidationIssue: Sendable, Encodable, Equatable {
+    /// A Pydantic error type such as `missing`, `int_parsing` or `json_invalid`.
+    public var type: String
+    /// Where: the source (`path`, `query`, `header`, `cookie`, `body`) then names or indices.
+    public var loc: [LocationElement]
+    /// A human-readable message.
+    public var msg: String
+    /// The offending input, if there was one.
+    public var input: String?
+
+    public init(type: String, loc: [LocationElement], msg: String, input: String? = nil) {
+        self.type = type
+        self.loc = loc
+        self.msg = msg
+        self.input = input
+    }
+
+    /// A location step: a field name or an array index.
+    public enum LocationElement: Sendable, Encodable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+        case key(String)
+        case index(Int)
+        public init(stringLiteral value: String) { self = .key(value) }
+        public init(integerLiteral value: Int) { self = .index(value) }
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .key(let key): try container.encode(key)
+            case .index(let index): try container.encode(index)
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case type, loc, msg, input }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(type, forKey: .type)
+        try container.encode(loc, forKey: .loc)
+        try container.encode(msg, forKey: .msg)
+        if let input { try container.encode(input, forKey: .input) } else { try container.encodeNil(forKey: .input) }
+    }
+}
+
+/// Invalid request input: answered with 422 and one ``ValidationIssue`` per problem.
+public struct ValidationError: HTTPStatusError, Sendable {
+    /// Every problem found.
+    public var issues: [ValidationIssue]
+
+    public init(_ issues: [ValidationIssue]) { self.issues = issues }
+
+    public var status: HTTPStatus { .unprocessableContent }
+    public var detail: String { (try? JSONCoding.encodeString(issues)) ?? "[]" }
+}
+
+/// Shared JSON coders: made once, reused on every request.
+enum JSONCoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+    static let decoder = JSONDecoder()
+
+    static func encodeString(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// Minimal JSON text helpers for strings we write by hand.
+enum JSONText {
+    /// `value` as a JSON string literal.
+    static func quote(_ value: String) -> String {
+        var result = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case let s where s.value < 0x20:
+                result += "\\u00" + (s.value < 0x10 ? "0" : "") + String(s.value, radix: 16)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+}

@@ -1,0 +1,216 @@
+import FasterAPICore
+import Foundation
+import NIOCore
+
+/// A value a handler can return: it knows how to become a ``Response``.
+///
+/// `String`, `HTTPStatus`, `ByteBuffer`, ``Response``, ``HTML``, ``JSON``, ``Redirect``,
+/// ``FileResponse`` and ``StreamingResponse`` conform. Handlers may also return any `Encodable`
+/// value, which is sent as JSON.
+public protocol ResponseConvertible: Sendable {
+    /// The response for `request`.
+    func response(for request: Request) async throws -> Response
+}
+
+extension Response: ResponseConvertible {
+    public func response(for request: Request) -> Response { self }
+}
+
+extension String: ResponseConvertible {
+    /// Sent as `text/plain; charset=utf-8`.
+    public func response(for request: Request) -> Response {
+        Response(status: .ok, headers: ContentType.headers(ContentType.plainText), body: ResponseBody(string: self))
+    }
+}
+
+extension HTTPStatus: ResponseConvertible {
+    /// A response with this status and no body.
+    public func response(for request: Request) -> Response { Response(status: self) }
+}
+
+extension ByteBuffer: ResponseConvertible {
+    /// Sent as `application/octet-stream`.
+    public func response(for request: Request) -> Response {
+        Response(status: .ok, headers: ContentType.headers("application/octet-stream"), body: ResponseBody(buffer: self))
+    }
+}
+
+/// An HTML document.
+public struct HTML: ResponseConvertible {
+    /// The markup.
+    public var html: String
+    /// The status.
+    public var status: HTTPStatus
+
+    public init(_ html: String, status: HTTPStatus = .ok) {
+        self.html = html
+        self.status = status
+    }
+
+    public func response(for request: Request) -> Response {
+        Response(status: status, headers: ContentType.headers("text/html; charset=utf-8"), body: ResponseBody(string: html))
+    }
+}
+
+/// A JSON response with a chosen status and headers.
+public struct JSON<Value: Encodable & Sendable>: ResponseConvertible {
+    /// The value to encode.
+    public var value: Value
+    /// The status.
+    public var status: HTTPStatus
+    /// Extra headers.
+    public var headers: HTTPHeaders
+
+    public init(_ value: Value, status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders()) {
+        self.value = value
+        self.status = status
+        self.headers = headers
+    }
+
+    public func response(for request: Request) throws -> Response {
+        var response = try JSONResponse.make(value, status: status)
+        for (name, value) in headers { response.headers.add(name: name, value: value) }
+        return response
+    }
+}
+
+/// A redirect to another location.
+public struct Redirect: ResponseConvertible {
+    /// Where to.
+    public var location: String
+    /// 307 by default (method and body kept); 301, 302, 303 and 308 are the alternatives.
+    public var status: HTTPStatus
+
+    public init(to location: String, status: HTTPStatus = .temporaryRedirect) {
+        self.location = location
+        self.status = status
+    }
+
+    public func response(for request: Request) -> Response {
+        var headers = HTTPHeaders()
+        headers.add(name: "Location", value: location)
+        return Response(status: status, headers: headers)
+    }
+}
+
+/// A response whose body is produced while it is sent.
+public struct StreamingResponse: ResponseConvertible {
+    /// The status.
+    public var status: HTTPStatus
+    /// Headers; `Content-Type` defaults to `application/octet-stream`.
+    public var headers: HTTPHeaders
+    let produce: @Sendable (ResponseBodyWriter) async throws -> Void
+
+    /// A streamed response; `produce` writes the body and may suspend between writes.
+    public init(
+        status: HTTPStatus = .ok, contentType: String = "application/octet-stream", headers: HTTPHeaders = HTTPHeaders(),
+        produce: @escaping @Sendable (ResponseBodyWriter) async throws -> Void
+    ) {
+        self.status = status
+        var headers = headers
+        if !headers.contains("content-type") { headers.add(name: "Content-Type", value: contentType) }
+        self.headers = headers
+        self.produce = produce
+    }
+
+    public func response(for request: Request) -> Response {
+        Response(status: status, headers: headers, body: ResponseBody(produce: produce))
+    }
+}
+
+extension Response {
+    /// Adds a `Set-Cookie` header.
+    public mutating func setCookie(_ cookie: Cookie) {
+        headers.add(name: "Set-Cookie", value: cookie.headerValue)
+    }
+}
+
+/// A cookie to set on the client (RFC 6265).
+public struct Cookie: Sendable {
+    public enum SameSite: String, Sendable { case strict = "Strict", lax = "Lax", none = "None" }
+
+    public var name: String
+    public var value: String
+    public var maxAge: Int?
+    public var expires: Date?
+    public var path: String?
+    public var domain: String?
+    public var secure: Bool
+    public var httpOnly: Bool
+    public var sameSite: SameSite?
+
+    public init(
+        name: String, value: String, maxAge: Int? = nil, expires: Date? = nil, path: String? = "/",
+        domain: String? = nil, secure: Bool = false, httpOnly: Bool = true, sameSite: SameSite? = .lax
+    ) {
+        self.name = name
+        self.value = value
+        self.maxAge = maxAge
+        self.expires = expires
+        self.path = path
+        self.domain = domain
+        self.secure = secure
+        self.httpOnly = httpOnly
+        self.sameSite = sameSite
+    }
+
+    /// The `Set-Cookie` header value.
+    public var headerValue: String {
+        var parts = ["\(name)=\(value)"]
+        if let maxAge { parts.append("Max-Age=\(maxAge)") }
+        if let expires { parts.append("Expires=\(HTTPDate.format(expires))") }
+        if let path { parts.append("Path=\(path)") }
+        if let domain { parts.append("Domain=\(domain)") }
+        if secure || sameSite == SameSite.none { parts.append("Secure") }
+        if httpOnly { parts.append("HttpOnly") }
+        if let sameSite { parts.append("SameSite=\(sameSite.rawValue)") }
+        return parts.joined(separator: "; ")
+    }
+}
+
+/// Content types used by the built-in responses.
+enum ContentType {
+    static let plainText = "text/plain; charset=utf-8"
+    static let json = "application/json"
+
+    /// A header list holding only `Content-Type`; the common ones are built once.
+    static func headers(_ value: String) -> HTTPHeaders {
+        switch value {
+        case plainText: plainTextHeaders
+        case json: jsonHeaders
+        default: HTTPHeaders([("Content-Type", value)])
+        }
+    }
+
+    private static let plainTextHeaders = HTTPHeaders([("Content-Type", plainText)])
+    private static let jsonHeaders = HTTPHeaders([("Content-Type", json)])
+}
+
+/// Encodes values as JSON responses.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPStatus = .ok) throws -> Response {
+        let data = try JSONCoding.encoder.encode(value)
+        var buffer = ByteBufferAllocator().buffer(capacity: data.count)
+        buffer.writeBytes(data)
+        return Response(status: status, headers: ContentType.headers(ContentType.json), body: ResponseBody(buffer: buffer))
+    }
+}
+
+/// HTTP dates (RFC 9110 §5.6.7).
+enum HTTPDate {
+    static func format(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.date(from: text)
+    }
+}
