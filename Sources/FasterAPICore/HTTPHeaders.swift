@@ -226,7 +226,8 @@ enum HTTPByteClass {
 }
 
 extension StringProtocol {
-    func trimmingSpaces() -> Substring {
+    /// The text without leading and trailing spaces and tabs.
+    package func trimmingSpaces() -> Substring {
         var slice = Substring(self)
         while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
@@ -234,7 +235,7 @@ extension StringProtocol {
     }
 
     /// ASCII case-insensitive equality.
-    func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
+    package func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
         let a = self.utf8, b = other.utf8
         guard a.count == b.count else { return false }
         return zip(a, b).allSatisfy { asciiLower($0) == asciiLower($1) }

@@ -1,0 +1,20 @@
+// swift-tools-version:6.0
+// Hummingbird 2 peer for scripts/bench.sh: the same three routes as fasterapi-demo,
+// written the way a Hummingbird user would write them.
+// The folder is not named `hummingbird`: SwiftPM names a root package after its folder,
+// which would clash with the dependency of that name.
+import PackageDescription
+
+let package = Package(
+    name: "hb-peer",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1")
+    ],
+    targets: [
+        .executableTarget(
+            name: "hb-peer",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
+        )
+    ]
+)

@@ -1,0 +1,119 @@
+import CompressNIO
+import FasterAPICore
+import NIOCore
+
+/// Compresses response bodies with gzip or deflate when the client accepts it.
+///
+/// The coding is chosen from `Accept-Encoding` with its q-values (gzip preferred on a tie;
+/// `identity` or `*;q=0` respected). Bodies smaller than ``minimumSize``, partial responses,
+/// responses that already have a `Content-Encoding`, and already-compressed media types (images,
+/// archives, video, event streams) are sent as they are. Streamed bodies are compressed as they
+/// stream. `Vary: Accept-Encoding` is added to every response that could have been compressed.
+public struct CompressionMiddleware: Middleware {
+    /// Smallest body, in bytes, worth compressing.
+    public var minimumSize: Int
+    /// zlib compression level, 1 (fast) to 9 (small).
+    public var level: Int32
+
+    public init(minimumSize: Int = 500, level: Int32 = 6) {
+        self.minimumSize = minimumSize
+        self.level = level
+    }
+
+    /// A content coding we can produce.
+    enum Coding: String {
+        case gzip, deflate
+
+        func algorithm(level: Int32) -> CompressionAlgorithm {
+            let configuration = ZlibConfiguration(compressionLevel: level)
+            return self == .gzip ? .gzip(configuration: configuration) : .zlib(configuration: configuration)
+        }
+    }
+
+    public func handle(_ request: Request, next: Next) async throws -> Response {
+        var response = try await next(request)
+        guard response.status.allowsBody, response.status != .partialContent,
+            !response.headers.contains("content-encoding"),
+            !MediaType.isCompressed(response.headers["content-type"] ?? "application/octet-stream")
+        else { return response }
+        if let length = response.body.knownLength, length < minimumSize { return response }
+        addVary(&response.headers)
+        guard let coding = Self.negotiate(request.headers.values(for: "accept-encoding")) else { return response }
+        let algorithm = coding.algorithm(level: level)
+        if var buffer = response.body.buffer {
+            response.body = ResponseBody(buffer: try buffer.compress(with: algorithm))
+        } else if let produce = response.body.producer {
+            response.body = ResponseBody { writer in
+                let compressor = algorithm.compressor
+                try compressor.startStream()
+                defer { try? compressor.finishStream() }
+                try await produce(ResponseBodyWriter(CompressingSink(compressor: compressor, writer: writer)))
+                var tail = ByteBufferAllocator().buffer(capacity: 64)
+                while true {
+                    do {
+                        try compressor.finishDeflate(to: &tail)
+                        break
+                    } catch let error as CompressNIOError where error == .bufferOverflow {
+                        try await writer.write(tail)
+                        tail = ByteBufferAllocator().buffer(capacity: 4096)
+                    }
+                }
+                try await writer.write(tail)
+            }
+        }
+        response.headers.replaceOrAdd(name: "Content-Encoding", value: coding.rawValue)
+        if let etag = response.headers["etag"], !etag.hasPrefix("W/") {
+            // The compressed bytes differ from the identity ones: the strong validator no longer holds.
+            response.headers.replaceOrAdd(name: "ETag", value: "W/" + etag)
+        }
+        return response
+    }
+
+    /// Picks a coding from `Accept-Encoding` values (RFC 9110 §12.5.3), or nil for identity.
+    static func negotiate(_ values: [String]) -> Coding? {
+        var weights: [String: Double] = [:]
+        for value in values {
+            for element in value.split(separator: ",") {
+                let parts = element.split(separator: ";")
+                guard let name = parts.first?.trimmingSpaces().lowercased(), !name.isEmpty else { continue }
+                var q = 1.0
+                for parameter in parts.dropFirst() {
+                    let pair = parameter.trimmingSpaces()
+                    if pair.lowercased().hasPrefix("q="), let value = Double(pair.dropFirst(2)) { q = value }
+                }
+                weights[name] = q
+            }
+        }
+        func weight(_ coding: Coding) -> Double { weights[coding.rawValue] ?? weights["*"] ?? 0 }
+        let gzip = weight(.gzip), deflate = weight(.deflate)
+        if gzip <= 0 && deflate <= 0 { return nil }
+        return gzip >= deflate ? .gzip : .deflate
+    }
+
+    private func addVary(_ headers: inout HTTPHeaders) {
+        if let vary = headers["vary"] {
+            if !vary.lowercased().contains("accept-encoding") { headers.replaceOrAdd(name: "Vary", value: vary + ", Accept-Encoding") }
+        } else {
+            headers.add(name: "Vary", value: "Accept-Encoding")
+        }
+    }
+}
+
+/// Compresses each streamed chunk and flushes it, so streams stay live.
+private final class CompressingSink: ResponseBodySink, @unchecked Sendable {
+    // Sendable: used only by the one producer task that owns the stream, one write at a time.
+    let compressor: any NIOCompressor
+    let writer: ResponseBodyWriter
+
+    init(compressor: any NIOCompressor, writer: ResponseBodyWriter) {
+        self.compressor = compressor
+        self.writer = writer
+    }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        var input = buffer
+        var output = ByteBufferAllocator().buffer(capacity: compressor.maxSize(from: input) + 64)
+        try compressor.streamDeflate(from: &input, to: &output, flush: .sync)
+        try await writer.write(output)
+    }
+}
