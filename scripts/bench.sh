@@ -96,6 +96,8 @@ apt_install() {
     apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
 }
 command -v wrk >/dev/null || apt_install wrk
+command -v curl >/dev/null || apt_install curl
+command -v ps >/dev/null || apt_install procps
 if has_server nginx && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
     apt_install nginx-light
 fi
@@ -103,6 +105,8 @@ NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 
 if has_server fastapi && ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null; then
     log "creating $VENV with fastapi and uvicorn[standard]"
+    # Debian's own python3 needs python3-venv for `-m venv`.
+    python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check fastapi 'uvicorn[standard]'
 fi
@@ -219,6 +223,12 @@ expected_body() {
     esac
 }
 
+# True if both arguments are JSON documents with equal values (key order may differ:
+# Foundation's JSONEncoder on Linux does not keep declaration order).
+same_json() {
+    python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null
+}
+
 # A wrk script that cycles through every route, so one warm-up touches them all.
 WARMUP_LUA="$WORK/warmup.lua"
 {
@@ -252,7 +262,7 @@ for server in $SERVERS; do
     for route in $ROUTES; do
         want="$(expected_body "$route")"
         got="$(curl -s --max-time 5 "http://127.0.0.1:$port$route" || true)"
-        if [[ -n "$want" && "$got" != "$want" ]]; then
+        if [[ -n "$want" && "$got" != "$want" ]] && ! same_json "$got" "$want"; then
             log "$server: WARNING $route returned '$got', expected '$want'"
         fi
     done
@@ -294,6 +304,7 @@ for server in $SERVERS; do
         before="$(rss_kib "$pid")"
         python3 "$ROOT/scripts/idle_conns.py" "$port" "$IDLE_CONNS" 5 "$ready" &
         helper=$!
+        STARTED+=("$helper")
         for ((i = 0; i < 300; i++)); do
             [[ -e "$ready" ]] || ! kill -0 "$helper" 2>/dev/null && break
             sleep 0.1

@@ -1,7 +1,7 @@
 /// FasterAPI: the framework layer — `App`, routing, middleware, request readers, responses,
 /// errors, static files and the test client. It sits above the `HTTPResponder` line and must not
 /// know about sockets or protocol details.
-import FasterAPICore
+@_exported import FasterAPICore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

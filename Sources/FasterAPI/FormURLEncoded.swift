@@ -89,7 +89,7 @@ enum FormURLEncoded {
 
     /// Decodes one component. Output is never longer than input, so it is written straight into
     /// the new string's storage; the string initialiser repairs invalid UTF-8.
-    private static func decode(_ input: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool) -> String? {
+    static func decode(_ input: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool) -> String? {
         var needsDecoding = false
         for byte in input where byte == UInt8(ascii: "%") || (plusAsSpace && byte == UInt8(ascii: "+")) {
             needsDecoding = true

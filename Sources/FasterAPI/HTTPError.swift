@@ -94,17 +94,12 @@ public struct ValidationError: HTTPStatusError, Sendable {
     public var detail: String { (try? JSONCoding.encodeString(issues)) ?? "[]" }
 }
 
-/// Shared JSON coders: made once, reused on every request.
+/// Shared JSON coding: the decoder is made once and reused on every request.
 enum JSONCoding {
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
     static let decoder = JSONDecoder()
 
     static func encodeString(_ value: some Encodable) throws -> String {
-        String(decoding: try encoder.encode(value), as: UTF8.self)
+        try JSONWriter.string(value)
     }
 }
 

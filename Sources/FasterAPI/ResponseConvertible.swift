@@ -189,10 +189,7 @@ enum ContentType {
 /// Encodes values as JSON responses.
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPStatus = .ok) throws -> Response {
-        let data = try JSONCoding.encoder.encode(value)
-        var buffer = ByteBufferAllocator().buffer(capacity: data.count)
-        buffer.writeBytes(data)
-        return Response(status: status, headers: ContentType.headers(ContentType.json), body: ResponseBody(buffer: buffer))
+        Response(status: status, headers: ContentType.headers(ContentType.json), body: ResponseBody(buffer: try JSONWriter.encode(value)))
     }
 }
 

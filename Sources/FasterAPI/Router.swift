@@ -146,7 +146,8 @@ struct CompiledRouter: Sendable {
         return path.withUTF8 { bytes -> Match? in
             guard bytes.first == UInt8(ascii: "/") else { return nil }
             var captures: [(name: String, value: String)] = []
-            guard let node = walk(0, bytes, from: 1, captures: &captures) else { return nil }
+            // "/" is the root itself; otherwise every "/" starts a segment (maybe an empty one).
+            guard let node = walk(0, bytes, from: bytes.count == 1 ? nil : 1, captures: &captures) else { return nil }
             return Match(node: node, captures: captures)
         }
     }
@@ -163,63 +164,24 @@ struct CompiledRouter: Sendable {
         let segment = UnsafeBufferPointer(rebasing: bytes[start..<end])
 
         if !node.literals.isEmpty {
-            let decoded: [UInt8]? = segment.contains(UInt8(ascii: "%")) ? PercentDecoding.decode(segment) : nil
+            let decoded: [UInt8]? = segment.contains(UInt8(ascii: "%")) ? FormURLEncoded.percentDecodeBytes(segment) : nil
             for literal in node.literals {
                 let matches = decoded.map { $0 == literal.key } ?? segment.elementsEqual(literal.key)
                 if matches, let found = walk(literal.node, bytes, from: next, captures: &captures) { return found }
             }
         }
         if let parameter = node.parameter, !segment.isEmpty {
-            guard let value = PercentDecoding.decodeString(segment) else { return nil }
+            guard let value = FormURLEncoded.decode(segment, plusAsSpace: false) else { return nil }
             captures.append((parameter.name, value))
             if let found = walk(parameter.node, bytes, from: next, captures: &captures) { return found }
             captures.removeLast()
         }
         if let catchAll = node.catchAll, !nodes[catchAll.node].handlers.isEmpty {
             let rest = UnsafeBufferPointer(rebasing: bytes[start...])
-            guard let value = PercentDecoding.decodeString(rest) else { return nil }
+            guard let value = FormURLEncoded.decode(rest, plusAsSpace: false) else { return nil }
             captures.append((catchAll.name, value))
             return catchAll.node
         }
         return nil
-    }
-}
-
-/// Percent-decoding of path bytes (RFC 3986 §2.1).
-enum PercentDecoding {
-    /// The decoded bytes, or nil if an escape is malformed.
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var result: [UInt8] = []
-        result.reserveCapacity(bytes.count)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let high = hexDigit(bytes[i + 1]), let low = hexDigit(bytes[i + 2]) else {
-                    return nil
-                }
-                result.append(high << 4 | low)
-                i += 3
-            } else {
-                result.append(bytes[i])
-                i += 1
-            }
-        }
-        return result
-    }
-
-    /// The decoded text, or nil if an escape is malformed or the bytes are not UTF-8.
-    static func decodeString(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        if !bytes.contains(UInt8(ascii: "%")) { return String(decoding: bytes, as: UTF8.self) }
-        guard let decoded = decode(bytes) else { return nil }
-        return String(validating: decoded, as: UTF8.self)
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 48...57: byte - 48
-        case 65...70: byte - 55
-        case 97...102: byte - 87
-        default: nil
-        }
     }
 }

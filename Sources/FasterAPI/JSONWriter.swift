@@ -1,0 +1,347 @@
+import Foundation
+import NIOCore
+
+/// A JSON encoder that writes straight into a `ByteBuffer`.
+///
+/// Keys keep their declaration order (as FastAPI's responses do), `nil` optionals are written as
+/// `null` rather than dropped, dates are ISO 8601 strings, `Data` is base64 and non-finite
+/// numbers are an error. No intermediate tree is built: containers are written as they are used
+/// and closed when their parent is written to again or the value ends, which covers every
+/// encoding order the `Encodable` protocol allows for sequential code.
+public enum JSONWriter {
+    /// Appends the JSON for `value` to `buffer`.
+    public static func encode<T: Encodable>(_ value: T, into buffer: inout ByteBuffer) throws {
+        let state = WriterState(buffer: buffer)
+        buffer = ByteBuffer()  // hand the storage to the state so writes do not copy it
+        defer { buffer = state.buffer }
+        try state.encodeValue(value, depth: 0, key: nil)
+        state.close(to: 0)
+    }
+
+    /// The JSON for `value` in a new buffer.
+    public static func encode<T: Encodable>(_ value: T, initialCapacity: Int = 256) throws -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: initialCapacity)
+        try encode(value, into: &buffer)
+        return buffer
+    }
+
+    /// The JSON for `value` as text.
+    public static func string<T: Encodable>(_ value: T) throws -> String {
+        String(buffer: try encode(value))
+    }
+}
+
+final class WriterState {
+    var buffer: ByteBuffer
+    /// Open containers, innermost last: whether each is an object, and how many members it has.
+    private var stack: [(isObject: Bool, count: Int)] = []
+
+    init(buffer: ByteBuffer) {
+        self.buffer = buffer
+        stack.reserveCapacity(8)
+    }
+
+    var depth: Int { stack.count }
+
+    /// Closes containers deeper than `level`.
+    func close(to level: Int) {
+        while stack.count > level {
+            buffer.writeInteger(stack.removeLast().isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"))
+        }
+    }
+
+    func open(isObject: Bool) {
+        buffer.writeInteger(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
+        stack.append((isObject, 0))
+    }
+
+    /// Starts a member of the container at `level`: closes deeper containers, writes the
+    /// separator and, for objects, the key.
+    func slot(level: Int, key: String?) {
+        close(to: level)
+        if stack[level - 1].count > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+        stack[level - 1].count += 1
+        if let key {
+            writeString(key)
+            buffer.writeInteger(UInt8(ascii: ":"))
+        }
+    }
+
+    func writeString(_ string: String) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        var needsEscaping = false
+        for byte in string.utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            needsEscaping = true
+            break
+        }
+        if !needsEscaping {
+            buffer.writeString(string)
+        } else {
+            for byte in string.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                case 0..<0x20:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    buffer.writeStaticString("\\u00")
+                    buffer.writeInteger(hex[Int(byte >> 4)])
+                    buffer.writeInteger(hex[Int(byte & 0xF)])
+                default: buffer.writeInteger(byte)
+                }
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    func writeInteger<T: FixedWidthInteger>(_ value: T) {
+        if value >= 0 && value < 10 {
+            buffer.writeInteger(UInt8(48) + UInt8(truncatingIfNeeded: value))
+        } else {
+            buffer.writeString(String(value))
+        }
+    }
+
+    func writeDouble(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(
+                value, .init(codingPath: codingPath(), debugDescription: "JSON has no representation for \(value)"))
+        }
+        buffer.writeString(value.description)
+    }
+
+    private static let iso8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// Writes any value; `depth` is the level of the container the value sits in.
+    func encodeValue<T: Encodable>(_ value: T, depth: Int, key: (any CodingKey)?) throws {
+        switch value {
+        case let string as String: writeString(string)
+        case let int as Int: writeInteger(int)
+        case let double as Double: try writeDouble(double, codingPath: key.map { [$0] } ?? [])
+        case let bool as Bool: buffer.writeStaticString(bool ? "true" : "false")
+        case let date as Date:
+            writeString(Self.iso8601.format(date))
+        case let data as Data: writeString(data.base64EncodedString())
+        case let url as URL: writeString(url.absoluteString)
+        case let decimal as Decimal: buffer.writeString(decimal.description)
+        default:
+            let start = buffer.writerIndex
+            let encoder = StreamingEncoder(state: self, depth: depth, key: key)
+            try value.encode(to: encoder)
+            close(to: depth)
+            // A value that wrote nothing is an empty object (as Foundation's encoder does it).
+            if buffer.writerIndex == start { buffer.writeStaticString("{}") }
+        }
+    }
+}
+
+/// The `Encoder` handed to `Encodable` values; `depth` is the level its containers open at.
+struct StreamingEncoder: Encoder {
+    let state: WriterState
+    let depth: Int
+    let key: (any CodingKey)?
+    var codingPath: [any CodingKey] { key.map { [$0] } ?? [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        openIfNeeded(isObject: true)
+        return KeyedEncodingContainer(KeyedWriter<Key>(state: state, level: depth + 1))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        openIfNeeded(isObject: false)
+        return UnkeyedWriter(state: state, level: depth + 1)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        SingleValueWriter(state: state, depth: depth, key: key)
+    }
+
+    /// Opens this encoder's container unless it is already open (a class and its superclass
+    /// encode into the same container).
+    private func openIfNeeded(isObject: Bool) {
+        if state.depth > depth { state.close(to: depth + 1); return }
+        state.open(isObject: isObject)
+    }
+}
+
+struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let state: WriterState
+    let level: Int
+    var codingPath: [any CodingKey] { [] }
+
+    func encodeNil(forKey key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        state.buffer.writeStaticString("null")
+    }
+    func encode(_ value: Bool, forKey key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        state.buffer.writeStaticString(value ? "true" : "false")
+    }
+    func encode(_ value: String, forKey key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        state.writeString(value)
+    }
+    func encode(_ value: Double, forKey key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        try state.writeDouble(value, codingPath: [key])
+    }
+    func encode(_ value: Float, forKey key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        try state.writeDouble(Double(value), codingPath: [key])
+    }
+    func encode(_ value: Int, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: Int8, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: Int16, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: Int32, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: Int64, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: UInt, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: UInt8, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: UInt16, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: UInt32, forKey key: Key) throws { try integer(value, key) }
+    func encode(_ value: UInt64, forKey key: Key) throws { try integer(value, key) }
+
+    private func integer<T: FixedWidthInteger>(_ value: T, _ key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        state.writeInteger(value)
+    }
+
+    func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        state.slot(level: level, key: key.stringValue)
+        try state.encodeValue(value, depth: level, key: key)
+    }
+
+    // Optionals are written as null, not left out, like FastAPI's responses.
+    func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: String?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try optional(value, key) }
+    func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try optional(value, key) }
+
+    private func optional<T: Encodable>(_ value: T?, _ key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        state.slot(level: level, key: key.stringValue)
+        state.open(isObject: true)
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1))
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        state.slot(level: level, key: key.stringValue)
+        state.open(isObject: false)
+        return UnkeyedWriter(state: state, level: level + 1)
+    }
+
+    func superEncoder() -> any Encoder {
+        state.slot(level: level, key: "super")
+        return StreamingEncoder(state: state, depth: level, key: nil)
+    }
+
+    func superEncoder(forKey key: Key) -> any Encoder {
+        state.slot(level: level, key: key.stringValue)
+        return StreamingEncoder(state: state, depth: level, key: key)
+    }
+}
+
+struct UnkeyedWriter: UnkeyedEncodingContainer {
+    let state: WriterState
+    let level: Int
+    var codingPath: [any CodingKey] { [] }
+    private(set) var count = 0
+
+    init(state: WriterState, level: Int) {
+        self.state = state
+        self.level = level
+    }
+
+    mutating func encodeNil() throws {
+        state.slot(level: level, key: nil)
+        state.buffer.writeStaticString("null")
+        count += 1
+    }
+    mutating func encode(_ value: Bool) throws {
+        state.slot(level: level, key: nil)
+        state.buffer.writeStaticString(value ? "true" : "false")
+        count += 1
+    }
+    mutating func encode(_ value: String) throws {
+        state.slot(level: level, key: nil)
+        state.writeString(value)
+        count += 1
+    }
+    mutating func encode(_ value: Int) throws {
+        state.slot(level: level, key: nil)
+        state.writeInteger(value)
+        count += 1
+    }
+    mutating func encode(_ value: Double) throws {
+        state.slot(level: level, key: nil)
+        try state.writeDouble(value, codingPath: [])
+        count += 1
+    }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        state.slot(level: level, key: nil)
+        try state.encodeValue(value, depth: level, key: nil)
+        count += 1
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        state.slot(level: level, key: nil)
+        state.open(isObject: true)
+        count += 1
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        state.slot(level: level, key: nil)
+        state.open(isObject: false)
+        count += 1
+        return UnkeyedWriter(state: state, level: level + 1)
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        state.slot(level: level, key: nil)
+        count += 1
+        return StreamingEncoder(state: state, depth: level, key: nil)
+    }
+}
+
+struct SingleValueWriter: SingleValueEncodingContainer {
+    let state: WriterState
+    let depth: Int
+    let key: (any CodingKey)?
+    var codingPath: [any CodingKey] { key.map { [$0] } ?? [] }
+
+    func encodeNil() throws { state.buffer.writeStaticString("null") }
+    func encode(_ value: Bool) throws { state.buffer.writeStaticString(value ? "true" : "false") }
+    func encode(_ value: String) throws { state.writeString(value) }
+    func encode(_ value: Double) throws { try state.writeDouble(value, codingPath: codingPath) }
+    func encode(_ value: Float) throws { try state.writeDouble(Double(value), codingPath: codingPath) }
+    func encode(_ value: Int) throws { state.writeInteger(value) }
+    func encode(_ value: Int8) throws { state.writeInteger(value) }
+    func encode(_ value: Int16) throws { state.writeInteger(value) }
+    func encode(_ value: Int32) throws { state.writeInteger(value) }
+    func encode(_ value: Int64) throws { state.writeInteger(value) }
+    func encode(_ value: UInt) throws { state.writeInteger(value) }
+    func encode(_ value: UInt8) throws { state.writeInteger(value) }
+    func encode(_ value: UInt16) throws { state.writeInteger(value) }
+    func encode(_ value: UInt32) throws { state.writeInteger(value) }
+    func encode(_ value: UInt64) throws { state.writeInteger(value) }
+    func encode<T: Encodable>(_ value: T) throws { try state.encodeValue(value, depth: depth, key: key) }
+}

@@ -1,0 +1,276 @@
+import FasterAPICore
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// How ``App/test(_:_:)`` reaches the app.
+public enum TestMode: Sendable {
+    /// Calls the app's responder directly: no socket, same routing, middleware and handlers.
+    case inProcess
+    /// Starts the real server on a free 127.0.0.1 port and talks HTTP/1.1 to it over a socket.
+    case live
+}
+
+/// A response as the test client saw it.
+public struct TestResponse: Sendable {
+    /// The status.
+    public var status: HTTPStatus
+    /// The header fields.
+    public var headers: HTTPHeaders
+    /// The whole body.
+    public var body: ByteBuffer
+
+    /// The body as UTF-8 text.
+    public var text: String { String(buffer: body) }
+
+    /// The body decoded from JSON.
+    public func json<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+    }
+}
+
+/// Sends requests to an app under test; the same API in both ``TestMode``s.
+public struct TestClient: Sendable {
+    let send: @Sendable (HTTPRequestHead, ByteBuffer?) async throws -> TestResponse
+
+    /// Sends a request. A `Host` header is added when missing.
+    public func execute(
+        _ method: HTTPMethod, _ target: String, headers: HTTPHeaders = HTTPHeaders(), body: ByteBuffer? = nil
+    ) async throws -> TestResponse {
+        var headers = headers
+        if !headers.contains("host") { headers.add(name: "Host", value: "testserver") }
+        return try await send(HTTPRequestHead(method: method, target: target, headers: headers), body)
+    }
+
+    /// Sends a `GET`.
+    public func get(_ target: String, headers: HTTPHeaders = HTTPHeaders()) async throws -> TestResponse {
+        try await execute(.get, target, headers: headers)
+    }
+
+    /// Sends a request with a JSON body.
+    public func execute(
+        _ method: HTTPMethod, _ target: String, json: some Encodable, headers: HTTPHeaders = HTTPHeaders()
+    ) async throws -> TestResponse {
+        var headers = headers
+        headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        let data = try JSONEncoder().encode(json)
+        return try await execute(method, target, headers: headers, body: ByteBuffer(bytes: data))
+    }
+
+    /// Sends a request with a text body.
+    public func execute(
+        _ method: HTTPMethod, _ target: String, text: String, headers: HTTPHeaders = HTTPHeaders()
+    ) async throws -> TestResponse {
+        try await execute(method, target, headers: headers, body: ByteBuffer(string: text))
+    }
+}
+
+extension App {
+    /// Runs `body` with a client for this app, started in `mode`; start-up and shutdown hooks run
+    /// around it.
+    ///
+    /// ```swift
+    /// try await app.test(.live) { client in
+    ///     let response = try await client.get("/")
+    ///     #expect(response.text == "Hello, World!")
+    /// }
+    /// ```
+    public func test<T: Sendable>(_ mode: TestMode = .inProcess, _ body: (TestClient) async throws -> T) async throws -> T {
+        try await runStartupHooks()
+        defer { Task { [self] in await runShutdownHooks() } }
+        switch mode {
+        case .inProcess:
+            let responder = makeResponder()
+            return try await body(TestClient { head, bytes in try await InProcessTransport.send(head, bytes, to: responder) })
+        case .live:
+            let server = makeServer(host: "127.0.0.1", port: 0)
+            let address = try await server.start()
+            let connection = try await LiveTestConnection.connect(to: address)
+            do {
+                let result = try await body(TestClient { head, bytes in try await connection.send(head, bytes) })
+                await connection.close()
+                await server.shutdown()
+                return result
+            } catch {
+                await connection.close()
+                await server.shutdown()
+                throw error
+            }
+        }
+    }
+}
+
+enum InProcessTransport {
+    static func send(_ head: HTTPRequestHead, _ body: ByteBuffer?, to responder: some HTTPResponder) async throws -> TestResponse {
+        var head = head
+        if let body, !head.headers.contains("content-length") {
+            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
+        let request = HTTPRequest(
+            head: head, body: body.map { RequestBody(buffer: $0) } ?? .empty,
+            connection: ConnectionInfo(remoteAddress: try? SocketAddress(ipAddress: "127.0.0.1", port: 50000)))
+        let response = try await responder.respond(to: request)
+        var headers = response.headers
+        if response.status.allowsBody, let length = response.body.knownLength, !headers.contains("content-length") {
+            headers.add(name: "Content-Length", value: String(length))
+        }
+        let bytes = head.method == .head || !response.status.allowsBody ? ByteBuffer() : try await response.body.collect()
+        return TestResponse(status: response.status, headers: headers, body: bytes)
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection to a live server; requests go one at a time.
+actor LiveTestConnection {
+    private let channel: any Channel
+    private var inbound: AsyncThrowingStream<ByteBuffer, any Error>.Iterator
+    private var reader = HTTP1ResponseReader()
+
+    private init(channel: any Channel, inbound: AsyncThrowingStream<ByteBuffer, any Error>) {
+        self.channel = channel
+        self.inbound = inbound.makeAsyncIterator()
+    }
+
+    static func connect(to address: SocketAddress) async throws -> LiveTestConnection {
+        let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(Collector(continuation: continuation))
+                }
+            }
+            .connect(to: address).get()
+        return LiveTestConnection(channel: channel, inbound: stream)
+    }
+
+    /// Forwards received bytes to the connection's stream.
+    private final class Collector: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
+        init(continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation) { self.continuation = continuation }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { continuation.yield(unwrapInboundIn(data)) }
+        func channelInactive(context: ChannelHandlerContext) { continuation.finish() }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { continuation.finish(throwing: error) }
+    }
+
+    func send(_ head: HTTPRequestHead, _ body: ByteBuffer?) async throws -> TestResponse {
+        var bytes = ByteBuffer(string: "\(head.method) \(head.target) HTTP/1.1\r\n")
+        head.headers.write(to: &bytes)
+        if let body, !head.headers.contains("content-length") {
+            bytes.writeString("Content-Length: \(body.readableBytes)\r\n")
+        }
+        bytes.writeString("\r\n")
+        if var body { bytes.writeBuffer(&body) }
+        try await channel.writeAndFlush(bytes)
+        reader.expectsBody = head.method != .head
+        while true {
+            if let response = try reader.next() { return response }
+            var iterator = inbound
+            let chunk = try await iterator.next(isolation: self)
+            inbound = iterator
+            guard let chunk else {
+                if let response = try reader.finish() { return response }
+                throw HTTPError(.badGateway, detail: "connection closed before a complete response")
+            }
+            reader.append(chunk)
+        }
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// Reads HTTP/1.1 responses from a byte stream (Content-Length, chunked or close-delimited).
+struct HTTP1ResponseReader {
+    private var buffer = ByteBuffer()
+    var expectsBody = true
+
+    mutating func append(_ chunk: ByteBuffer) {
+        var chunk = chunk
+        buffer.writeBuffer(&chunk)
+    }
+
+    /// A complete response if the buffer holds one (skipping 1xx interim responses).
+    mutating func next() throws -> TestResponse? {
+        while true {
+            let view = buffer.readableBytesView
+            guard let headEnd = view.firstRange(of: [13, 10, 13, 10]) else { return nil }
+            let headText = String(decoding: view[view.startIndex..<headEnd.lowerBound], as: UTF8.self)
+            var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false)
+            let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2)
+            guard statusLine.count >= 2, let code = Int(statusLine[1]) else {
+                throw HTTPError(.badGateway, detail: "malformed status line")
+            }
+            var headers = HTTPHeaders()
+            for line in lines {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                headers.add(name: String(line[..<colon]), value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+            }
+            let bodyStart = headEnd.upperBound - view.startIndex
+            let status = HTTPStatus(code: code, reasonPhrase: statusLine.count > 2 ? String(statusLine[2]) : "")
+            if code < 200 {
+                buffer.moveReaderIndex(forwardBy: bodyStart)
+                continue
+            }
+            if !expectsBody || !status.allowsBody {
+                buffer.moveReaderIndex(forwardBy: bodyStart)
+                return TestResponse(status: status, headers: headers, body: ByteBuffer())
+            }
+            if let length = headers["content-length"].flatMap(Int.init) {
+                guard view.count - bodyStart >= length else { return nil }
+                buffer.moveReaderIndex(forwardBy: bodyStart)
+                return TestResponse(status: status, headers: headers, body: buffer.readSlice(length: length)!)
+            }
+            if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
+                guard let (body, consumed) = try Self.dechunk(view.dropFirst(bodyStart)) else { return nil }
+                buffer.moveReaderIndex(forwardBy: bodyStart + consumed)
+                return TestResponse(status: status, headers: headers, body: body)
+            }
+            return nil  // delimited by close: see finish()
+        }
+    }
+
+    /// At end of stream: a close-delimited response, if one is buffered.
+    mutating func finish() throws -> TestResponse? {
+        expectsBody = true
+        guard let response = try next() else {
+            let view = buffer.readableBytesView
+            guard let headEnd = view.firstRange(of: [13, 10, 13, 10]) else { return nil }
+            var copy = self
+            copy.buffer = ByteBuffer(bytes: view[view.startIndex..<headEnd.upperBound])
+            guard var response = try copy.next() else { return nil }
+            response.body = ByteBuffer(bytes: view[headEnd.upperBound...])
+            buffer.clear()
+            return response
+        }
+        return response
+    }
+
+    static func dechunk(_ bytes: ByteBufferView.SubSequence) throws -> (ByteBuffer, Int)? {
+        var body = ByteBuffer()
+        var index = bytes.startIndex
+        while true {
+            guard let lineEnd = bytes[index...].firstRange(of: [13, 10]) else { return nil }
+            let sizeText = String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self)
+            guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else {
+                throw HTTPError(.badGateway, detail: "malformed chunk size")
+            }
+            index = lineEnd.upperBound
+            if size == 0 {
+                guard let end = bytes[index...].firstRange(of: [13, 10]) else { return nil }
+                // Skip trailers until the empty line.
+                var cursor = index
+                var lineEndRange = end
+                while lineEndRange.lowerBound != cursor {
+                    cursor = lineEndRange.upperBound
+                    guard let next = bytes[cursor...].firstRange(of: [13, 10]) else { return nil }
+                    lineEndRange = next
+                }
+                return (body, lineEndRange.upperBound - bytes.startIndex)
+            }
+            guard bytes.endIndex - index >= size + 2 else { return nil }
+            body.writeBytes(bytes[index..<(index + size)])
+            index += size + 2
+        }
+    }
+}
