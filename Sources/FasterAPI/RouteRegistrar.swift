@@ -120,12 +120,13 @@ public struct RouteGroup: RouteRegistrar {
 /// and OPTIONS, and trailing-slash redirects.
 struct RoutingResponder: Sendable {
     private let router: CompiledRouter
-    private let routes: [(pattern: String, chain: Next)]
+    private let routes: [(pattern: String, chain: Next, middleware: [any Middleware])]
     private let trailingSlash: TrailingSlashBehavior
+    private let errors: ErrorResponder
 
     init(routes: [Route], errors: ErrorResponder, trailingSlash: TrailingSlashBehavior) {
         var builder = RouterBuilder()
-        var compiled: [(pattern: String, chain: Next)] = []
+        var compiled: [(pattern: String, chain: Next, middleware: [any Middleware])] = []
         for (index, route) in routes.enumerated() {
             builder.add(route.method, route.path, route: index)
             let handler = route.handler
@@ -136,11 +137,12 @@ struct RoutingResponder: Sendable {
                     return await errors.response(for: error, request: request)
                 }
             }
-            compiled.append((route.path, route.middleware.compose(around: endpoint, errors: errors)))
+            compiled.append((route.path, route.middleware.compose(around: endpoint, errors: errors), route.middleware))
         }
         self.router = builder.compile()
         self.routes = compiled
         self.trailingSlash = trailingSlash
+        self.errors = errors
     }
 
     func respond(_ request: Request) async throws -> Response {
@@ -168,10 +170,14 @@ struct RoutingResponder: Sendable {
             if handlers.contains(where: { $0.method == .get }) && !allowed.contains("HEAD") { allowed.append("HEAD") }
             if !allowed.contains("OPTIONS") { allowed.append("OPTIONS") }
             let allow = allowed.joined(separator: ", ")
-            if method == .options {
+            let answer: Next = { request in
+                guard request.method == .options else {
+                    throw HTTPError(.methodNotAllowed, detail: "Method Not Allowed", headers: HTTPHeaders([("Allow", allow)]))
+                }
                 return Response(status: .noContent, headers: HTTPHeaders([("Allow", allow)]))
             }
-            throw HTTPError(.methodNotAllowed, detail: "Method Not Allowed", headers: HTTPHeaders([("Allow", allow)]))
+            // The automatic answer passes through the resource's group middleware (CORS, say).
+            return try await routes[handlers[0].route].middleware.compose(around: answer, errors: errors)(request)
         }
         var request = request
         request.pathParameters = match.captures

@@ -52,6 +52,18 @@ struct User: Codable, Sendable {
     let name: String
 }
 
+struct UploadedFile: Codable, Sendable {
+    let field: String
+    let filename: String
+    let contentType: String?
+    let size: Int
+}
+
+struct UploadSummary: Codable, Sendable {
+    let files: [UploadedFile]
+    let fields: [String: String]
+}
+
 let options: Options
 do {
     options = try Options(Array(CommandLine.arguments.dropFirst()))
@@ -95,6 +107,21 @@ api.get("/stream") { request in
             try await writer.write("chunk \(index)\n")
         }
     }
+}
+api.post("/upload") { request in
+    // Files are streamed part by part: only a running size is kept, never the whole upload.
+    var files: [UploadedFile] = []
+    var fields: [String: String] = [:]
+    for try await part in try request.multipart() {
+        if let filename = part.filename {
+            var size = 0
+            for try await chunk in part { size += chunk.readableBytes }
+            files.append(UploadedFile(field: part.name ?? "", filename: filename, contentType: part.contentType, size: size))
+        } else {
+            fields[part.name ?? ""] = try await part.text(upTo: 64 * 1024)
+        }
+    }
+    return UploadSummary(files: files, fields: fields)
 }
 if FileManager.default.fileExists(atPath: options.staticDirectory) {
     api.staticFiles("/static", directory: options.staticDirectory)
