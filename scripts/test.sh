@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs the peers the interop tests drive
+# (a Python venv with httpx and h11, curl), then builds and runs every Swift test.
+# Idempotent: a second run reuses the venv and the build folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v curl >/dev/null || need_apt+=(curl)
+python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# Python peers, pinned by requirements file; reinstalled only when the file changes.
+venv=.venv
+stamp="$venv/.requirements.sha"
+want=$(sha256sum scripts/test-requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/test-requirements.txt
+  echo "$want" > "$stamp"
+fi
+export FASTERAPI_PYTHON="$PWD/$venv/bin/python"
+
+swift build --build-tests
+swift test --skip-build --parallel --num-workers 2 "$@"
