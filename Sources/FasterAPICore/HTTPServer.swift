@@ -96,7 +96,9 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
     public func run() async throws {
         try await start()
         try? await gracefulShutdown()
+        logger.info("FasterAPI shutting down gracefully")
         await shutdown()
+        logger.info("FasterAPI stopped")
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the grace period), then closes
