@@ -48,3 +48,11 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets, only when asked for (they need -sanitize=fuzzer): see Fuzz/run.sh.
+if Context.environment["FASTERAPI_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "HTTP1ParserFuzzer", dependencies: ["FasterAPICore", "FasterAPI"],
+            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+}
