@@ -100,14 +100,15 @@ public struct Request: Sendable {
 
     /// Splits a request target into path and query, accepting origin-form and absolute-form.
     static func splitTarget(_ target: String) -> (path: Substring, query: Substring?) {
-        var rest = Substring(target)
-        if !rest.hasPrefix("/"), let scheme = rest.range(of: "://") {
-            rest = rest[scheme.upperBound...]
-            rest = rest[(rest.firstIndex(of: "/") ?? rest.endIndex)...]
-            if rest.isEmpty { rest = "/" }
+        let bytes = target.utf8
+        var start = bytes.startIndex
+        if bytes.first != UInt8(ascii: "/"), let scheme = target.range(of: "://") {
+            // absolute-form (RFC 9112 §3.2.2): drop the scheme and authority.
+            start = target[scheme.upperBound...].utf8.firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            if start == bytes.endIndex { return ("/", nil) }
         }
-        guard let question = rest.firstIndex(of: "?") else { return (rest, nil) }
-        return (rest[..<question], rest[rest.index(after: question)...])
+        guard let question = bytes[start...].firstIndex(of: UInt8(ascii: "?")) else { return (target[start...], nil) }
+        return (target[start..<question], target[bytes.index(after: question)...])
     }
 }
 
