@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Nonisolated async functions run on their caller's executor (SE-0461): no executor switch on
+/// every call along the request path.
+let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+
 let package = Package(
     name: "FasterAPI",
     platforms: [.macOS(.v15)],
@@ -24,7 +28,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
         .target(
             name: "FasterAPI",
@@ -35,9 +40,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CompressNIO", package: "compress-nio"),
-            ]
+            ],
+            swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "fasterapi-demo", dependencies: ["FasterAPI"]),
+        .executableTarget(name: "fasterapi-demo", dependencies: ["FasterAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",
             dependencies: ["FasterAPICore", .product(name: "NIOCore", package: "swift-nio")]

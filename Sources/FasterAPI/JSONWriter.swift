@@ -116,17 +116,24 @@ final class WriterState {
 
     /// Writes any value; `depth` is the level of the container the value sits in.
     func encodeValue<T: Encodable>(_ value: T, depth: Int, key: (any CodingKey)?) throws {
-        switch value {
-        case let string as String: writeString(string)
-        case let int as Int: writeInteger(int)
-        case let double as Double: try writeDouble(double, codingPath: key.map { [$0] } ?? [])
-        case let bool as Bool: buffer.writeStaticString(bool ? "true" : "false")
-        case let date as Date:
-            writeString(Self.iso8601.format(date))
-        case let data as Data: writeString(data.base64EncodedString())
-        case let url as URL: writeString(url.absoluteString)
-        case let decimal as Decimal: buffer.writeString(decimal.description)
-        default:
+        // Compare metadata rather than casting: a failed dynamic cast per value is costly.
+        if T.self == String.self {
+            writeString(value as! String)
+        } else if T.self == Int.self {
+            writeInteger(value as! Int)
+        } else if T.self == Double.self {
+            try writeDouble(value as! Double, codingPath: key.map { [$0] } ?? [])
+        } else if T.self == Bool.self {
+            buffer.writeStaticString(value as! Bool ? "true" : "false")
+        } else if T.self == Date.self {
+            writeString(Self.iso8601.format(value as! Date))
+        } else if T.self == Data.self {
+            writeString((value as! Data).base64EncodedString())
+        } else if T.self == URL.self {
+            writeString((value as! URL).absoluteString)
+        } else if T.self == Decimal.self {
+            buffer.writeString((value as! Decimal).description)
+        } else {
             let start = buffer.writerIndex
             let encoder = StreamingEncoder(state: self, depth: depth, key: key)
             try value.encode(to: encoder)

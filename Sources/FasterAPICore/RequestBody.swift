@@ -148,7 +148,7 @@ public struct RequestBodyStream: Sendable {
                 self.onFirstRead = nil
                 onFirstRead()
             }
-            return try await base.next()
+            return try await base.next(isolation: #isolation)
         }
     }
 }
