@@ -4,8 +4,9 @@ import NIOCore
 /// time, so pipelined responses leave in order), writes responses, and enforces the limits and
 /// timeouts of ``ServerConfiguration``.
 ///
-/// Handlers run as tasks whose executor is this connection's event loop, so a request is parsed,
-/// handled and answered on one thread. Reads from the socket are driven by demand: while a body
+/// One task per connection, whose executor is the connection's event loop, answers the requests
+/// in turn, so a request is parsed, handled and answered on one thread with no task created per
+/// request. Reads from the socket are driven by demand: while a body
 /// is streamed the socket is read only as fast as the handler consumes it.
 final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -31,7 +32,6 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         var bodyDemand = true
         var awaitingContinue: Bool
         var responseComplete = false
-        var task: Task<Void, Never>? = nil
     }
 
     private enum Deadline { case idle, head }
@@ -48,6 +48,12 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     private var context: ChannelHandlerContext!
     private var bound: NIOLoopBound<HTTP1ConnectionHandler>!
     private var connectionInfo = ConnectionInfo()
+    /// The task answering this connection's requests; started with the first request.
+    private var connectionTask: Task<Void, Never>?
+    /// A request the task has not picked up yet.
+    private var queuedRequest: HTTPRequest?
+    /// The task, parked until the next request arrives.
+    private var waiter: UnsafeContinuation<HTTPRequest?, Never>?
     private var deadline: (kind: Deadline, at: NIODeadline)?
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
@@ -96,7 +102,11 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         timer?.cancel()
         if let exchange {
             if case .streaming(let source) = exchange.body { source.finish(HTTPBodyError.connectionClosed) }
-            exchange.task?.cancel()
+            connectionTask?.cancel()
+        }
+        if let waiter {
+            self.waiter = nil
+            waiter.resume(returning: nil)
         }
         context.fireChannelInactive()
     }
@@ -209,16 +219,49 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
             exchange.awaitingContinue = expectContinue
             exchange.bodyDemand = !expectContinue
         }
-        let request = HTTPRequest(head: head, body: body, connection: connectionInfo)
+        self.exchange = exchange
+        deliver(HTTPRequest(head: head, body: body, connection: connectionInfo))
+    }
+
+    /// Hands a request to the connection's task, starting the task on the first request.
+    private func deliver(_ request: HTTPRequest) {
+        if let waiter {
+            self.waiter = nil
+            waiter.resume(returning: request)
+            return
+        }
+        queuedRequest = request
+        guard connectionTask == nil else { return }
         let responder = self.responder
         let bound = self.bound!
         let eventLoop = context.eventLoop
         let executor: any TaskExecutor = resources.executor
-        let task = Task(executorPreference: executor) { [request, responder, bound, eventLoop] in
-            await HTTP1ConnectionHandler.answer(request, responder: responder, handler: bound, eventLoop: eventLoop)
+        connectionTask = Task(executorPreference: executor) { [responder, bound, eventLoop] in
+            await HTTP1ConnectionHandler.serve(responder: responder, handler: bound, eventLoop: eventLoop)
         }
-        exchange.task = task
-        self.exchange = exchange
+    }
+
+    /// The connection task: answers requests until the connection closes.
+    private static func serve(responder: Responder, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
+        while let request = await nextRequest(handler) {
+            await answer(request, responder: responder, handler: handler, eventLoop: eventLoop)
+        }
+    }
+
+    /// The next request, or nil once the connection is closing. Runs on the event loop (the
+    /// task's executor).
+    private static func nextRequest(_ handler: NIOLoopBound<HTTP1ConnectionHandler>) async -> HTTPRequest? {
+        await withUnsafeContinuation { continuation in
+            let connection = handler.value
+            if let request = connection.queuedRequest {
+                connection.queuedRequest = nil
+                continuation.resume(returning: request)
+            } else if connection.isClosed {
+                continuation.resume(returning: nil)
+            } else {
+                connection.waiter = continuation
+            }
+        }
     }
 
     private static func answer(
@@ -415,7 +458,6 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         }
         context.flush()
         exchange!.responseComplete = true
-        exchange!.task = nil
         switch current.body {
         case .complete:
             finishExchange()
