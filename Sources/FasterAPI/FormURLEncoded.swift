@@ -18,9 +18,12 @@ public struct FormDecodingError: Error, Sendable, Equatable {
 enum FormURLEncoded {
     /// Decodes form-urlencoded bytes (a request body or the query part of a URL, without `?`)
     /// into ordered name/value pairs.
-    static func parse(_ bytes: some Collection<UInt8>) throws(FormDecodingError) -> [(String, String)] {
-        let contiguous = bytes.withContiguousStorageIfAvailable { parsePairs($0) }
-        let result = contiguous ?? Array(bytes).withUnsafeBufferPointer { parsePairs($0) }
+    ///
+    /// With `lenient`, a `%` that does not start a valid escape is kept as it is (what browsers
+    /// and Starlette do for query strings) instead of failing the whole input.
+    static func parse(_ bytes: some Collection<UInt8>, lenient: Bool = false) throws(FormDecodingError) -> [(String, String)] {
+        let contiguous = bytes.withContiguousStorageIfAvailable { parsePairs($0, lenient: lenient) }
+        let result = contiguous ?? Array(bytes).withUnsafeBufferPointer { parsePairs($0, lenient: lenient) }
         return try result.get()
     }
 
@@ -56,7 +59,7 @@ enum FormURLEncoded {
 
     // MARK: - Internals
 
-    private static func parsePairs(_ input: UnsafeBufferPointer<UInt8>) -> Result<[(String, String)], FormDecodingError> {
+    private static func parsePairs(_ input: UnsafeBufferPointer<UInt8>, lenient: Bool) -> Result<[(String, String)], FormDecodingError> {
         var pairs: [(String, String)] = []
         var start = 0
         let end = input.count
@@ -74,10 +77,10 @@ enum FormURLEncoded {
                 let valueStart = equals >= 0 ? equals + 1 : pairEnd
                 let nameBytes = UnsafeBufferPointer(rebasing: input[start..<nameEnd])
                 let valueBytes = UnsafeBufferPointer(rebasing: input[valueStart..<pairEnd])
-                guard let name = decode(nameBytes, plusAsSpace: true) else {
+                guard let name = decode(nameBytes, plusAsSpace: true, lenient: lenient) else {
                     return .failure(FormDecodingError(reason: "invalid percent-encoding in form field name"))
                 }
-                guard let value = decode(valueBytes, plusAsSpace: true) else {
+                guard let value = decode(valueBytes, plusAsSpace: true, lenient: lenient) else {
                     return .failure(FormDecodingError(reason: "invalid percent-encoding in form field value"))
                 }
                 pairs.append((name, value))
@@ -89,7 +92,7 @@ enum FormURLEncoded {
 
     /// Decodes one component. Output is never longer than input, so it is written straight into
     /// the new string's storage; the string initialiser repairs invalid UTF-8.
-    static func decode(_ input: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool) -> String? {
+    static func decode(_ input: UnsafeBufferPointer<UInt8>, plusAsSpace: Bool, lenient: Bool = false) -> String? {
         var needsDecoding = false
         for byte in input where byte == UInt8(ascii: "%") || (plusAsSpace && byte == UInt8(ascii: "+")) {
             needsDecoding = true
@@ -108,6 +111,12 @@ enum FormURLEncoded {
                 if byte == UInt8(ascii: "%") {
                     guard read + 2 < count, let high = hexValue(input[read + 1]), let low = hexValue(input[read + 2])
                     else {
+                        if lenient {
+                            output[written] = byte
+                            read += 1
+                            written += 1
+                            continue
+                        }
                         valid = false
                         return 0
                     }

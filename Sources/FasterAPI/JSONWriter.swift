@@ -6,17 +6,29 @@ import NIOCore
 /// Keys keep their declaration order (as FastAPI's responses do), `nil` optionals are written as
 /// `null` rather than dropped, dates are ISO 8601 strings, `Data` is base64 and non-finite
 /// numbers are an error. No intermediate tree is built: containers are written as they are used
-/// and closed when their parent is written to again or the value ends, which covers every
-/// encoding order the `Encodable` protocol allows for sequential code.
+/// and closed when their parent is written to again or the value ends. The rare value that writes
+/// to a container after its parent moved on is encoded again with Foundation's `JSONEncoder`.
 public enum JSONWriter {
     /// Appends the JSON for `value` to `buffer`.
     public static func encode<T: Encodable>(_ value: T, into buffer: inout ByteBuffer) throws {
+        let start = buffer.writerIndex
         let state = WriterState(buffer: buffer)
         buffer = ByteBuffer()  // hand the storage to the state so writes do not copy it
         defer { buffer = state.buffer }
         try state.encodeValue(value, depth: 0, key: nil)
         state.close(to: 0)
+        if state.outOfOrder {
+            state.buffer.moveWriterIndex(to: start)
+            state.buffer.writeBytes(try fallbackEncoder.encode(value))
+        }
     }
+
+    private static let fallbackEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
 
     /// The JSON for `value` in a new buffer.
     public static func encode<T: Encodable>(_ value: T, initialCapacity: Int = 256) throws -> ByteBuffer {
@@ -33,8 +45,12 @@ public enum JSONWriter {
 
 final class WriterState {
     var buffer: ByteBuffer
-    /// Open containers, innermost last: whether each is an object, and how many members it has.
-    private var stack: [(isObject: Bool, count: Int)] = []
+    /// Open containers, innermost last: whether each is an object, how many members it has, and
+    /// its identity.
+    private var stack: [(isObject: Bool, count: Int, id: Int)] = []
+    private var nextID = 0
+    /// Set when a closed container was written to: the output is then redone another way.
+    private(set) var outOfOrder = false
 
     init(buffer: ByteBuffer) {
         self.buffer = buffer
@@ -50,14 +66,26 @@ final class WriterState {
         }
     }
 
-    func open(isObject: Bool) {
+    /// Opens a container and returns its identity.
+    @discardableResult
+    func open(isObject: Bool) -> Int {
         buffer.writeInteger(isObject ? UInt8(ascii: "{") : UInt8(ascii: "["))
-        stack.append((isObject, 0))
+        nextID += 1
+        stack.append((isObject, 0, nextID))
+        return nextID
     }
 
-    /// Starts a member of the container at `level`: closes deeper containers, writes the
-    /// separator and, for objects, the key.
-    func slot(level: Int, key: String?) {
+    /// The identity of the container open at `level`.
+    func id(at level: Int) -> Int { stack[level - 1].id }
+
+    /// Starts a member of the container `id` at `level`: closes deeper containers, writes the
+    /// separator and, for objects, the key. Returns false if that container is already closed.
+    @discardableResult
+    func slot(level: Int, id: Int, key: String?) -> Bool {
+        guard level <= stack.count, stack[level - 1].id == id else {
+            outOfOrder = true
+            return false
+        }
         close(to: level)
         if stack[level - 1].count > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
         stack[level - 1].count += 1
@@ -65,6 +93,7 @@ final class WriterState {
             writeString(key)
             buffer.writeInteger(UInt8(ascii: ":"))
         }
+        return true
     }
 
     func writeString(_ string: String) {
@@ -104,7 +133,10 @@ final class WriterState {
         }
     }
 
-    func writeDouble(_ value: Double, codingPath: @autoclosure () -> [any CodingKey]) throws {
+    /// Writes a finite number in its shortest round-tripping form for its own precision.
+    func writeFloat<F: BinaryFloatingPoint & LosslessStringConvertible>(
+        _ value: F, codingPath: @autoclosure () -> [any CodingKey]
+    ) throws {
         guard value.isFinite else {
             throw EncodingError.invalidValue(
                 value, .init(codingPath: codingPath(), debugDescription: "JSON has no representation for \(value)"))
@@ -122,7 +154,7 @@ final class WriterState {
         } else if T.self == Int.self {
             writeInteger(value as! Int)
         } else if T.self == Double.self {
-            try writeDouble(value as! Double, codingPath: key.map { [$0] } ?? [])
+            try writeFloat(value as! Double, codingPath: key.map { [$0] } ?? [])
         } else if T.self == Bool.self {
             buffer.writeStaticString(value as! Bool ? "true" : "false")
         } else if T.self == Date.self {
@@ -153,13 +185,11 @@ struct StreamingEncoder: Encoder {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        openIfNeeded(isObject: true)
-        return KeyedEncodingContainer(KeyedWriter<Key>(state: state, level: depth + 1))
+        KeyedEncodingContainer(KeyedWriter<Key>(state: state, level: depth + 1, id: openIfNeeded(isObject: true)))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        openIfNeeded(isObject: false)
-        return UnkeyedWriter(state: state, level: depth + 1)
+        UnkeyedWriter(state: state, level: depth + 1, id: openIfNeeded(isObject: false))
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
@@ -167,37 +197,44 @@ struct StreamingEncoder: Encoder {
     }
 
     /// Opens this encoder's container unless it is already open (a class and its superclass
-    /// encode into the same container).
-    private func openIfNeeded(isObject: Bool) {
-        if state.depth > depth { state.close(to: depth + 1); return }
-        state.open(isObject: isObject)
+    /// encode into the same container); returns its identity.
+    private func openIfNeeded(isObject: Bool) -> Int {
+        if state.depth > depth {
+            state.close(to: depth + 1)
+            return state.id(at: depth + 1)
+        }
+        return state.open(isObject: isObject)
     }
 }
 
 struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let state: WriterState
     let level: Int
+    let id: Int
     var codingPath: [any CodingKey] { [] }
 
+    /// Starts the member `key`; false if this container was closed (the output is redone).
+    private func member(_ key: some CodingKey) -> Bool { state.slot(level: level, id: id, key: key.stringValue) }
+
     func encodeNil(forKey key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
+        guard member(key) else { return }
         state.buffer.writeStaticString("null")
     }
     func encode(_ value: Bool, forKey key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
+        guard member(key) else { return }
         state.buffer.writeStaticString(value ? "true" : "false")
     }
     func encode(_ value: String, forKey key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
+        guard member(key) else { return }
         state.writeString(value)
     }
     func encode(_ value: Double, forKey key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
-        try state.writeDouble(value, codingPath: [key])
+        guard member(key) else { return }
+        try state.writeFloat(value, codingPath: [key])
     }
     func encode(_ value: Float, forKey key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
-        try state.writeDouble(Double(value), codingPath: [key])
+        guard member(key) else { return }
+        try state.writeFloat(value, codingPath: [key])
     }
     func encode(_ value: Int, forKey key: Key) throws { try integer(value, key) }
     func encode(_ value: Int8, forKey key: Key) throws { try integer(value, key) }
@@ -211,12 +248,12 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     func encode(_ value: UInt64, forKey key: Key) throws { try integer(value, key) }
 
     private func integer<T: FixedWidthInteger>(_ value: T, _ key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
+        guard member(key) else { return }
         state.writeInteger(value)
     }
 
     func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        state.slot(level: level, key: key.stringValue)
+        guard member(key) else { return }
         try state.encodeValue(value, depth: level, key: key)
     }
 
@@ -244,24 +281,22 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
     {
-        state.slot(level: level, key: key.stringValue)
-        state.open(isObject: true)
-        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1))
+        guard member(key) else { return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: -1)) }
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: state.open(isObject: true)))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        state.slot(level: level, key: key.stringValue)
-        state.open(isObject: false)
-        return UnkeyedWriter(state: state, level: level + 1)
+        guard member(key) else { return UnkeyedWriter(state: state, level: level + 1, id: -1) }
+        return UnkeyedWriter(state: state, level: level + 1, id: state.open(isObject: false))
     }
 
     func superEncoder() -> any Encoder {
-        state.slot(level: level, key: "super")
+        state.slot(level: level, id: id, key: "super")
         return StreamingEncoder(state: state, depth: level, key: nil)
     }
 
     func superEncoder(forKey key: Key) -> any Encoder {
-        state.slot(level: level, key: key.stringValue)
+        _ = member(key)
         return StreamingEncoder(state: state, depth: level, key: key)
     }
 }
@@ -269,62 +304,65 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 struct UnkeyedWriter: UnkeyedEncodingContainer {
     let state: WriterState
     let level: Int
+    let id: Int
     var codingPath: [any CodingKey] { [] }
     private(set) var count = 0
 
-    init(state: WriterState, level: Int) {
+    init(state: WriterState, level: Int, id: Int) {
         self.state = state
         self.level = level
+        self.id = id
     }
 
+    /// Starts the next element; false if this container was closed (the output is redone).
+    private func element() -> Bool { state.slot(level: level, id: id, key: nil) }
+
     mutating func encodeNil() throws {
-        state.slot(level: level, key: nil)
+        guard element() else { return }
         state.buffer.writeStaticString("null")
         count += 1
     }
     mutating func encode(_ value: Bool) throws {
-        state.slot(level: level, key: nil)
+        guard element() else { return }
         state.buffer.writeStaticString(value ? "true" : "false")
         count += 1
     }
     mutating func encode(_ value: String) throws {
-        state.slot(level: level, key: nil)
+        guard element() else { return }
         state.writeString(value)
         count += 1
     }
     mutating func encode(_ value: Int) throws {
-        state.slot(level: level, key: nil)
+        guard element() else { return }
         state.writeInteger(value)
         count += 1
     }
     mutating func encode(_ value: Double) throws {
-        state.slot(level: level, key: nil)
-        try state.writeDouble(value, codingPath: [])
+        guard element() else { return }
+        try state.writeFloat(value, codingPath: [])
         count += 1
     }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        state.slot(level: level, key: nil)
+        guard element() else { return }
         try state.encodeValue(value, depth: level, key: nil)
         count += 1
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        state.slot(level: level, key: nil)
-        state.open(isObject: true)
         count += 1
-        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1))
+        guard element() else { return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: -1)) }
+        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: state.open(isObject: true)))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        state.slot(level: level, key: nil)
-        state.open(isObject: false)
         count += 1
-        return UnkeyedWriter(state: state, level: level + 1)
+        guard element() else { return UnkeyedWriter(state: state, level: level + 1, id: -1) }
+        return UnkeyedWriter(state: state, level: level + 1, id: state.open(isObject: false))
     }
 
     mutating func superEncoder() -> any Encoder {
-        state.slot(level: level, key: nil)
         count += 1
+        _ = element()
         return StreamingEncoder(state: state, depth: level, key: nil)
     }
 }
@@ -338,8 +376,8 @@ struct SingleValueWriter: SingleValueEncodingContainer {
     func encodeNil() throws { state.buffer.writeStaticString("null") }
     func encode(_ value: Bool) throws { state.buffer.writeStaticString(value ? "true" : "false") }
     func encode(_ value: String) throws { state.writeString(value) }
-    func encode(_ value: Double) throws { try state.writeDouble(value, codingPath: codingPath) }
-    func encode(_ value: Float) throws { try state.writeDouble(Double(value), codingPath: codingPath) }
+    func encode(_ value: Double) throws { try state.writeFloat(value, codingPath: codingPath) }
+    func encode(_ value: Float) throws { try state.writeFloat(value, codingPath: codingPath) }
     func encode(_ value: Int) throws { state.writeInteger(value) }
     func encode(_ value: Int8) throws { state.writeInteger(value) }
     func encode(_ value: Int16) throws { state.writeInteger(value) }

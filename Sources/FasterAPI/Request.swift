@@ -46,7 +46,7 @@ public struct Request: Sendable {
     /// The query parameters, percent-decoded; repeated keys keep every value in order.
     public var query: QueryParameters {
         guard let query = queryString else { return QueryParameters([]) }
-        return QueryParameters((try? FormURLEncoded.parse(query.utf8)) ?? [])
+        return QueryParameters((try? FormURLEncoded.parse(query.utf8, lenient: true)) ?? [])
     }
 
     /// The cookies sent in `Cookie` headers.
@@ -76,7 +76,7 @@ public struct Request: Sendable {
     /// The path parameter called `name`, converted; an unconvertible value is a 422.
     public func path<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T {
         let text = try path(name)
-        guard let value = T(text) else {
+        guard let value = ValueParsing.convert(text, to: T.self) else {
             throw ValidationError([ValueParsing.issue(for: T.self, location: ["path", .key(name)], input: text)])
         }
         return value
@@ -128,7 +128,7 @@ public struct QueryParameters: Sendable, Sequence {
     /// The first value for `name`, converted; nil if absent, 422 if unconvertible.
     public func get<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T? {
         guard let text = self[name] else { return nil }
-        guard let value = T(text) else {
+        guard let value = ValueParsing.convert(text, to: T.self) else {
             throw ValidationError([ValueParsing.issue(for: T.self, location: ["query", .key(name)], input: text)])
         }
         return value
@@ -150,8 +150,19 @@ public struct RequestStorage: Sendable {
     }
 }
 
-/// Pydantic-style messages for values that do not convert.
+/// Text-to-value conversion with Pydantic's rules, and its messages for values that do not convert.
 enum ValueParsing {
+    /// `text` as a `T`; booleans accept Pydantic's spellings (`1`/`0`, `true`/`false`, `yes`/`no`,
+    /// `on`/`off`, `t`/`f`, `y`/`n`, any case).
+    static func convert<T: LosslessStringConvertible>(_ text: String, to type: T.Type) -> T? {
+        guard T.self == Bool.self else { return T(text) }
+        switch text.lowercased() {
+        case "1", "true", "t", "yes", "y", "on": return (true as! T)
+        case "0", "false", "f", "no", "n", "off": return (false as! T)
+        default: return nil
+        }
+    }
+
     static func issue(for type: Any.Type, location: [ValidationIssue.LocationElement], input: String?) -> ValidationIssue {
         switch type {
         case is any BinaryInteger.Type:
@@ -175,6 +186,9 @@ enum ValueParsing {
 /// JSON bodies: decoding with FastAPI-shaped errors.
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        guard buffer.readableBytes > 0 else {
+            throw ValidationError([ValidationIssue(type: "missing", loc: ["body"], msg: "Field required")])
+        }
         do {
             return try buffer.withUnsafeReadableBytes { raw in
                 try JSONCoding.decoder.decode(T.self, from: Data(raw))

@@ -91,6 +91,13 @@ public struct Redirect: ResponseConvertible {
         headers.add(name: "Location", value: location)
         return Response(status: status, headers: headers)
     }
+
+    /// A request path made safe to send back as a `Location`: leading slashes collapse to one,
+    /// so `//evil.example/` cannot become a protocol-relative redirect to another host.
+    static func localPath(_ path: some StringProtocol) -> String {
+        let trimmed = path.drop { $0 == "/" || $0 == "\\" }
+        return "/" + trimmed
+    }
 }
 
 /// A response whose body is produced while it is sent.

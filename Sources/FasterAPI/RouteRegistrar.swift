@@ -145,7 +145,17 @@ struct RoutingResponder: Sendable {
         self.errors = errors
     }
 
-    func respond(_ request: Request) async throws -> Response {
+    /// Answers `request`; routing failures (404, 405, redirects) are responses, so every
+    /// middleware sees them as it sees handler errors.
+    func respond(_ request: Request) async -> Response {
+        do {
+            return try await route(request)
+        } catch {
+            return await errors.response(for: error, request: request)
+        }
+    }
+
+    private func route(_ request: Request) async throws -> Response {
         let (path, query) = Request.splitTarget(request.http.head.target)
         if let match = router.match(path) {
             return try await dispatch(request, match)
@@ -154,7 +164,7 @@ struct RoutingResponder: Sendable {
             let alternative = path.hasSuffix("/") ? String(path.dropLast()) : path + "/"
             if let match = router.match(Substring(alternative)) {
                 if trailingSlash == .ignore { return try await dispatch(request, match) }
-                return Redirect(to: alternative + (query.map { "?\($0)" } ?? "")).response(for: request)
+                return Redirect(to: Redirect.localPath(alternative) + (query.map { "?\($0)" } ?? "")).response(for: request)
             }
         }
         throw HTTPError(.notFound, detail: "Not Found")
@@ -170,9 +180,11 @@ struct RoutingResponder: Sendable {
             if handlers.contains(where: { $0.method == .get }) && !allowed.contains("HEAD") { allowed.append("HEAD") }
             if !allowed.contains("OPTIONS") { allowed.append("OPTIONS") }
             let allow = allowed.joined(separator: ", ")
+            let errors = self.errors
             let answer: Next = { request in
                 guard request.method == .options else {
-                    throw HTTPError(.methodNotAllowed, detail: "Method Not Allowed", headers: HTTPHeaders([("Allow", allow)]))
+                    let error = HTTPError(.methodNotAllowed, detail: "Method Not Allowed", headers: HTTPHeaders([("Allow", allow)]))
+                    return await errors.response(for: error, request: request)
                 }
                 return Response(status: .noContent, headers: HTTPHeaders([("Allow", allow)]))
             }

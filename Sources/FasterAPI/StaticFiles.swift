@@ -45,7 +45,7 @@ struct StaticFiles: Sendable {
             let requestPath = request.path
             if !requestPath.hasSuffix("/") {
                 let query = request.queryString.map { "?\($0)" } ?? ""
-                return Redirect(to: requestPath + "/" + query).response(for: request)
+                return Redirect(to: Redirect.localPath(requestPath) + "/" + query).response(for: request)
             }
             guard let indexPath = resolve(relative.isEmpty ? index : relative + "/" + index) else {
                 throw HTTPError(.notFound, detail: "Not Found")

@@ -77,7 +77,17 @@ extension App {
     /// ```
     public func test<T: Sendable>(_ mode: TestMode = .inProcess, _ body: (TestClient) async throws -> T) async throws -> T {
         try await runStartupHooks()
-        defer { Task { [self] in await runShutdownHooks() } }
+        do {
+            let result = try await run(mode, body)
+            await runShutdownHooks()
+            return result
+        } catch {
+            await runShutdownHooks()
+            throw error
+        }
+    }
+
+    private func run<T: Sendable>(_ mode: TestMode, _ body: (TestClient) async throws -> T) async throws -> T {
         switch mode {
         case .inProcess:
             let responder = makeResponder()

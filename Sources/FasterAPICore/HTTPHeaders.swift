@@ -46,8 +46,9 @@ public struct HTTPHeaders: Sendable {
     /// Whether there are no fields.
     public var isEmpty: Bool { fields.isEmpty }
 
-    /// Appends a field, keeping any existing fields of the same name.
+    /// Appends a field, keeping any existing fields of the same name. An empty name adds nothing.
     public mutating func add(name: String, value: String) {
+        guard !name.isEmpty else { return }
         if storage.capacity == 0 { storage = ByteBufferAllocator().buffer(capacity: 128) }
         let nameStart = storage.writerIndex - storage.readerIndex
         let nameLength = storage.writeString(name)

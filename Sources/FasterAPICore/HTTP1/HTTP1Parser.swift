@@ -142,10 +142,10 @@ struct HTTP1Parser {
             // Is the request line still incomplete? Then it decides between 414 and waiting.
             var firstLineEnd: Int? = nil
             if let lf = raw[0..<limit].firstIndex(of: 0x0A) { firstLineEnd = lf }
-            return (nil, max(limit, 3), firstLineEnd)
+            return (nil, raw.isEmpty ? 0 : max(limit, 3), firstLineEnd)
         }
         guard let headEnd = scan.end else {
-            if scan.firstLineEnd == nil, buffer.readableBytes > limits.maxRequestLineLength {
+            if scan.firstLineEnd == nil, buffer.readableBytes > limits.maxRequestLineLength + 1 {
                 throw HTTPParseError(.uriTooLong, "request line too long")
             }
             if let first = scan.firstLineEnd, first + 1 > limits.maxRequestLineLength + 2 {
@@ -218,9 +218,6 @@ struct HTTP1Parser {
         }
         let targetEnd = i
         guard targetEnd > targetStart, i < count else { throw HTTPParseError(.badRequest, "invalid request line") }
-        if targetEnd - targetStart > limits.maxRequestLineLength {
-            throw HTTPParseError(.uriTooLong, "request target too long")
-        }
         i += 1
         // "HTTP/" DIGIT "." DIGIT CRLF
         guard i + 10 <= count,
@@ -229,10 +226,13 @@ struct HTTP1Parser {
             isDigit(raw[i + 5]), raw[i + 6] == UInt8(ascii: "."), isDigit(raw[i + 7]),
             raw[i + 8] == 0x0D, raw[i + 9] == 0x0A
         else { throw HTTPParseError(.badRequest, "invalid HTTP version") }
-        let version = HTTPVersion(major: Int(raw[i + 5] - 48), minor: Int(raw[i + 7] - 48))
-        guard version == .http1_1 || version == .http1_0 else {
+        guard i + 8 <= limits.maxRequestLineLength else { throw HTTPParseError(.uriTooLong, "request line too long") }
+        var version = HTTPVersion(major: Int(raw[i + 5] - 48), minor: Int(raw[i + 7] - 48))
+        guard version.major == 1 else {
             throw HTTPParseError(.httpVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served here")
         }
+        // A later 1.x is answered as the highest version we implement (RFC 9110 §2.5).
+        if version.minor > 1 { version = .http1_1 }
         let target = String(decoding: UnsafeRawBufferPointer(rebasing: raw[targetStart..<targetEnd]), as: UTF8.self)
         i += 10
 
@@ -360,19 +360,22 @@ struct HTTP1Parser {
         var result: Int? = nil
         var current = 0
         var digits = 0
+        var significant = 0
         func finish() throws(HTTPParseError) {
             guard digits > 0 else { throw HTTPParseError(.badRequest, "invalid Content-Length") }
             if let result, result != current { throw HTTPParseError(.badRequest, "conflicting Content-Length values") }
             result = current
             current = 0
             digits = 0
+            significant = 0
         }
         var index = 0
         while index < value.count {
             let byte = value[index]
             if isDigit(byte) {
+                if current > 0 || byte != 48 { significant += 1 }
                 digits += 1
-                guard digits <= 18 else { throw HTTPParseError(.contentTooLarge, "Content-Length too large") }
+                guard significant <= 18 else { throw HTTPParseError(.contentTooLarge, "Content-Length too large") }
                 current = current * 10 + Int(byte - 48)
             } else if byte == UInt8(ascii: ",") {
                 try finish()
@@ -418,8 +421,10 @@ struct HTTP1Parser {
     private static func parseChunkSize(_ line: UnsafeRawBufferPointer) throws(HTTPParseError) -> Int {
         var i = 0
         var size = 0
+        var significant = 0
         while i < line.count, let digit = hexValue(line[i]) {
-            guard i < 15 else { throw HTTPParseError(.badRequest, "chunk size too large") }
+            if size > 0 || digit > 0 { significant += 1 }
+            guard significant <= 15 else { throw HTTPParseError(.badRequest, "chunk size too large") }
             size = size << 4 | digit
             i += 1
         }
@@ -430,10 +435,10 @@ struct HTTP1Parser {
             while i < line.count, HTTPByteClass.isTokenByte(line[i]) { i += 1 }
             guard i > start else { throw HTTPParseError(.badRequest, "invalid chunk extension") }
         }
-        while true {
+        while i < line.count {
+            // Whitespace is allowed only before a ";" (BWS), never at the end of the line.
             skipWhitespace()
-            guard i < line.count else { break }
-            guard line[i] == UInt8(ascii: ";") else { throw HTTPParseError(.badRequest, "invalid chunk size") }
+            guard i < line.count, line[i] == UInt8(ascii: ";") else { throw HTTPParseError(.badRequest, "invalid chunk size") }
             i += 1
             skipWhitespace()
             try token()
@@ -462,11 +467,14 @@ struct HTTP1Parser {
     }
 
     private mutating func parseTrailers(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> HTTP1ParserEvent? {
-        // The trailer section is header fields ended by an empty line; we validate and drop them.
+        // The trailer section is header fields ended by an empty line; we validate and drop them,
+        // under the same size and count limits as the head.
         let limits = self.limits
         let outcome: Result<Int?, HTTPParseError> = buffer.withUnsafeReadableBytes { raw in
             var lineStart = 0
-            while let lf = raw[lineStart..<raw.count].firstIndex(of: 0x0A) {
+            var fields = 0
+            let window = raw[0..<min(raw.count, limits.maxHeadBytes + 2)]
+            while let lf = window[lineStart...].firstIndex(of: 0x0A) {
                 guard lf > lineStart, raw[lf - 1] == 0x0D else { return .failure(HTTPParseError(.badRequest, "trailer line not ended by CRLF")) }
                 if lf == lineStart + 1 { return .success(lf + 1) }
                 let line = UnsafeRawBufferPointer(rebasing: raw[lineStart..<(lf - 1)])
@@ -474,6 +482,10 @@ struct HTTP1Parser {
                     line[0..<colon].allSatisfy(HTTPByteClass.isTokenByte),
                     line[(colon + 1)...].allSatisfy(HTTPByteClass.isFieldValueByte)
                 else { return .failure(HTTPParseError(.badRequest, "invalid trailer field")) }
+                fields += 1
+                guard fields <= limits.maxHeaderCount else {
+                    return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "too many trailer fields"))
+                }
                 lineStart = lf + 1
             }
             if raw.count > limits.maxHeadBytes {
