@@ -46,11 +46,21 @@ let package = Package(
         .executableTarget(name: "fasterapi-demo", dependencies: ["FasterAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",
-            dependencies: ["FasterAPICore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "FasterAPICore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "FasterAPITests",
-            dependencies: ["FasterAPI", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "FasterAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
         ),
     ]
 )
