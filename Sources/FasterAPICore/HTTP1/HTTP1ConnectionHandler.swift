@@ -296,14 +296,18 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         if current.responseComplete { finishExchange() }
     }
 
-    /// The body cannot be read to its end: tell the handler, stop reading, close after the response.
+    /// The body cannot be read to its end, so the next message cannot be found: tell the handler,
+    /// stop reading, and close once the response is out (now, if it already is).
     private func failBody(_ error: HTTPBodyError) {
         guard let current = exchange else { return }
         if case .streaming(let source) = current.body { source.finish(error) }
         exchange!.body = .complete
         exchange!.keepAlive = false
         unread.clear()
-        if current.responseComplete { finishExchange() }
+        if current.responseComplete {
+            isClosed = true
+            context.close(promise: nil)
+        }
     }
 
     private func parseFailed(_ error: HTTPParseError) {
