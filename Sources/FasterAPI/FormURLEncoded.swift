@@ -1,3 +1,5 @@
+import FasterAPICore
+
 /// The error thrown when `application/x-www-form-urlencoded` data or a query string cannot be decoded.
 public struct FormDecodingError: Error, Sendable, Equatable {
     /// A human-readable description of what was wrong with the input.
@@ -131,15 +133,5 @@ enum FormURLEncoded {
             return written
         }
         return valid ? decoded : nil
-    }
-
-    @inline(__always)
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte &- UInt8(ascii: "a") &+ 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte &- UInt8(ascii: "A") &+ 10
-        default: nil
-        }
     }
 }

@@ -1,3 +1,4 @@
+import FasterAPICore
 import NIOCore
 
 // Incremental `multipart/form-data` parsing (RFC 7578 on the RFC 2046 multipart grammar).
@@ -55,7 +56,7 @@ public struct MultipartPartHead: Sendable {
     }
 
     private static func firstValue(of name: String, in headers: [(name: String, value: String)]) -> String? {
-        headers.first(where: { HeaderValueParameters.asciiCaseInsensitiveEquals($0.name, name) })?.value
+        headers.first(where: { $0.name.caseInsensitiveEquals(name) })?.value
     }
 }
 
@@ -139,10 +140,7 @@ struct MultipartParser {
     static func boundary(fromContentType contentType: String) -> String? {
         let parameters = HeaderValueParameters.parse(Array(contentType.utf8))
         guard
-            HeaderValueParameters.asciiCaseInsensitiveEquals(
-                String(decoding: parameters.type, as: UTF8.self),
-                "multipart/form-data"
-            ),
+            String(decoding: parameters.type, as: UTF8.self).caseInsensitiveEquals("multipart/form-data"),
             let boundary = parameters.rawValue("boundary"),
             (1...70).contains(boundary.count),
             boundary.last != UInt8(ascii: " "),
@@ -354,7 +352,7 @@ struct MultipartParser {
             return .failure(MultipartError(reason: "obsolete line folding in multipart part headers"))
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0,
-            line[0..<colon].allSatisfy(HeaderValueParameters.isTokenCharacter)
+            line[0..<colon].allSatisfy(HTTPByteClass.isTokenByte)
         else {
             return .failure(MultipartError(reason: "invalid multipart part header line"))
         }
@@ -548,10 +546,10 @@ struct HeaderValueParameters {
             let decoded = FormURLEncoded.percentDecodeBytes(raw[(secondQuote + 1)...])
         else { return nil }
         let charset = String(decoding: raw[..<firstQuote], as: UTF8.self)
-        if Self.asciiCaseInsensitiveEquals(charset, "utf-8") {
+        if charset.caseInsensitiveEquals("utf-8") {
             return String(decoding: decoded, as: UTF8.self)
         }
-        if Self.asciiCaseInsensitiveEquals(charset, "iso-8859-1") {
+        if charset.caseInsensitiveEquals("iso-8859-1") {
             var scalars = String.UnicodeScalarView()
             scalars.append(contentsOf: decoded.map { Unicode.Scalar($0) })
             return String(scalars)
@@ -559,28 +557,4 @@ struct HeaderValueParameters {
         return nil
     }
 
-    /// Compares two strings byte-wise, ignoring ASCII case.
-    static func asciiCaseInsensitiveEquals(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.count == rhs.utf8.count
-            && zip(lhs.utf8, rhs.utf8).allSatisfy { asciiLowercased($0) == asciiLowercased($1) }
-    }
-
-    /// RFC 9110 `tchar`.
-    static func isTokenCharacter(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "A")...UInt8(ascii: "Z"):
-            true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            true
-        default:
-            false
-        }
-    }
-
-    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
-        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-    }
 }

@@ -205,12 +205,12 @@ func asciiLower(_ byte: UInt8) -> UInt8 {
 }
 
 /// Byte classes from RFC 9110 §5.1 and §5.5.
-enum HTTPByteClass {
+package enum HTTPByteClass {
     /// `tchar`: the bytes allowed in tokens such as methods and field names.
-    static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
+    package static func isTokenByte(_ byte: UInt8) -> Bool { tokenTable[Int(byte)] }
 
     /// `field-vchar`, SP and HTAB: the bytes allowed in a field value (obs-text included).
-    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+    package static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
     }
 

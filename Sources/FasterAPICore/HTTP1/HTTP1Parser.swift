@@ -425,7 +425,7 @@ struct HTTP1Parser {
         while i < line.count, let digit = hexValue(line[i]) {
             if size > 0 || digit > 0 { significant += 1 }
             guard significant <= 15 else { throw HTTPParseError(.badRequest, "chunk size too large") }
-            size = size << 4 | digit
+            size = size << 4 | Int(digit)
             i += 1
         }
         guard i > 0 else { throw HTTPParseError(.badRequest, "invalid chunk size") }
@@ -521,12 +521,13 @@ struct HTTP1Parser {
 @inline(__always)
 func isDigit(_ byte: UInt8) -> Bool { byte &- 48 < 10 }
 
+/// The value of a hexadecimal digit.
 @inline(__always)
-func hexValue(_ byte: UInt8) -> Int? {
+package func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {
-    case 48...57: Int(byte - 48)
-    case 65...70: Int(byte - 55)
-    case 97...102: Int(byte - 87)
+    case 48...57: byte - 48
+    case 65...70: byte - 55
+    case 97...102: byte - 87
     default: nil
     }
 }
