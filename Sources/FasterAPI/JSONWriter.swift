@@ -15,7 +15,7 @@ public enum JSONWriter {
         let state = WriterState(buffer: buffer)
         buffer = ByteBuffer()  // hand the storage to the state so writes do not copy it
         defer { buffer = state.buffer }
-        try state.encodeValue(value, depth: 0, key: nil)
+        try state.encodeValue(value, depth: 0)
         state.close(to: 0)
         if state.outOfOrder {
             state.buffer.moveWriterIndex(to: start)
@@ -147,14 +147,14 @@ final class WriterState {
     private static let iso8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     /// Writes any value; `depth` is the level of the container the value sits in.
-    func encodeValue<T: Encodable>(_ value: T, depth: Int, key: (any CodingKey)?) throws {
+    func encodeValue<T: Encodable>(_ value: T, depth: Int) throws {
         // Compare metadata rather than casting: a failed dynamic cast per value is costly.
         if T.self == String.self {
             writeString(value as! String)
         } else if T.self == Int.self {
             writeInteger(value as! Int)
         } else if T.self == Double.self {
-            try writeFloat(value as! Double, codingPath: key.map { [$0] } ?? [])
+            try writeFloat(value as! Double, codingPath: [])
         } else if T.self == Bool.self {
             buffer.writeStaticString(value as! Bool ? "true" : "false")
         } else if T.self == Date.self {
@@ -167,7 +167,7 @@ final class WriterState {
             buffer.writeString((value as! Decimal).description)
         } else {
             let start = buffer.writerIndex
-            let encoder = StreamingEncoder(state: self, depth: depth, key: key)
+            let encoder = StreamingEncoder(state: self, depth: depth)
             try value.encode(to: encoder)
             close(to: depth)
             // A value that wrote nothing is an empty object (as Foundation's encoder does it).
@@ -177,11 +177,11 @@ final class WriterState {
 }
 
 /// The `Encoder` handed to `Encodable` values; `depth` is the level its containers open at.
+/// Two words, so passing it as `any Encoder` needs no allocation (the coding path is not kept).
 struct StreamingEncoder: Encoder {
     let state: WriterState
     let depth: Int
-    let key: (any CodingKey)?
-    var codingPath: [any CodingKey] { key.map { [$0] } ?? [] }
+    var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -193,7 +193,7 @@ struct StreamingEncoder: Encoder {
     }
 
     func singleValueContainer() -> any SingleValueEncodingContainer {
-        SingleValueWriter(state: state, depth: depth, key: key)
+        SingleValueWriter(state: state, depth: depth)
     }
 
     /// Opens this encoder's container unless it is already open (a class and its superclass
@@ -254,7 +254,7 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         guard member(key) else { return }
-        try state.encodeValue(value, depth: level, key: key)
+        try state.encodeValue(value, depth: level)
     }
 
     // Optionals are written as null, not left out, like FastAPI's responses.
@@ -292,12 +292,12 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     func superEncoder() -> any Encoder {
         state.slot(level: level, id: id, key: "super")
-        return StreamingEncoder(state: state, depth: level, key: nil)
+        return StreamingEncoder(state: state, depth: level)
     }
 
     func superEncoder(forKey key: Key) -> any Encoder {
         _ = member(key)
-        return StreamingEncoder(state: state, depth: level, key: key)
+        return StreamingEncoder(state: state, depth: level)
     }
 }
 
@@ -344,7 +344,7 @@ struct UnkeyedWriter: UnkeyedEncodingContainer {
     }
     mutating func encode<T: Encodable>(_ value: T) throws {
         guard element() else { return }
-        try state.encodeValue(value, depth: level, key: nil)
+        try state.encodeValue(value, depth: level)
         count += 1
     }
 
@@ -363,15 +363,14 @@ struct UnkeyedWriter: UnkeyedEncodingContainer {
     mutating func superEncoder() -> any Encoder {
         count += 1
         _ = element()
-        return StreamingEncoder(state: state, depth: level, key: nil)
+        return StreamingEncoder(state: state, depth: level)
     }
 }
 
 struct SingleValueWriter: SingleValueEncodingContainer {
     let state: WriterState
     let depth: Int
-    let key: (any CodingKey)?
-    var codingPath: [any CodingKey] { key.map { [$0] } ?? [] }
+    var codingPath: [any CodingKey] { [] }
 
     func encodeNil() throws { state.buffer.writeStaticString("null") }
     func encode(_ value: Bool) throws { state.buffer.writeStaticString(value ? "true" : "false") }
@@ -388,5 +387,5 @@ struct SingleValueWriter: SingleValueEncodingContainer {
     func encode(_ value: UInt16) throws { state.writeInteger(value) }
     func encode(_ value: UInt32) throws { state.writeInteger(value) }
     func encode(_ value: UInt64) throws { state.writeInteger(value) }
-    func encode<T: Encodable>(_ value: T) throws { try state.encodeValue(value, depth: depth, key: key) }
+    func encode<T: Encodable>(_ value: T) throws { try state.encodeValue(value, depth: depth) }
 }
