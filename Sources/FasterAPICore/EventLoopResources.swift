@@ -17,7 +17,10 @@ final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
     init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
     func enqueue(_ job: consuming ExecutorJob) {
-        eventLoop.enqueue(job)
+        // Run the job as this task executor, not as the loop's serial executor: a job run with
+        // the wrong executor identity would switch (and be enqueued) a second time.
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 
