@@ -37,8 +37,14 @@ public struct Request: Sendable {
     /// The client's address.
     public var clientAddress: SocketAddress? { http.connection.remoteAddress }
 
-    /// The path as sent (still percent-encoded), without the query.
-    public var path: String { String(Self.splitTarget(http.head.target).path) }
+    /// The path, percent-decoded, without the query (Starlette's `request.url.path`).
+    public var path: String {
+        var raw = Self.splitTarget(http.head.target).path
+        return raw.withUTF8 { FormURLEncoded.decode($0, plusAsSpace: false, lenient: true) } ?? String(raw)
+    }
+
+    /// The path exactly as sent (still percent-encoded), without the query.
+    public var rawPath: Substring { Self.splitTarget(http.head.target).path }
 
     /// The raw query string (after `?`), if any.
     public var queryString: Substring? { Self.splitTarget(http.head.target).query }

@@ -42,7 +42,7 @@ struct StaticFiles: Sendable {
         guard let info = FileResponse.Info(path: path) else { throw HTTPError(.notFound, detail: "Not Found") }
         if info.isDirectory {
             guard let index else { throw HTTPError(.notFound, detail: "Not Found") }
-            let requestPath = request.path
+            let requestPath = request.rawPath
             if !requestPath.hasSuffix("/") {
                 let query = request.queryString.map { "?\($0)" } ?? ""
                 return Redirect(to: Redirect.localPath(requestPath) + "/" + query).response(for: request)

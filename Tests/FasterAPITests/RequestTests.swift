@@ -12,6 +12,7 @@ struct RequestTests {
     private struct Echo: Codable, Sendable {
         let method: String
         let path: String
+        let rawPath: String
         let queryString: String?
         let a: [String]
         let first: String?
@@ -27,7 +28,7 @@ struct RequestTests {
         let handler: @Sendable (Request) async throws -> Echo = { request in
             let query = request.query
             return Echo(
-                method: request.method.rawValue, path: request.path, queryString: request.queryString.map(String.init),
+                method: request.method.rawValue, path: request.path, rawPath: String(request.rawPath), queryString: request.queryString.map(String.init),
                 a: query.values(for: "a"), first: query["a"], b: query["b"], c: query["c"], absent: query["absent"],
                 pairCount: Array(query).count)
         }
@@ -36,7 +37,8 @@ struct RequestTests {
         try await app.test(mode) { client throws in
             let echo = try await client.get("/echo/x%20y?a=1&b=%C3%A9t%C3%A9&a=2&c=x+y&a=3").json(Echo.self)
             #expect(echo.method == "GET")
-            #expect(echo.path == "/echo/x%20y")
+            #expect(echo.path == "/echo/x y")
+            #expect(echo.rawPath == "/echo/x%20y")
             #expect(echo.queryString == "a=1&b=%C3%A9t%C3%A9&a=2&c=x+y&a=3")
             #expect(echo.a == ["1", "2", "3"])
             #expect(echo.first == "1")
