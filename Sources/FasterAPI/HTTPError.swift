@@ -17,14 +17,14 @@ public struct HTTPError: HTTPStatusError, Sendable {
     /// An error with a text detail.
     public init(_ status: HTTPStatus, detail: String? = nil, headers: HTTPHeaders = HTTPHeaders()) {
         self.status = status
-        self.detailJSON = JSONText.quote(detail ?? status.reasonPhrase)
+        self.detailJSON = jsonQuoted(detail ?? status.reasonPhrase)
         self.headers = headers
     }
 
     /// An error whose detail is any JSON-encodable value.
     public init(_ status: HTTPStatus, detail: some Encodable, headers: HTTPHeaders = HTTPHeaders()) {
         self.status = status
-        self.detailJSON = (try? JSONCoding.encodeString(detail)) ?? JSONText.quote(status.reasonPhrase)
+        self.detailJSON = (try? JSONCoding.encodeString(detail)) ?? jsonQuoted(status.reasonPhrase)
         self.headers = headers
     }
 
@@ -100,26 +100,5 @@ enum JSONCoding {
 
     static func encodeString(_ value: some Encodable) throws -> String {
         try JSONWriter.string(value)
-    }
-}
-
-/// Minimal JSON text helpers for strings we write by hand.
-enum JSONText {
-    /// `value` as a JSON string literal.
-    static func quote(_ value: String) -> String {
-        var result = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case let s where s.value < 0x20:
-                result += "\\u00" + (s.value < 0x10 ? "0" : "") + String(s.value, radix: 16)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 
 #if canImport(Glibc)
@@ -10,8 +11,7 @@ import Darwin
 
 /// Runs tasks on one event loop, so a handler runs on the thread that owns its connection's socket
 /// (no hop between the NIO thread and Swift's global pool on the request path).
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    // Sendable: the only stored property is an EventLoop, which is itself Sendable.
+final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 
     init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
@@ -26,7 +26,7 @@ final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 
 /// The `Date` header value, formatted at most once a second per event loop.
 final class DateCache: @unchecked Sendable {
-    // Sendable: each instance is used only on the event loop it belongs to (see `ServerLoops`).
+    // Sendable: each instance is used only on the event loop it belongs to (see `LoopResources`).
     private var second: time_t = 0
     private(set) var value = ByteBuffer()
 
@@ -40,7 +40,8 @@ final class DateCache: @unchecked Sendable {
         return value
     }
 
-    static func format(_ seconds: time_t) -> String {
+    /// `seconds` since 1970 as an IMF-fixdate.
+    package static func format(_ seconds: time_t) -> String {
         var seconds = seconds
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -56,4 +57,5 @@ final class DateCache: @unchecked Sendable {
 struct LoopResources: Sendable {
     let executor: EventLoopTaskExecutor
     let dateCache: DateCache
+    let logger: Logger
 }

@@ -242,3 +242,21 @@ extension StringProtocol {
         return zip(a, b).allSatisfy { asciiLower($0) == asciiLower($1) }
     }
 }
+
+/// `value` as a JSON string literal (for the few JSON bodies the server writes itself).
+package func jsonQuoted(_ value: String) -> String {
+    var result = "\""
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\r": result += "\\r"
+        case "\t": result += "\\t"
+        case let s where s.value < 0x20:
+            result += "\\u00" + (s.value < 0x10 ? "0" : "") + String(s.value, radix: 16)
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result + "\""
+}

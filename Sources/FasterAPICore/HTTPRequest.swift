@@ -23,12 +23,18 @@ public enum HTTPBodyError: HTTPStatusError, Hashable {
     case malformed(HTTPParseError)
     /// The client went away before the body was complete.
     case connectionClosed
+    /// The client sent no more of the body within the server's body read timeout.
+    case timeout
+    /// A streamed body was iterated a second time (it can be read once; buffer it to reuse it).
+    case alreadyConsumed
 
     public var status: HTTPStatus {
         switch self {
         case .tooLarge: .contentTooLarge
         case .malformed(let error): error.status
         case .connectionClosed: .badRequest
+        case .timeout: .requestTimeout
+        case .alreadyConsumed: .internalServerError
         }
     }
 
@@ -37,6 +43,8 @@ public enum HTTPBodyError: HTTPStatusError, Hashable {
         case .tooLarge(let limit): "Request body is larger than \(limit) bytes"
         case .malformed(let error): error.reason
         case .connectionClosed: "Connection closed before the body was complete"
+        case .timeout: "Request body not received in time"
+        case .alreadyConsumed: "Internal Server Error"
         }
     }
 }
@@ -50,6 +58,7 @@ public struct ConnectionInfo: Sendable {
     /// Whether the connection is encrypted.
     public var isSecure: Bool
 
+    /// Connection facts; all unknown by default.
     public init(remoteAddress: SocketAddress? = nil, localAddress: SocketAddress? = nil, isSecure: Bool = false) {
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
@@ -66,6 +75,7 @@ public struct HTTPRequest: Sendable {
     /// The connection it arrived on.
     public var connection: ConnectionInfo
 
+    /// A request from its parts.
     public init(head: HTTPRequestHead, body: RequestBody = .empty, connection: ConnectionInfo = ConnectionInfo()) {
         self.head = head
         self.body = body

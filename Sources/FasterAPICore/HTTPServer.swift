@@ -58,9 +58,11 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
     public func start() async throws -> SocketAddress {
         var resources: [ObjectIdentifier: LoopResources] = [:]
         for loop in group.makeIterator() {
-            resources[ObjectIdentifier(loop)] = LoopResources(executor: EventLoopTaskExecutor(loop), dateCache: DateCache())
+            resources[ObjectIdentifier(loop)] = LoopResources(
+                executor: EventLoopTaskExecutor(loop), dateCache: DateCache(), logger: logger)
         }
         let loopResources = resources
+        let logger = self.logger
         let configuration = self.configuration
         let responder = self.responder
         let channel = try await ServerBootstrap(group: group)
@@ -76,7 +78,7 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
                     }
                 }
                 let resources = loopResources[ObjectIdentifier(channel.eventLoop)]
-                    ?? LoopResources(executor: EventLoopTaskExecutor(channel.eventLoop), dateCache: DateCache())
+                    ?? LoopResources(executor: EventLoopTaskExecutor(channel.eventLoop), dateCache: DateCache(), logger: logger)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         HTTP1ConnectionHandler(responder: responder, configuration: configuration, resources: resources))

@@ -5,11 +5,16 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     /// The reason phrase written on the HTTP/1.1 status line.
     public let reasonPhrase: String
 
-    /// Creates a status from a code, with the standard reason phrase unless one is given.
+    /// Creates a status from a code, with the standard reason phrase unless one is given. CR,
+    /// LF and other control bytes in a given phrase become spaces.
     public init(code: Int, reasonPhrase: String? = nil) {
         precondition((100...999).contains(code), "HTTP status codes have three digits")
         self.code = code
-        self.reasonPhrase = reasonPhrase ?? HTTPStatus.standardReason(code)
+        if let reasonPhrase {
+            self.reasonPhrase = String(reasonPhrase.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
+        } else {
+            self.reasonPhrase = HTTPStatus.standardReason(code)
+        }
     }
 
     public var description: String { "\(code) \(reasonPhrase)" }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// A request body: empty, already buffered, or streamed from the connection with back-pressure.
@@ -78,7 +79,8 @@ public struct RequestBody: AsyncSequence, Sendable {
 
 /// A back-pressured stream of body chunks fed by a producer (a connection, the test client).
 ///
-/// Create one with ``makeStream(highWatermark:)``; the producer yields chunks into the
+/// Create one with ``makeStream(lowWatermark:highWatermark:produceMore:didTerminate:onFirstRead:)``;
+/// the producer yields chunks into the
 /// ``Source`` and is told when the consumer wants more.
 public struct RequestBodyStream: Sendable {
     typealias Producer = NIOThrowingAsyncSequenceProducer<
@@ -87,6 +89,8 @@ public struct RequestBodyStream: Sendable {
 
     let producer: Producer
     let onFirstRead: (@Sendable () -> Void)?
+    /// Set by the first iteration: the bytes can be read once.
+    private let consumed = NIOLockedValueBox(false)
 
     /// Called by the stream with the consumer's demand; a protocol codec reads more when asked.
     public struct Delegate: NIOAsyncSequenceProducerDelegate {
@@ -130,25 +134,32 @@ public struct RequestBodyStream: Sendable {
         let result = Producer.makeSequence(
             elementType: ByteBuffer.self,
             backPressureStrategy: .init(lowWatermark: lowWatermark, highWatermark: highWatermark),
-            finishOnDeinit: false,
+            finishOnDeinit: true,
             delegate: Delegate(produce: produceMore, terminate: didTerminate))
         return (RequestBodyStream(producer: result.sequence, onFirstRead: onFirstRead), Source(source: result.source))
     }
 
     func makeIterator() -> Iterator {
-        Iterator(base: producer.makeAsyncIterator(), onFirstRead: onFirstRead)
+        let first = consumed.withLockedValue { consumed in
+            defer { consumed = true }
+            return !consumed
+        }
+        guard first else { return Iterator(base: nil, onFirstRead: nil) }
+        return Iterator(base: producer.makeAsyncIterator(), onFirstRead: onFirstRead)
     }
 
     struct Iterator {
-        var base: Producer.AsyncIterator
+        /// Nil when the body was already read by another iteration.
+        var base: Producer.AsyncIterator?
         var onFirstRead: (@Sendable () -> Void)?
 
         mutating func next() async throws -> ByteBuffer? {
+            guard base != nil else { throw HTTPBodyError.alreadyConsumed }
             if let onFirstRead {
                 self.onFirstRead = nil
                 onFirstRead()
             }
-            return try await base.next(isolation: #isolation)
+            return try await base!.next(isolation: #isolation)
         }
     }
 }

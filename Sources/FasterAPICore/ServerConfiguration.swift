@@ -17,6 +17,13 @@ public struct ServerConfiguration: Sendable {
     public var requestHeadTimeout: TimeAmount = .seconds(10)
     /// How long an idle keep-alive connection stays open.
     public var idleTimeout: TimeAmount = .seconds(60)
+    /// How long a handler may wait for the next piece of a request body; then 408 and close.
+    public var bodyReadTimeout: TimeAmount = .seconds(30)
+    /// How long the client may take no bytes of our response before the connection is closed.
+    public var writeTimeout: TimeAmount = .seconds(30)
+    /// After an error answer, how long what the client still sends is read and dropped before
+    /// closing (so the answer is not lost to a reset).
+    public var lingerTimeout: TimeAmount = .seconds(2)
     /// Most connections open at once; more are answered 503 and closed.
     public var maxConnections: Int = 10_000
     /// How long graceful shutdown waits for in-flight requests before closing connections.
@@ -24,6 +31,7 @@ public struct ServerConfiguration: Sendable {
     /// Most pipelined bytes buffered while a response is in progress.
     public var maxPipelinedBytes: Int = 64 * 1024
 
+    /// Settings for `host`:`port` with every limit at its default.
     public init(host: String = "127.0.0.1", port: Int = 8000) {
         self.host = host
         self.port = port

@@ -6,14 +6,14 @@ import NIOCore
 ///
 /// One task per connection, whose executor is the connection's event loop, answers the requests
 /// in turn, so a request is parsed, handled and answered on one thread with no task created per
-/// request. Reads from the socket are driven by demand: while a body
-/// is streamed the socket is read only as fast as the handler consumes it.
+/// request. Reading is driven by demand: a streamed body is read only as fast as the handler
+/// consumes it, and nothing more is read while the client is not taking our writes.
 final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum BodyState {
+    enum BodyState {
         /// Every body byte has been parsed (or there was no body).
         case complete
         /// Body bytes go to the handler through `source`.
@@ -23,7 +23,9 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     }
 
     /// One request being answered.
-    private struct Exchange {
+    struct Exchange {
+        /// Tells this exchange's callbacks from those of an earlier one on the same connection.
+        let generation: Int
         var keepAlive: Bool
         var isHead: Bool
         var version: HTTPVersion
@@ -34,29 +36,44 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         var responseComplete = false
     }
 
-    private enum Deadline { case idle, head }
+    enum Deadline {
+        /// Between requests.
+        case idle
+        /// A request head has started arriving.
+        case head
+        /// The handler wants body bytes and none arrive.
+        case body
+        /// The client is not taking our writes.
+        case write
+        /// An error was answered; the rest of the request is drained before closing.
+        case linger
+    }
 
-    private let responder: Responder
-    private let configuration: ServerConfiguration
-    private let resources: LoopResources
-    private var parser: HTTP1Parser
-    private var unread = ByteBuffer()
-    private var exchange: Exchange?
-    private var isClosed = false
-    private var isQuiescing = false
-    private var readPending = false
-    private var context: ChannelHandlerContext!
-    private var bound: NIOLoopBound<HTTP1ConnectionHandler>!
-    private var connectionInfo = ConnectionInfo()
+    let responder: Responder
+    let configuration: ServerConfiguration
+    let resources: LoopResources
+    var parser: HTTP1Parser
+    var unread = ByteBuffer()
+    var exchange: Exchange?
+    var generation = 0
+    /// No more requests are read or answered (the connection is closing).
+    var isClosed = false
+    /// Our side is closed; reads are drained and dropped until the client closes or time is up.
+    var isLingering = false
+    var isQuiescing = false
+    var readPending = false
+    var context: ChannelHandlerContext!
+    var bound: NIOLoopBound<HTTP1ConnectionHandler>!
+    var connectionInfo = ConnectionInfo()
     /// The task answering this connection's requests; started with the first request.
-    private var connectionTask: Task<Void, Never>?
+    var connectionTask: Task<Void, Never>?
     /// A request the task has not picked up yet.
-    private var queuedRequest: HTTPRequest?
+    var queuedRequest: HTTPRequest?
     /// The task, parked until the next request arrives.
-    private var waiter: UnsafeContinuation<HTTPRequest?, Never>?
-    private var deadline: (kind: Deadline, at: NIODeadline)?
-    private var timer: Scheduled<Void>?
-    private var timerFiresAt: NIODeadline?
+    var waiter: UnsafeContinuation<HTTPRequest?, Never>?
+    var deadline: (kind: Deadline, at: NIODeadline)?
+    var timer: Scheduled<Void>?
+    var timerFiresAt: NIODeadline?
 
     init(responder: Responder, configuration: ServerConfiguration, resources: LoopResources) {
         self.responder = responder
@@ -77,16 +94,13 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
+        // Break the handler → bound → handler cycle so the connection's state is freed.
+        bound = nil
         self.context = nil
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        connectionInfo = ConnectionInfo(
-            remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress)
-        context.fireChannelActive()
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isClosed else { return }  // lingering or closing: drop what arrives
         var buffer = unwrapInboundIn(data)
         if unread.readableBytes == 0 {
             unread = buffer
@@ -111,10 +125,21 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         context.fireChannelInactive()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            if deadline?.kind == .write { restoreDeadline() }
+            process()
+        } else if !isClosed {
+            setDeadline(.write)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             isQuiescing = true
             if exchange == nil && unread.readableBytes == 0 && parser.isAtMessageBoundary {
+                isClosed = true
                 context.close(promise: nil)
             } else {
                 exchange?.keepAlive = false
@@ -125,6 +150,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        isClosed = true
         context.close(promise: nil)
     }
 
@@ -137,16 +163,19 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     }
 
     private var shouldRead: Bool {
+        if isLingering { return true }
         guard !isClosed else { return false }
-        guard let exchange else { return true }
+        guard let exchange else { return context.channel.isWritable }
         switch exchange.body {
         case .streaming: return exchange.bodyDemand
         case .draining: return true
-        case .complete: return exchange.keepAlive && unread.readableBytes < configuration.maxPipelinedBytes
+        case .complete:
+            return exchange.keepAlive && context.channel.isWritable
+                && unread.readableBytes < configuration.maxPipelinedBytes
         }
     }
 
-    private func resumeReadingIfNeeded() {
+    func resumeReadingIfNeeded() {
         if readPending && shouldRead {
             readPending = false
             context.read()
@@ -155,10 +184,12 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
 
     // MARK: - Parsing
 
-    /// Parses what has arrived, as far as the current exchange allows.
-    private func process() {
+    /// Parses what has arrived, as far as the current exchange allows. A new request is not
+    /// started while the client is not reading our responses.
+    func process() {
         while !isClosed {
             if let exchange, case .complete = exchange.body { break }
+            if exchange == nil && !context.channel.isWritable { break }
             let event: HTTP1ParserEvent?
             do {
                 event = try parser.next(&unread)
@@ -176,24 +207,25 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
                 endBody()
             }
         }
-        if exchange == nil && !isClosed {
-            if unread.readableBytes > 0 || !parser.isAtMessageBoundary {
-                if deadline?.kind != .head { setDeadline(.head) }
-            }
+        if exchange == nil && !isClosed && (unread.readableBytes > 0 || !parser.isAtMessageBoundary)
+            && deadline?.kind == .idle
+        {
+            setDeadline(.head)
         }
         resumeReadingIfNeeded()
     }
 
     private func startExchange(_ head: HTTPRequestHead, framing: HTTP1BodyFraming, keepAlive: Bool, expectContinue: Bool) {
-        deadline = nil
+        clearDeadline()
         if case .length(let length) = framing, length > configuration.maxRequestBodyBytes {
-            // Refuse before reading a byte of it; the client may still send it, so close after.
+            // Refuse before reading a byte of it; the client may still send it, so drain, then close.
             writeErrorAndClose(HTTPBodyError.tooLarge(limit: configuration.maxRequestBodyBytes))
             return
         }
+        generation += 1
         var exchange = Exchange(
-            keepAlive: keepAlive && !isQuiescing, isHead: head.method == .head, version: head.version,
-            body: .complete, awaitingContinue: false)
+            generation: generation, keepAlive: keepAlive && !isQuiescing, isHead: head.method == .head,
+            version: head.version, body: .complete, awaitingContinue: false)
         let body: RequestBody
         if case .length(let length) = framing, unread.readableBytes >= length, !expectContinue {
             // The whole body has arrived with the head: hand it over as one slice.
@@ -206,13 +238,14 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         } else {
             let eventLoop = context.eventLoop
             let bound = self.bound!
+            let generation = self.generation
             var onFirstRead: (@Sendable () -> Void)? = nil
             if expectContinue {
-                onFirstRead = { eventLoop.execute { bound.value.sendContinue() } }
+                onFirstRead = { eventLoop.execute { bound.value.sendContinue(generation) } }
             }
             let (stream, source) = RequestBodyStream.makeStream(
-                produceMore: { eventLoop.execute { bound.value.bodyDemandChanged(true) } },
-                didTerminate: { eventLoop.execute { bound.value.bodyConsumerGone() } },
+                produceMore: { eventLoop.execute { bound.value.bodyDemanded(generation) } },
+                didTerminate: { eventLoop.execute { bound.value.bodyConsumerGone(generation) } },
                 onFirstRead: onFirstRead)
             body = RequestBody(stream: stream)
             exchange.body = .streaming(source)
@@ -220,8 +253,88 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
             exchange.bodyDemand = !expectContinue
         }
         self.exchange = exchange
+        if exchange.bodyDemand, case .streaming = exchange.body { setDeadline(.body) }
         deliver(HTTPRequest(head: head, body: body, connection: connectionInfo))
     }
+
+    private func receiveBody(_ chunk: ByteBuffer) {
+        guard exchange != nil else { return }
+        exchange!.bodyBytes += chunk.readableBytes
+        if exchange!.bodyBytes > configuration.maxRequestBodyBytes {
+            failBody(HTTPBodyError.tooLarge(limit: configuration.maxRequestBodyBytes))
+            return
+        }
+        switch exchange!.body {
+        case .streaming(let source):
+            if !source.yield(chunk) { exchange!.bodyDemand = false }
+            if exchange!.bodyDemand { setDeadline(.body) } else { clearDeadline() }
+        case .draining:
+            setDeadline(.body)
+        case .complete:
+            break
+        }
+    }
+
+    private func endBody() {
+        guard let current = exchange else { return }
+        if case .streaming(let source) = current.body { source.finish() }
+        exchange!.body = .complete
+        if deadline?.kind == .body { clearDeadline() }
+        if current.responseComplete { finishExchange() }
+    }
+
+    /// The body cannot be read to its end, so the next message cannot be found: tell the handler,
+    /// stop reading, and close once the response is out (now, if it already is).
+    private func failBody(_ error: HTTPBodyError) {
+        guard let current = exchange else { return }
+        if case .streaming(let source) = current.body { source.finish(error) }
+        exchange!.body = .complete
+        exchange!.keepAlive = false
+        unread.clear()
+        if deadline?.kind == .body { clearDeadline() }
+        if current.responseComplete {
+            isClosed = true
+            context.close(promise: nil)
+        }
+    }
+
+    private func parseFailed(_ error: HTTPParseError) {
+        if exchange != nil {
+            failBody(.malformed(error))
+        } else {
+            writeErrorAndClose(error)
+        }
+    }
+
+    // MARK: - Body stream callbacks (always for a given exchange)
+
+    private func isCurrent(_ generation: Int) -> Bool { exchange?.generation == generation && !isClosed }
+
+    private func bodyDemanded(_ generation: Int) {
+        guard isCurrent(generation), case .streaming = exchange!.body else { return }
+        exchange!.bodyDemand = true
+        setDeadline(.body)
+        resumeReadingIfNeeded()
+    }
+
+    private func bodyConsumerGone(_ generation: Int) {
+        guard isCurrent(generation), case .streaming = exchange!.body else { return }
+        exchange!.body = .draining
+        resumeReadingIfNeeded()
+    }
+
+    private func sendContinue(_ generation: Int) {
+        guard isCurrent(generation), exchange!.awaitingContinue else { return }
+        exchange!.awaitingContinue = false
+        exchange!.bodyDemand = true
+        var buffer = context.channel.allocator.buffer(capacity: 25)
+        buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        setDeadline(.body)
+        resumeReadingIfNeeded()
+    }
+
+    // MARK: - The connection task
 
     /// Hands a request to the connection's task, starting the task on the first request.
     private func deliver(_ request: HTTPRequest) {
@@ -244,7 +357,13 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     /// The connection task: answers requests until the connection closes.
     private static func serve(responder: Responder, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
         while let request = await nextRequest(handler) {
-            await answer(request, responder: responder, handler: handler, eventLoop: eventLoop)
+            let response: Response
+            do {
+                response = try await responder.respond(to: request)
+            } catch {
+                response = errorResponse(for: error)
+            }
+            await send(response, handler: handler, eventLoop: eventLoop)
         }
     }
 
@@ -264,200 +383,16 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         }
     }
 
-    private static func answer(
-        _ request: HTTPRequest, responder: Responder, handler: NIOLoopBound<HTTP1ConnectionHandler>,
-        eventLoop: any EventLoop
-    ) async {
-        let response: Response
-        do {
-            response = try await responder.respond(to: request)
-        } catch {
-            response = errorResponse(for: error)
-        }
-        await send(response, handler: handler, eventLoop: eventLoop)
-    }
-
-    private func receiveBody(_ chunk: ByteBuffer) {
-        guard exchange != nil else { return }
-        exchange!.bodyBytes += chunk.readableBytes
-        if exchange!.bodyBytes > configuration.maxRequestBodyBytes {
-            failBody(HTTPBodyError.tooLarge(limit: configuration.maxRequestBodyBytes))
-            return
-        }
-        if case .streaming(let source) = exchange!.body, !source.yield(chunk) {
-            exchange!.bodyDemand = false
-        }
-    }
-
-    private func endBody() {
-        guard let current = exchange else { return }
-        if case .streaming(let source) = current.body { source.finish() }
-        exchange!.body = .complete
-        if current.responseComplete { finishExchange() }
-    }
-
-    /// The body cannot be read to its end, so the next message cannot be found: tell the handler,
-    /// stop reading, and close once the response is out (now, if it already is).
-    private func failBody(_ error: HTTPBodyError) {
-        guard let current = exchange else { return }
-        if case .streaming(let source) = current.body { source.finish(error) }
-        exchange!.body = .complete
-        exchange!.keepAlive = false
-        unread.clear()
-        if current.responseComplete {
-            isClosed = true
-            context.close(promise: nil)
-        }
-    }
-
-    private func parseFailed(_ error: HTTPParseError) {
-        if exchange != nil {
-            failBody(.malformed(error))
-        } else {
-            writeErrorAndClose(error)
-        }
-    }
-
-    private func bodyDemandChanged(_ demand: Bool) {
-        guard exchange != nil else { return }
-        exchange!.bodyDemand = demand
-        resumeReadingIfNeeded()
-    }
-
-    private func bodyConsumerGone() {
-        guard let current = exchange, case .streaming = current.body else { return }
-        exchange!.body = .draining
-        resumeReadingIfNeeded()
-    }
-
-    private func sendContinue() {
-        guard let current = exchange, current.awaitingContinue, !isClosed else { return }
-        exchange!.awaitingContinue = false
-        exchange!.bodyDemand = true
-        var buffer = context.channel.allocator.buffer(capacity: 25)
-        buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        resumeReadingIfNeeded()
-    }
-
-    // MARK: - Responses
-
-    /// What a task must still do after the head is written: stream the body.
-    private struct StreamJob: Sendable {
-        let produce: @Sendable (ResponseBodyWriter) async throws -> Void
-        let sink: ChannelBodySink
-    }
-
-    private static func send(_ response: Response, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
-        guard let job = await onLoop(eventLoop, { handler.value.beginResponse(response) }) else { return }
-        let succeeded: Bool
-        do {
-            try await job.produce(ResponseBodyWriter(job.sink))
-            succeeded = true
-        } catch {
-            succeeded = false
-        }
-        await onLoop(eventLoop) { handler.value.endStreamedResponse(succeeded: succeeded, chunked: job.sink.chunked) }
-    }
-
-    private static func onLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable () -> T) async -> T {
-        if eventLoop.inEventLoop { return body() }
-        return try! await eventLoop.submit(body).get()
-    }
-
-    /// Writes the head, and the body if it is in memory. Returns the streaming job, if any.
-    private func beginResponse(_ response: Response) -> StreamJob? {
-        guard var exchange, !isClosed else { return nil }
-        let status = response.status
-        let headers = response.headers
-        if exchange.awaitingContinue {
-            // The client waits for 100 before sending the body; we answered without it.
-            exchange.keepAlive = false
-        }
-        if !headers.isEmpty, headers.containsToken("close", in: "connection") { exchange.keepAlive = false }
-
-        var buffer = context.channel.allocator.buffer(capacity: 192 + min(response.body.knownLength ?? 0, 16 * 1024))
-        buffer.writeStaticString("HTTP/1.1 ")
-        Self.writeStatusLine(status, to: &buffer)
-        if !headers.isEmpty { Self.writeUserHeaders(headers, to: &buffer) }
-        buffer.writeStaticString("Date: ")
-        buffer.writeImmutableBuffer(resources.dateCache.current())
-        buffer.writeStaticString("\r\n")
-
-        var job: StreamJob? = nil
-        let sendsBody = status.allowsBody && !exchange.isHead
-        switch response.body.storage {
-        case .buffer(let body):
-            if status.allowsBody {
-                Self.writeContentLength(body.readableBytes, to: &buffer)
-            } else if status.code == 304 {
-                // keep whatever the handler said about the representation
-            }
-            Self.writeConnection(exchange, to: &buffer)
-            if sendsBody && body.readableBytes > 0 {
-                if body.readableBytes <= 16 * 1024 {
-                    buffer.writeImmutableBuffer(body)
-                    context.write(wrapOutboundOut(buffer), promise: nil)
-                } else {
-                    context.write(wrapOutboundOut(buffer), promise: nil)
-                    context.write(wrapOutboundOut(body), promise: nil)
-                }
-            } else {
-                context.write(wrapOutboundOut(buffer), promise: nil)
-            }
-        case .stream(let length, let produce):
-            var chunked = false
-            if status.allowsBody {
-                if let length {
-                    Self.writeContentLength(length, to: &buffer)
-                } else if exchange.version == .http1_1 {
-                    buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
-                    chunked = true
-                } else {
-                    // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
-                    exchange.keepAlive = false
-                }
-            }
-            Self.writeConnection(exchange, to: &buffer)
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            if sendsBody {
-                self.exchange = exchange
-                context.flush()
-                return StreamJob(produce: produce, sink: ChannelBodySink(channel: context.channel, chunked: chunked))
-            }
-            job = nil
-        }
-        self.exchange = exchange
-        completeResponse()
-        return job
-    }
-
-    private func endStreamedResponse(succeeded: Bool, chunked: Bool) {
-        guard exchange != nil, !isClosed else { return }
-        guard succeeded else {
-            // The body is cut short: the only honest signal left is closing the connection.
-            exchange!.keepAlive = false
-            context.flush()
-            context.close(promise: nil)
-            return
-        }
-        if chunked {
-            var end = context.channel.allocator.buffer(capacity: 5)
-            end.writeStaticString("0\r\n\r\n")
-            context.write(wrapOutboundOut(end), promise: nil)
-        }
-        completeResponse()
-    }
+    // MARK: - Finishing an exchange
 
     /// The response is fully written (but maybe not flushed).
-    private func completeResponse() {
+    func completeResponse() {
         guard let current = exchange else { return }
         guard current.keepAlive else {
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
-            let context = self.context!
-            promise.futureResult.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-            isClosed = true
+            // Unread request bytes would make our close a reset that can eat the response.
+            var bodyUnread = current.awaitingContinue
+            if case .complete = current.body {} else { bodyUnread = true }
+            closeAfterWriting(linger: bodyUnread || unread.readableBytes > 0)
             return
         }
         context.flush()
@@ -469,8 +404,10 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
             // The handler answered without reading all of the body: read and drop the rest.
             source.finish()
             exchange!.body = .draining
+            setDeadline(.body)
             process()
         case .draining:
+            setDeadline(.body)
             process()
         }
     }
@@ -479,6 +416,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     private func finishExchange() {
         exchange = nil
         if isQuiescing && unread.readableBytes == 0 {
+            isClosed = true
             context.close(promise: nil)
             return
         }
@@ -486,9 +424,10 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         process()
     }
 
-    private func writeErrorAndClose(_ error: any HTTPStatusError) {
+    /// Answers a request that could not be served with its error status and closes.
+    func writeErrorAndClose(_ error: any HTTPStatusError) {
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        let body = "{\"detail\":\"\(error.detail)\"}"
+        let body = "{\"detail\":\(jsonQuoted(error.detail))}"
         buffer.writeStaticString("HTTP/1.1 ")
         Self.writeStatusLine(error.status, to: &buffer)
         buffer.writeStaticString("Content-Type: application/json\r\nDate: ")
@@ -497,96 +436,66 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         Self.writeContentLength(body.utf8.count, to: &buffer)
         buffer.writeStaticString("Connection: close\r\n\r\n")
         buffer.writeString(body)
-        isClosed = true
         unread.clear()
-        let context = self.context!
-        context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        closeAfterWriting(linger: true)
     }
 
-    static func errorResponse(for error: any Error) -> Response {
-        let status: HTTPStatus
-        let detail: String
-        if let error = error as? any HTTPStatusError {
-            status = error.status
-            detail = error.detail
-        } else {
-            status = .internalServerError
-            detail = "Internal Server Error"
-        }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        return Response(status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\"\(detail)\"}"))
-    }
-
-    // MARK: - Head serialization
-
-    private static func writeStatusLine(_ status: HTTPStatus, to buffer: inout ByteBuffer) {
-        let code = status.code
-        buffer.writeInteger(UInt8(48 + code / 100))
-        buffer.writeInteger(UInt8(48 + code / 10 % 10))
-        buffer.writeInteger(UInt8(48 + code % 10))
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(status.reasonPhrase)
-        buffer.writeStaticString("\r\n")
-    }
-
-    private static func writeContentLength(_ length: Int, to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("Content-Length: ")
-        writeDecimal(length, to: &buffer)
-        buffer.writeStaticString("\r\n")
-    }
-
-    static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
-        if value < 10 {
-            buffer.writeInteger(UInt8(48 + value))
-            return
-        }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        var rest = value
-        withUnsafeMutableBytes(of: &digits) { raw in
-            while rest > 0 {
-                raw[19 - count] = UInt8(48 + rest % 10)
-                rest /= 10
-                count += 1
+    /// Flushes, then closes. With `linger`, only our side is closed first and what the client
+    /// still sends is read and dropped for a short while, so the kernel does not answer unread
+    /// bytes with a reset that could destroy the response before the client reads it.
+    func closeAfterWriting(linger: Bool) {
+        isClosed = true
+        clearDeadline()
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
+        let bound = self.bound!
+        promise.futureResult.assumeIsolated().whenComplete { _ in
+            let connection = bound.value
+            guard let context = connection.context else { return }
+            guard linger else {
+                context.close(promise: nil)
+                return
             }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(20 - count)...]))
+            connection.isLingering = true
+            connection.setDeadline(.linger)
+            let closed = context.eventLoop.makePromise(of: Void.self)
+            context.close(mode: .output, promise: closed)
+            closed.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            connection.resumeReadingIfNeeded()
         }
-    }
-
-    private static func writeConnection(_ exchange: Exchange, to buffer: inout ByteBuffer) {
-        if !exchange.keepAlive {
-            buffer.writeStaticString("Connection: close\r\n\r\n")
-        } else if exchange.version == .http1_0 {
-            buffer.writeStaticString("Connection: keep-alive\r\n\r\n")
-        } else {
-            buffer.writeStaticString("\r\n")
-        }
-    }
-
-    /// Writes the handler's fields, leaving out the ones the server owns.
-    private static func writeUserHeaders(_ headers: HTTPHeaders, to buffer: inout ByteBuffer) {
-        var headers = headers
-        if headers.contains("content-length") { headers.remove(name: "content-length") }
-        if headers.contains("transfer-encoding") { headers.remove(name: "transfer-encoding") }
-        if headers.contains("connection") { headers.remove(name: "connection") }
-        if headers.contains("date") { headers.remove(name: "date") }
-        headers.write(to: &buffer)
     }
 
     // MARK: - Timeouts
 
-    private func setDeadline(_ kind: Deadline) {
-        let timeout = kind == .idle ? configuration.idleTimeout : configuration.requestHeadTimeout
+    func setDeadline(_ kind: Deadline) {
+        let timeout: TimeAmount
+        switch kind {
+        case .idle: timeout = configuration.idleTimeout
+        case .head: timeout = configuration.requestHeadTimeout
+        case .body: timeout = configuration.bodyReadTimeout
+        case .write: timeout = configuration.writeTimeout
+        case .linger: timeout = configuration.lingerTimeout
+        }
         let at = NIODeadline.now() + timeout
         deadline = (kind, at)
         if let firesAt = timerFiresAt, firesAt <= at { return }
         timer?.cancel()
         scheduleTimer(at: at)
+    }
+
+    func clearDeadline() { deadline = nil }
+
+    /// After writes resume: back to the deadline the exchange's state calls for.
+    private func restoreDeadline() {
+        guard let exchange else {
+            setDeadline(.idle)
+            return
+        }
+        switch exchange.body {
+        case .streaming where exchange.bodyDemand, .draining: setDeadline(.body)
+        default: clearDeadline()
+        }
     }
 
     private func scheduleTimer(at: NIODeadline) {
@@ -598,42 +507,29 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     private func timerFired() {
         timer = nil
         timerFiresAt = nil
-        guard !isClosed, let deadline else { return }
+        guard context != nil, let deadline else { return }
         if NIODeadline.now() < deadline.at {
             scheduleTimer(at: deadline.at)
             return
         }
         self.deadline = nil
-        guard exchange == nil else { return }
-        if unread.readableBytes > 0 || !parser.isAtMessageBoundary {
+        switch deadline.kind {
+        case .idle:
+            isClosed = true
+            context.close(promise: nil)
+        case .head:
             writeErrorAndClose(HTTPParseError(.requestTimeout, "request head not received in time"))
-        } else {
+        case .body:
+            guard let current = exchange else { return }
+            if case .streaming = current.body {
+                failBody(.timeout)
+            } else {
+                isClosed = true
+                context.close(promise: nil)
+            }
+        case .write, .linger:
             isClosed = true
             context.close(promise: nil)
         }
-    }
-}
-
-/// Writes streamed response bodies to a channel, chunk-encoded when needed, with back-pressure.
-struct ChannelBodySink: ResponseBodySink {
-    let channel: any Channel
-    let chunked: Bool
-
-    func write(_ buffer: ByteBuffer) async throws {
-        guard channel.isActive else { throw HTTPBodyError.connectionClosed }
-        let future: EventLoopFuture<Void>
-        if chunked {
-            var prefix = channel.allocator.buffer(capacity: 12)
-            prefix.writeString(String(buffer.readableBytes, radix: 16))
-            prefix.writeStaticString("\r\n")
-            channel.write(prefix, promise: nil)
-            channel.write(buffer, promise: nil)
-            var suffix = channel.allocator.buffer(capacity: 2)
-            suffix.writeStaticString("\r\n")
-            future = channel.writeAndFlush(suffix)
-        } else {
-            future = channel.writeAndFlush(buffer)
-        }
-        if !channel.isWritable { try await future.get() }
     }
 }

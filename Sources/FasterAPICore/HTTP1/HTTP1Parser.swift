@@ -56,16 +56,19 @@ public struct HTTP1ParserLimits: Sendable {
 /// LF, bad chunk lines, transfer codings other than a final `chunked`.
 struct HTTP1Parser {
     private enum State {
-        case head(scanned: Int)
+        /// Waiting for the end of a head: bytes before `scanned` hold no head end, and the request
+        /// line's LF is at `lineEnd` once seen.
+        case head(scanned: Int, lineEnd: Int?)
         case fixedBody(remaining: Int)
         case chunkLine
         case chunkData(remaining: Int)
         case chunkDataEnd
-        case trailers(scanned: Int)
+        /// Reading trailer fields: complete lines end before `lineStart`; `fields` counted so far.
+        case trailers(lineStart: Int, fields: Int)
         case bodyComplete
     }
 
-    private var state: State = .head(scanned: 0)
+    private var state: State = .head(scanned: 0, lineEnd: nil)
     let limits: HTTP1ParserLimits
 
     init(limits: HTTP1ParserLimits = HTTP1ParserLimits()) {
@@ -74,21 +77,15 @@ struct HTTP1Parser {
 
     /// Whether the parser is between requests (no partial head or body pending).
     var isAtMessageBoundary: Bool {
-        if case .head(let scanned) = state { return scanned == 0 }
-        return false
-    }
-
-    /// Whether a request head has started arriving but is not complete.
-    func isReadingHead(buffered: Int) -> Bool {
-        if case .head = state { return buffered > 0 }
+        if case .head(let scanned, _) = state { return scanned == 0 }
         return false
     }
 
     /// Consumes bytes from `buffer` and returns the next event, or nil if more bytes are needed.
     mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParseError) -> HTTP1ParserEvent? {
         switch state {
-        case .head(let scanned):
-            return try parseHead(&buffer, scanned: scanned)
+        case .head(let scanned, let lineEnd):
+            return try parseHead(&buffer, scanned: scanned, lineEnd: lineEnd)
         case .fixedBody(let remaining):
             guard buffer.readableBytes > 0 else { return nil }
             let count = min(remaining, buffer.readableBytes)
@@ -96,7 +93,7 @@ struct HTTP1Parser {
             state = count == remaining ? .bodyComplete : .fixedBody(remaining: remaining - count)
             return .body(slice)
         case .bodyComplete:
-            state = .head(scanned: 0)
+            state = .head(scanned: 0, lineEnd: nil)
             return .end
         case .chunkLine:
             return try parseChunkLine(&buffer)
@@ -113,14 +110,16 @@ struct HTTP1Parser {
             }
             state = .chunkLine
             return try parseChunkLine(&buffer)
-        case .trailers(let scanned):
-            return try parseTrailers(&buffer, scanned: scanned)
+        case .trailers(let lineStart, let fields):
+            return try parseTrailers(&buffer, lineStart: lineStart, fields: fields)
         }
     }
 
     // MARK: - Head
 
-    private mutating func parseHead(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> HTTP1ParserEvent? {
+    private mutating func parseHead(
+        _ buffer: inout ByteBuffer, scanned: Int, lineEnd: Int?
+    ) throws(HTTPParseError) -> HTTP1ParserEvent? {
         // Tolerate empty lines before a request line (RFC 9112 §2.2).
         if scanned == 0 {
             while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
@@ -129,36 +128,40 @@ struct HTTP1Parser {
             if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D { return nil }
         }
         let limits = self.limits
-        // Find the blank line ending the head, scanning only bytes not scanned before.
-        let scan = buffer.withUnsafeReadableBytes { raw -> (end: Int?, scanned: Int, firstLineEnd: Int?) in
+        // Find the blank line ending the head, and the request line's end, looking at each byte
+        // once however the head is split across reads.
+        let scan = buffer.withUnsafeReadableBytes { raw -> (end: Int?, scanned: Int, lineEnd: Int?) in
             let limit = min(raw.count, limits.maxHeadBytes + 4)
+            var lineEnd = lineEnd
+            // `scanned` is at least 3 once bytes were seen, possibly past a short buffer's end.
+            let lineSearchStart = max(0, scanned - 3)
+            if lineEnd == nil, lineSearchStart < limit {
+                lineEnd = raw[lineSearchStart..<limit].firstIndex(of: 0x0A)
+            }
             var i = max(scanned, 3)
             while i < limit {
                 if raw[i] == 0x0A, raw[i - 1] == 0x0D, raw[i - 2] == 0x0A, raw[i - 3] == 0x0D {
-                    return (i + 1, i, nil)
+                    return (i + 1, i, lineEnd)
                 }
                 i += 1
             }
-            // Is the request line still incomplete? Then it decides between 414 and waiting.
-            var firstLineEnd: Int? = nil
-            if let lf = raw[0..<limit].firstIndex(of: 0x0A) { firstLineEnd = lf }
-            return (nil, raw.isEmpty ? 0 : max(limit, 3), firstLineEnd)
+            return (nil, raw.isEmpty ? 0 : max(limit, 3), lineEnd)
         }
         guard let headEnd = scan.end else {
-            if scan.firstLineEnd == nil, buffer.readableBytes > limits.maxRequestLineLength + 1 {
-                throw HTTPParseError(.uriTooLong, "request line too long")
-            }
-            if let first = scan.firstLineEnd, first + 1 > limits.maxRequestLineLength + 2 {
+            // A request line may take its limit plus CRLF.
+            if let lineEnd = scan.lineEnd {
+                if lineEnd + 1 > limits.maxRequestLineLength + 2 { throw HTTPParseError(.uriTooLong, "request line too long") }
+            } else if buffer.readableBytes > limits.maxRequestLineLength + 1 {
                 throw HTTPParseError(.uriTooLong, "request line too long")
             }
             if buffer.readableBytes > limits.maxHeadBytes + 4 {
                 throw HTTPParseError(.requestHeaderFieldsTooLarge, "request head too large")
             }
-            state = .head(scanned: scan.scanned)
+            state = .head(scanned: scan.scanned, lineEnd: scan.lineEnd)
             return nil
         }
         let headBytes = buffer.readSlice(length: headEnd)!
-        state = .head(scanned: 0)
+        state = .head(scanned: 0, lineEnd: nil)
         return try parseCompleteHead(headBytes)
     }
 
@@ -177,7 +180,7 @@ struct HTTP1Parser {
         let requestHead = HTTPRequestHead(
             method: parsed.method, target: parsed.target, version: parsed.version, headers: headers)
         switch parsed.framing {
-        case .none: state = .head(scanned: 0)
+        case .none: state = .head(scanned: 0, lineEnd: nil)
         case .length(let n): state = .fixedBody(remaining: n)
         case .chunked: state = .chunkLine
         }
@@ -410,8 +413,8 @@ struct HTTP1Parser {
         }
         buffer.moveReaderIndex(forwardBy: lineEnd + 1)
         if size == 0 {
-            state = .trailers(scanned: 0)
-            return try parseTrailers(&buffer, scanned: 0)
+            state = .trailers(lineStart: 0, fields: 0)
+            return try parseTrailers(&buffer, lineStart: 0, fields: 0)
         }
         state = .chunkData(remaining: size)
         return try next(&buffer)
@@ -466,17 +469,21 @@ struct HTTP1Parser {
         return size
     }
 
-    private mutating func parseTrailers(_ buffer: inout ByteBuffer, scanned: Int) throws(HTTPParseError) -> HTTP1ParserEvent? {
+    private mutating func parseTrailers(
+        _ buffer: inout ByteBuffer, lineStart: Int, fields: Int
+    ) throws(HTTPParseError) -> HTTP1ParserEvent? {
         // The trailer section is header fields ended by an empty line; we validate and drop them,
-        // under the same size and count limits as the head.
+        // under the same size and count limits as the head. Complete lines are not looked at again.
         let limits = self.limits
-        let outcome: Result<Int?, HTTPParseError> = buffer.withUnsafeReadableBytes { raw in
-            var lineStart = 0
-            var fields = 0
+        let outcome: Result<(end: Int?, lineStart: Int, fields: Int), HTTPParseError> = buffer.withUnsafeReadableBytes { raw in
+            var lineStart = lineStart
+            var fields = fields
             let window = raw[0..<min(raw.count, limits.maxHeadBytes + 2)]
             while let lf = window[lineStart...].firstIndex(of: 0x0A) {
-                guard lf > lineStart, raw[lf - 1] == 0x0D else { return .failure(HTTPParseError(.badRequest, "trailer line not ended by CRLF")) }
-                if lf == lineStart + 1 { return .success(lf + 1) }
+                guard lf > lineStart, raw[lf - 1] == 0x0D else {
+                    return .failure(HTTPParseError(.badRequest, "trailer line not ended by CRLF"))
+                }
+                if lf == lineStart + 1 { return .success((lf + 1, lineStart, fields)) }
                 let line = UnsafeRawBufferPointer(rebasing: raw[lineStart..<(lf - 1)])
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0,
                     line[0..<colon].allSatisfy(HTTPByteClass.isTokenByte),
@@ -491,14 +498,15 @@ struct HTTP1Parser {
             if raw.count > limits.maxHeadBytes {
                 return .failure(HTTPParseError(.requestHeaderFieldsTooLarge, "trailer section too large"))
             }
-            return .success(nil)
+            return .success((nil, lineStart, fields))
         }
-        guard let end = try outcome.get() else {
-            state = .trailers(scanned: scanned)
+        let result = try outcome.get()
+        guard let end = result.end else {
+            state = .trailers(lineStart: result.lineStart, fields: result.fields)
             return nil
         }
         buffer.moveReaderIndex(forwardBy: end)
-        state = .head(scanned: 0)
+        state = .head(scanned: 0, lineEnd: nil)
         return .end
     }
 

@@ -1,0 +1,231 @@
+import NIOCore
+
+/// Writing responses: the head in one buffer with the body when it is in memory, or the head
+/// then a streamed body (chunked, or with its declared length checked).
+extension HTTP1ConnectionHandler {
+    /// What the connection task must still do after the head is written: stream the body.
+    struct StreamJob: Sendable {
+        let produce: @Sendable (ResponseBodyWriter) async throws -> Void
+        let sink: ChannelBodySink
+    }
+
+    static func send(_ response: Response, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
+        guard let job = await onLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil else { return }
+        var failure: (any Error)? = nil
+        do {
+            try await job.produce(ResponseBodyWriter(job.sink))
+            try job.sink.checkComplete()
+        } catch {
+            failure = error
+        }
+        let outcome = failure
+        await onLoop(eventLoop) { handler.value.endStreamedResponse(failure: outcome, chunked: job.sink.chunked) }
+    }
+
+    /// Runs `body` on the event loop: inline when already there (the usual case, as the task's
+    /// executor is the loop), else by hopping. Nil if the loop is gone.
+    private static func onLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable () -> T) async -> T? {
+        if eventLoop.inEventLoop { return body() }
+        return try? await eventLoop.submit(body).get()
+    }
+
+    /// Writes the head, and the body if it is in memory. Returns the streaming job, if any.
+    func beginResponse(_ response: Response) -> StreamJob? {
+        guard var exchange, !isClosed, context != nil else { return nil }
+        var response = response
+        if response.status.code < 200 {
+            // An interim status cannot end an exchange: the client would wait forever.
+            response = Self.errorResponse(for: HTTPParseError(.internalServerError, "Internal Server Error"))
+        }
+        let status = response.status
+        let headers = response.headers
+        if exchange.awaitingContinue {
+            // The client waits for 100 before sending the body; we answered without it.
+            exchange.keepAlive = false
+        }
+        if !headers.isEmpty, headers.containsToken("close", in: "connection") { exchange.keepAlive = false }
+
+        var buffer = context.channel.allocator.buffer(capacity: 192 + min(response.body.knownLength ?? 0, 16 * 1024))
+        buffer.writeStaticString("HTTP/1.1 ")
+        Self.writeStatusLine(status, to: &buffer)
+        if !headers.isEmpty { Self.writeUserHeaders(headers, to: &buffer) }
+        buffer.writeStaticString("Date: ")
+        buffer.writeImmutableBuffer(resources.dateCache.current())
+        buffer.writeStaticString("\r\n")
+
+        let sendsBody = status.allowsBody && !exchange.isHead
+        switch response.body.storage {
+        case .buffer(let body):
+            if status.allowsBody { Self.writeContentLength(body.readableBytes, to: &buffer) }
+            Self.writeConnection(exchange, to: &buffer)
+            if sendsBody && body.readableBytes > 0 && body.readableBytes <= 16 * 1024 {
+                buffer.writeImmutableBuffer(body)
+                context.write(wrapOutboundOut(buffer), promise: nil)
+            } else {
+                context.write(wrapOutboundOut(buffer), promise: nil)
+                if sendsBody && body.readableBytes > 0 { context.write(wrapOutboundOut(body), promise: nil) }
+            }
+        case .stream(let length, let produce):
+            var chunked = false
+            if status.allowsBody {
+                if let length {
+                    Self.writeContentLength(length, to: &buffer)
+                } else if exchange.version == .http1_1 {
+                    buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+                    chunked = true
+                } else {
+                    // HTTP/1.0 has no chunked coding: the end of the body is the end of the connection.
+                    exchange.keepAlive = false
+                }
+            }
+            Self.writeConnection(exchange, to: &buffer)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            if sendsBody {
+                self.exchange = exchange
+                context.flush()
+                return StreamJob(
+                    produce: produce, sink: ChannelBodySink(channel: context.channel, chunked: chunked, length: length))
+            }
+        }
+        self.exchange = exchange
+        completeResponse()
+        return nil
+    }
+
+    func endStreamedResponse(failure: (any Error)?, chunked: Bool) {
+        guard exchange != nil, !isClosed, context != nil else { return }
+        if let failure {
+            // The body is cut short: the only honest signal left is closing the connection.
+            if !(failure is CancellationError) {
+                resources.logger.warning("Streamed response body failed; closing the connection", metadata: ["error": "\(failure)"])
+            }
+            isClosed = true
+            context.flush()
+            context.close(promise: nil)
+            return
+        }
+        if chunked {
+            var end = context.channel.allocator.buffer(capacity: 5)
+            end.writeStaticString("0\r\n\r\n")
+            context.write(wrapOutboundOut(end), promise: nil)
+        }
+        completeResponse()
+    }
+
+    static func errorResponse(for error: any Error) -> Response {
+        let status: HTTPStatus
+        let detail: String
+        if let error = error as? any HTTPStatusError {
+            status = error.status
+            detail = error.detail
+        } else {
+            status = .internalServerError
+            detail = "Internal Server Error"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        return Response(status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(jsonQuoted(detail))}"))
+    }
+
+    // MARK: - Head serialization
+
+    static func writeStatusLine(_ status: HTTPStatus, to buffer: inout ByteBuffer) {
+        let code = status.code
+        buffer.writeInteger(UInt8(48 + code / 100))
+        buffer.writeInteger(UInt8(48 + code / 10 % 10))
+        buffer.writeInteger(UInt8(48 + code % 10))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+    }
+
+    static func writeContentLength(_ length: Int, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("Content-Length: ")
+        writeDecimal(length, to: &buffer)
+        buffer.writeStaticString("\r\n")
+    }
+
+    static func writeDecimal(_ value: Int, to buffer: inout ByteBuffer) {
+        if value < 10 {
+            buffer.writeInteger(UInt8(48 + value))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for any Int
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var index = raw.count
+            var rest = value
+            while rest > 0 {
+                index -= 1
+                raw[index] = UInt8(48 + rest % 10)
+                rest /= 10
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[index...]))
+        }
+    }
+
+    private static func writeConnection(_ exchange: Exchange, to buffer: inout ByteBuffer) {
+        if !exchange.keepAlive {
+            buffer.writeStaticString("Connection: close\r\n\r\n")
+        } else if exchange.version == .http1_0 {
+            buffer.writeStaticString("Connection: keep-alive\r\n\r\n")
+        } else {
+            buffer.writeStaticString("\r\n")
+        }
+    }
+
+    /// Writes the handler's fields, leaving out the ones the server owns.
+    private static func writeUserHeaders(_ headers: HTTPHeaders, to buffer: inout ByteBuffer) {
+        var headers = headers
+        for owned in ["content-length", "transfer-encoding", "connection", "date"] where headers.contains(owned) {
+            headers.remove(name: owned)
+        }
+        headers.write(to: &buffer)
+    }
+}
+
+/// Errors in a streamed response body.
+enum ResponseBodyError: Error {
+    /// The producer wrote more or fewer bytes than the `Content-Length` it declared.
+    case lengthMismatch(declared: Int, written: Int)
+}
+
+/// Writes a streamed response body to a channel, chunk-encoded when needed, with back-pressure;
+/// holds a body of declared length to exactly that many bytes.
+final class ChannelBodySink: ResponseBodySink, @unchecked Sendable {
+    // Sendable: `written` is changed only by the one task that produces this body, write by write.
+    let channel: any Channel
+    let chunked: Bool
+    let length: Int?
+    private var written = 0
+
+    init(channel: any Channel, chunked: Bool, length: Int?) {
+        self.channel = channel
+        self.chunked = chunked
+        self.length = length
+    }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        guard channel.isActive else { throw HTTPBodyError.connectionClosed }
+        written += buffer.readableBytes
+        if let length, written > length { throw ResponseBodyError.lengthMismatch(declared: length, written: written) }
+        let future: EventLoopFuture<Void>
+        if chunked {
+            var prefix = channel.allocator.buffer(capacity: 12)
+            prefix.writeString(String(buffer.readableBytes, radix: 16))
+            prefix.writeStaticString("\r\n")
+            channel.write(prefix, promise: nil)
+            channel.write(buffer, promise: nil)
+            var suffix = channel.allocator.buffer(capacity: 2)
+            suffix.writeStaticString("\r\n")
+            future = channel.writeAndFlush(suffix)
+        } else {
+            future = channel.writeAndFlush(buffer)
+        }
+        if !channel.isWritable { try await future.get() }
+    }
+
+    /// Throws if a declared length was not reached.
+    func checkComplete() throws {
+        if let length, written != length { throw ResponseBodyError.lengthMismatch(declared: length, written: written) }
+    }
+}
