@@ -20,8 +20,14 @@ public final class AppState: Sendable {
 
     /// The value stored for type `T`; fails with a clear message when nothing was stored.
     public func require<T: Sendable>(_ type: T.Type) throws -> T {
-        guard let value = self[type] else { throw HTTPError(.internalServerError, detail: "App state \(T.self) is not set") }
+        guard let value = self[type] else { throw StateMissing(type: "\(T.self)") }
         return value
+    }
+
+    /// Required state was never set: a programming error, answered 500 (and logged with the type).
+    struct StateMissing: Error, CustomStringConvertible {
+        let type: String
+        var description: String { "App state \(type) is not set" }
     }
 }
 

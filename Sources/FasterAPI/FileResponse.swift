@@ -55,18 +55,22 @@ public struct FileResponse: ResponseConvertible {
     }
 
     public func response(for request: Request) async throws -> Response {
-        guard let info = Info(path: path), !info.isDirectory else { throw HTTPError(.notFound, detail: "Not Found") }
+        // `stat` may block on a slow disk: not on the event loop.
+        let path = self.path
+        let found = try await NIOThreadPool.singleton.runIfActive { Info(path: path) }
+        guard let info = found, !info.isDirectory else { throw HTTPError(.notFound, detail: "Not Found") }
         var headers = self.headers
         headers.add(name: "Content-Type", value: contentType ?? MediaType.forPath(path))
         headers.add(name: "ETag", value: info.etag)
         headers.add(name: "Last-Modified", value: info.lastModified)
         headers.add(name: "Accept-Ranges", value: "bytes")
-        if let downloadName {
-            let escaped = downloadName.replacingOccurrences(of: "\"", with: "\\\"")
-            headers.add(name: "Content-Disposition", value: "attachment; filename=\"\(escaped)\"")
-        }
+        if let downloadName { headers.add(name: "Content-Disposition", value: Self.contentDisposition(downloadName)) }
         let requestHeaders = request.headers
         if Self.notModified(requestHeaders, info) {
+            // RFC 9110 §13.1.2: a failed If-None-Match is 304 only for GET and HEAD.
+            guard request.method == .get || request.method == .head else {
+                throw HTTPError(.preconditionFailed, detail: "Precondition Failed")
+            }
             var notModified = HTTPHeaders()
             for name in ["ETag", "Last-Modified", "Cache-Control"] {
                 if let value = headers[name] { notModified.add(name: name, value: value) }
@@ -94,13 +98,35 @@ public struct FileResponse: ResponseConvertible {
                 break
             }
         }
-        let path = self.path
         let bytes = range
         return Response(
             status: status, headers: headers,
             body: ResponseBody(length: bytes.count) { writer in
                 try await FileReader.stream(path: path, range: bytes, to: writer)
             })
+    }
+
+    /// `attachment` with an ASCII `filename` (quotes and backslashes escaped, other bytes as `_`)
+    /// and, for names that are not plain ASCII, the exact name as RFC 8187 `filename*`.
+    static func contentDisposition(_ name: String) -> String {
+        var ascii = ""
+        for scalar in name.unicodeScalars {
+            switch scalar {
+            case "\"", "\\": ascii += "\\" + String(scalar)
+            case let s where s.isASCII && s.value >= 0x20 && s.value != 0x7F: ascii.unicodeScalars.append(s)
+            default: ascii += "_"
+            }
+        }
+        var value = "attachment; filename=\"\(ascii)\""
+        if name.unicodeScalars.contains(where: { !$0.isASCII || $0.value < 0x20 }) {
+            let encoded = name.utf8.map { byte -> String in
+                let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || "-._~".utf8.contains(byte)
+                return unreserved ? String(UnicodeScalar(byte)) : "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }.joined()
+            value += "; filename*=UTF-8''\(encoded)"
+        }
+        return value
     }
 
     /// RFC 9110 §13.1.2–13.1.3: If-None-Match wins over If-Modified-Since.

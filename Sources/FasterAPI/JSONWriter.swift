@@ -7,7 +7,8 @@ import NIOCore
 /// `null` rather than dropped, dates are ISO 8601 strings, `Data` is base64 and non-finite
 /// numbers are an error. No intermediate tree is built: containers are written as they are used
 /// and closed when their parent is written to again or the value ends. The rare value that writes
-/// to a container after its parent moved on is encoded again with Foundation's `JSONEncoder`.
+/// to a container after its parent moved on is encoded again with Foundation's `JSONEncoder`
+/// (whose output leaves nil optionals out and does not keep key order).
 public enum JSONWriter {
     /// Appends the JSON for `value` to `buffer`.
     public static func encode<T: Encodable>(_ value: T, into buffer: inout ByteBuffer) throws {

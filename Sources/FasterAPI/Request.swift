@@ -74,7 +74,8 @@ public struct Request: Sendable {
     /// The path parameter called `name` as text.
     public func path(_ name: String) throws -> String {
         guard let value = pathParameters.first(where: { $0.name == name })?.value else {
-            throw HTTPError(.internalServerError, detail: "The route has no path parameter '\(name)'")
+            app.logger.error("The route \(route ?? "?") has no path parameter '\(name)'")
+            throw HTTPError(.internalServerError, detail: "Internal Server Error")
         }
         return value
     }
@@ -228,9 +229,7 @@ enum JSONBody {
             }
             return issue
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return ValidationIssue(
-                type: "json_invalid", loc: ["body"], msg: "JSON decode error",
-                input: String(buffer: body))
+            return ValidationIssue(type: "json_invalid", loc: ["body"], msg: "JSON decode error")
         case .dataCorrupted(let context):
             return ValidationIssue(type: "value_error", loc: location(context.codingPath), msg: context.debugDescription)
         @unknown default:

@@ -161,17 +161,42 @@ public struct Cookie: Sendable {
         self.sameSite = sameSite
     }
 
-    /// The `Set-Cookie` header value.
+    /// The `Set-Cookie` header value. Bytes a cookie value may not hold (RFC 6265 §4.1.1: space,
+    /// `"`, `,`, `;`, `\\`, controls, non-ASCII) are percent-encoded, and the name and attribute
+    /// values are stripped of anything that could start another attribute, so input placed in a
+    /// cookie cannot add its own `Domain` or `Path`.
     public var headerValue: String {
-        var parts = ["\(name)=\(value)"]
+        var parts = ["\(Self.token(name))=\(Self.cookieOctets(value))"]
         if let maxAge { parts.append("Max-Age=\(maxAge)") }
         if let expires { parts.append("Expires=\(HTTPDate.format(expires))") }
-        if let path { parts.append("Path=\(path)") }
-        if let domain { parts.append("Domain=\(domain)") }
+        if let path { parts.append("Path=\(Self.attribute(path))") }
+        if let domain { parts.append("Domain=\(Self.attribute(domain))") }
         if secure || sameSite == SameSite.none { parts.append("Secure") }
         if httpOnly { parts.append("HttpOnly") }
         if let sameSite { parts.append("SameSite=\(sameSite.rawValue)") }
         return parts.joined(separator: "; ")
+    }
+
+    private static func token(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.isASCII && HTTPByteClass.isTokenByte(UInt8($0.value)) }))
+    }
+
+    private static func cookieOctets(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            let allowed = byte == 0x21 || (0x23...0x2B).contains(byte) || (0x2D...0x3A).contains(byte)
+                || (0x3C...0x5B).contains(byte) || (0x5D...0x7E).contains(byte)
+            if allowed && byte != UInt8(ascii: "%") {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                result += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return result
+    }
+
+    private static func attribute(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0 != ";" && $0.value >= 0x20 && $0.value != 0x7F }))
     }
 }
 
@@ -200,21 +225,32 @@ enum JSONResponse {
     }
 }
 
-/// HTTP dates (RFC 9110 §5.6.7).
+/// HTTP dates (RFC 9110 §5.6.7), without a `DateFormatter` per call.
 enum HTTPDate {
+    /// `date` as an IMF-fixdate.
     static func format(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
+        DateCache.format(time_t(date.timeIntervalSince1970.rounded(.down)))
     }
 
+    /// Parses an IMF-fixdate such as `Sun, 06 Nov 1994 08:49:37 GMT` (the form senders must use).
     static func parse(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.date(from: text)
+        let parts = text.split(separator: " ")
+        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
+            let day = Int(parts[1]), let month = months.firstIndex(of: String(parts[2])), let year = Int(parts[3])
+        else { return nil }
+        let clock = parts[4].split(separator: ":")
+        guard clock.count == 3, let hour = Int(clock[0]), let minute = Int(clock[1]), let second = Int(clock[2]),
+            (1...31).contains(day), (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
+        var fields = tm()
+        fields.tm_year = Int32(year - 1900)
+        fields.tm_mon = Int32(month)
+        fields.tm_mday = Int32(day)
+        fields.tm_hour = Int32(hour)
+        fields.tm_min = Int32(minute)
+        fields.tm_sec = Int32(second)
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&fields)))
     }
+
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 }

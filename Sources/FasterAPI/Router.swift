@@ -171,14 +171,15 @@ struct CompiledRouter: Sendable {
             }
         }
         if let parameter = node.parameter, !segment.isEmpty {
-            guard let value = FormURLEncoded.decode(segment, plusAsSpace: false) else { return nil }
+            // Like Starlette, a stray "%" stays as it is rather than failing the match.
+            let value = FormURLEncoded.decode(segment, plusAsSpace: false, lenient: true) ?? ""
             captures.append((parameter.name, value))
             if let found = walk(parameter.node, bytes, from: next, captures: &captures) { return found }
             captures.removeLast()
         }
         if let catchAll = node.catchAll, !nodes[catchAll.node].handlers.isEmpty {
             let rest = UnsafeBufferPointer(rebasing: bytes[start...])
-            guard let value = FormURLEncoded.decode(rest, plusAsSpace: false) else { return nil }
+            let value = FormURLEncoded.decode(rest, plusAsSpace: false, lenient: true) ?? ""
             captures.append((catchAll.name, value))
             return catchAll.node
         }

@@ -1,5 +1,6 @@
 import FasterAPICore
 import Foundation
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -37,22 +38,38 @@ struct StaticFiles: Sendable {
         self.index = index
     }
 
+    /// What a request path names: a file, a directory (with its index file, if any), or nothing.
+    enum Target {
+        case file(String)
+        case directory(index: String?)
+        case missing
+    }
+
     func serve(_ relative: String, _ request: Request) async throws -> Response {
-        guard let path = resolve(relative) else { throw HTTPError(.notFound, detail: "Not Found") }
-        guard let info = FileResponse.Info(path: path) else { throw HTTPError(.notFound, detail: "Not Found") }
-        if info.isDirectory {
-            guard let index else { throw HTTPError(.notFound, detail: "Not Found") }
+        // `realpath` and `stat` may block on a slow disk: not on the event loop.
+        let target = try await NIOThreadPool.singleton.runIfActive { locate(relative) }
+        switch target {
+        case .missing:
+            throw HTTPError(.notFound, detail: "Not Found")
+        case .file(let path):
+            return try await FileResponse(path: path).response(for: request)
+        case .directory(let indexPath):
             let requestPath = request.rawPath
             if !requestPath.hasSuffix("/") {
                 let query = request.queryString.map { "?\($0)" } ?? ""
                 return Redirect(to: Redirect.localPath(requestPath) + "/" + query).response(for: request)
             }
-            guard let indexPath = resolve(relative.isEmpty ? index : relative + "/" + index) else {
-                throw HTTPError(.notFound, detail: "Not Found")
-            }
+            guard let indexPath else { throw HTTPError(.notFound, detail: "Not Found") }
             return try await FileResponse(path: indexPath).response(for: request)
         }
-        return try await FileResponse(path: path).response(for: request)
+    }
+
+    /// Resolves `relative` under the root (blocking file-system calls).
+    func locate(_ relative: String) -> Target {
+        guard let path = resolve(relative), let info = FileResponse.Info(path: path) else { return .missing }
+        guard info.isDirectory else { return .file(path) }
+        guard let index else { return .directory(index: nil) }
+        return .directory(index: resolve(relative.isEmpty ? index : relative + "/" + index))
     }
 
     /// The absolute path for `relative`, or nil if it would leave the root.

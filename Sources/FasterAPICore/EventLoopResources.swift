@@ -25,7 +25,7 @@ final class EventLoopTaskExecutor: TaskExecutor {
 }
 
 /// The `Date` header value, formatted at most once a second per event loop.
-final class DateCache: @unchecked Sendable {
+package final class DateCache: @unchecked Sendable {
     // Sendable: each instance is used only on the event loop it belongs to (see `LoopResources`).
     private var second: time_t = 0
     private(set) var value = ByteBuffer()

@@ -95,7 +95,14 @@ let api = app.group("/", middleware: middleware)
 api.addItemRoutes(store: ItemStore())
 api.get("/stream") { request in
     let count = try request.query.get("count", as: Int.self) ?? 10
-    guard (0...100_000).contains(count) else {
+    if count < 0 {
+        throw ValidationError([
+            ValidationIssue(
+                type: "greater_than_equal", loc: ["query", "count"], msg: "Input should be greater than or equal to 0",
+                input: String(count))
+        ])
+    }
+    if count > 100_000 {
         throw ValidationError([
             ValidationIssue(
                 type: "less_than_equal", loc: ["query", "count"], msg: "Input should be less than or equal to 100000",
@@ -103,9 +110,8 @@ api.get("/stream") { request in
         ])
     }
     return StreamingResponse(contentType: "text/plain; charset=utf-8") { writer in
-        for index in 1...max(count, 1) where count > 0 {
-            try await writer.write("chunk \(index)\n")
-        }
+        guard count > 0 else { return }
+        for index in 1...count { try await writer.write("chunk \(index)\n") }
     }
 }
 api.post("/upload") { request in

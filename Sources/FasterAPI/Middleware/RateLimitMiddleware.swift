@@ -6,8 +6,10 @@ import NIOCore
 ///
 /// Each key has a bucket of ``capacity`` tokens refilled at ``refillPerSecond``; a request takes
 /// one. An empty bucket is answered 429 with `Retry-After` (whole seconds until a token is
-/// back). Responses carry `RateLimit-Limit` and `RateLimit-Remaining`. The bucket table is
-/// bounded: when it is full, the least recently used buckets are dropped.
+/// back). Responses carry `RateLimit-Limit` and `RateLimit-Remaining`. By default clients are
+/// keyed by IPv4 address or IPv6 /64 prefix (one host usually holds a whole /64). The bucket
+/// table is bounded: when it is full, buckets that have refilled (and so hold no state) are
+/// dropped, or else an arbitrary tenth of them, in one linear pass.
 public struct RateLimitMiddleware: Middleware {
     /// Burst size.
     public let capacity: Double
@@ -16,9 +18,10 @@ public struct RateLimitMiddleware: Middleware {
     let key: @Sendable (Request) -> String
     let buckets: NIOLockedValueBox<Buckets>
 
+    /// A limiter allowing bursts of `capacity` and `refillPerSecond` sustained, per key.
     public init(
         capacity: Int, refillPerSecond: Double, maxKeys: Int = 100_000,
-        key: @escaping @Sendable (Request) -> String = { $0.clientAddress?.ipAddress ?? "unknown" }
+        key: @escaping @Sendable (Request) -> String = RateLimitMiddleware.clientKey
     ) {
         precondition(capacity > 0 && refillPerSecond > 0, "A rate limit needs a positive capacity and rate")
         self.capacity = Double(capacity)
@@ -43,7 +46,7 @@ public struct RateLimitMiddleware: Middleware {
             bucket.tokens = min(capacity, bucket.tokens + elapsed * rate)
             bucket.updated = now
             defer {
-                if tokens.count >= maxKeys && tokens[key] == nil { evict() }
+                if tokens.count >= maxKeys && tokens[key] == nil { evict(capacity: capacity, rate: rate, now: now) }
                 tokens[key] = bucket
             }
             if bucket.tokens >= 1 {
@@ -53,10 +56,24 @@ public struct RateLimitMiddleware: Middleware {
             return .limited(retryAfter: (1 - bucket.tokens) / rate)
         }
 
-        private mutating func evict() {
-            let oldest = tokens.sorted { $0.value.updated < $1.value.updated }.prefix(max(1, maxKeys / 10))
-            for (key, _) in oldest { tokens.removeValue(forKey: key) }
+        private mutating func evict(capacity: Double, rate: Double, now: NIODeadline) {
+            tokens = tokens.filter { _, bucket in
+                bucket.tokens + Double((now - bucket.updated).nanoseconds) / 1e9 * rate < capacity
+            }
+            if tokens.count >= maxKeys {
+                for key in tokens.keys.prefix(max(1, maxKeys / 10)) { tokens.removeValue(forKey: key) }
+            }
         }
+    }
+
+    /// The default key: the client's IPv4 address, or the /64 prefix of its IPv6 address.
+    public static func clientKey(_ request: Request) -> String {
+        guard let address = request.clientAddress else { return "unknown" }
+        if case .v6(let v6) = address {
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0.prefix(8)) }
+            return bytes.map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+        }
+        return address.ipAddress ?? "unknown"
     }
 
     public func handle(_ request: Request, next: Next) async throws -> Response {
