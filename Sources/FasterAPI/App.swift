@@ -16,6 +16,7 @@ public struct AppConfiguration: Sendable {
     /// Largest body the JSON and form readers accept (413 above it).
     public var maxBodyBytes = 1024 * 1024
 
+    /// The default configuration.
     public init() {}
 }
 
@@ -105,6 +106,7 @@ public final class App: RouteRegistrar, Sendable {
         RouteGroup(app: self, prefix: RouteGroup.normalize(prefix), tags: tags, middleware: middleware)
     }
 
+    /// Adds a route to the app; `handler` is the fully adapted handler.
     public func register(
         _ method: HTTPMethod, _ path: String, tags: [String], handler: @escaping Next
     ) {

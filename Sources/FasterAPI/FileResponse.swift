@@ -24,6 +24,7 @@ public struct FileResponse: ResponseConvertible {
     /// Extra headers.
     public var headers: HTTPHeaders
 
+    /// A response that sends the file at `path`.
     public init(path: String, contentType: String? = nil, downloadName: String? = nil, headers: HTTPHeaders = HTTPHeaders()) {
         self.path = path
         self.contentType = contentType
@@ -54,6 +55,8 @@ public struct FileResponse: ResponseConvertible {
         var lastModified: String { HTTPDate.format(Date(timeIntervalSince1970: TimeInterval(modified))) }
     }
 
+    /// The file's bytes (200), a range of them (206), 304 or 412 for conditional requests, or
+    /// 416 for an unsatisfiable range; 404 when there is no such file.
     public func response(for request: Request) async throws -> Response {
         // `stat` may block on a slow disk: not on the event loop.
         let path = self.path

@@ -50,6 +50,7 @@ public struct ValidationIssue: Sendable, Encodable, Equatable {
     /// The offending input, if there was one.
     public var input: String?
 
+    /// An issue of Pydantic type `type` at `loc`.
     public init(type: String, loc: [LocationElement], msg: String, input: String? = nil) {
         self.type = type
         self.loc = loc
@@ -59,10 +60,15 @@ public struct ValidationIssue: Sendable, Encodable, Equatable {
 
     /// A location step: a field name or an array index.
     public enum LocationElement: Sendable, Encodable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+        /// A field name.
         case key(String)
+        /// An array index.
         case index(Int)
+        /// A field name written as a string literal.
         public init(stringLiteral value: String) { self = .key(value) }
+        /// An array index written as an integer literal.
         public init(integerLiteral value: Int) { self = .index(value) }
+        /// Encodes the step as a bare string or number.
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.singleValueContainer()
             switch self {
@@ -74,6 +80,7 @@ public struct ValidationIssue: Sendable, Encodable, Equatable {
 
     enum CodingKeys: String, CodingKey { case type, loc, msg, input }
 
+    /// Encodes the issue in Pydantic's shape, with `input` as `null` when there is none.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(type, forKey: .type)
@@ -88,9 +95,12 @@ public struct ValidationError: HTTPStatusError, Sendable {
     /// Every problem found.
     public var issues: [ValidationIssue]
 
+    /// An error reporting `issues`.
     public init(_ issues: [ValidationIssue]) { self.issues = issues }
 
+    /// Always 422 Unprocessable Content.
     public var status: HTTPStatus { .unprocessableContent }
+    /// The issues as a JSON array.
     public var detail: String { (try? JSONCoding.encodeString(issues)) ?? "[]" }
 }
 

@@ -25,8 +25,10 @@ public protocol Middleware: Sendable {
 public struct ClosureMiddleware: Middleware {
     let body: @Sendable (Request, Next) async throws -> Response
 
+    /// A middleware that runs `body` for every request.
     public init(_ body: @escaping @Sendable (Request, Next) async throws -> Response) { self.body = body }
 
+    /// Runs the closure.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         try await body(request, next)
     }

@@ -25,6 +25,7 @@ extension Request {
 
 /// The parts of a multipart body, in order. Read it from one task.
 public final class MultipartReader: AsyncSequence, AsyncIteratorProtocol {
+    /// Each element is one part.
     public typealias Element = MultipartPart
 
     private var body: RequestBody.AsyncIterator
@@ -38,6 +39,7 @@ public final class MultipartReader: AsyncSequence, AsyncIteratorProtocol {
         self.parser = parser
     }
 
+    /// The reader itself: it is its own iterator.
     public func makeAsyncIterator() -> MultipartReader { self }
 
     /// The next part, after skipping what is left of the current one.
@@ -91,6 +93,7 @@ public final class MultipartReader: AsyncSequence, AsyncIteratorProtocol {
 
 /// One part of a multipart body: its head, and its bytes as an async sequence of chunks.
 public struct MultipartPart: AsyncSequence {
+    /// Each element is a chunk of the part's bytes.
     public typealias Element = ByteBuffer
 
     /// The part's headers and its `Content-Disposition` name and filename.
@@ -104,11 +107,13 @@ public struct MultipartPart: AsyncSequence {
     /// The part's media type, if it gave one.
     public var contentType: String? { head.contentType }
 
+    /// An iterator over the part's chunks.
     public func makeAsyncIterator() -> Iterator { Iterator(reader: reader) }
 
     /// Iterates the part's chunks.
     public struct Iterator: AsyncIteratorProtocol {
         let reader: MultipartReader
+        /// The next chunk, or nil at the end of the part.
         public mutating func next() async throws -> ByteBuffer? { try await reader.nextChunk() }
     }
 

@@ -124,6 +124,7 @@ public struct QueryParameters: Sendable, Sequence {
     /// Every pair, in order.
     public let pairs: [(name: String, value: String)]
 
+    /// Parameters from `(name, value)` pairs, in order.
     public init(_ pairs: [(String, String)]) { self.pairs = pairs.map { (name: $0.0, value: $0.1) } }
 
     /// The first value for `name`.
@@ -141,6 +142,7 @@ public struct QueryParameters: Sendable, Sequence {
         return value
     }
 
+    /// Iterates the pairs in order.
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { pairs.makeIterator() }
 }
 
@@ -148,6 +150,7 @@ public struct QueryParameters: Sendable, Sequence {
 public struct RequestStorage: Sendable {
     private var values: [ObjectIdentifier: any Sendable] = [:]
 
+    /// Empty storage.
     public init() {}
 
     /// The value of type `T`, if one was stored.

@@ -13,6 +13,7 @@ public protocol ResponseConvertible: Sendable {
 }
 
 extension Response: ResponseConvertible {
+    /// The response itself.
     public func response(for request: Request) -> Response { self }
 }
 
@@ -42,11 +43,13 @@ public struct HTML: ResponseConvertible {
     /// The status.
     public var status: HTTPStatus
 
+    /// A document with `status` (200 by default).
     public init(_ html: String, status: HTTPStatus = .ok) {
         self.html = html
         self.status = status
     }
 
+    /// Sent as `text/html; charset=utf-8`.
     public func response(for request: Request) -> Response {
         Response(status: status, headers: ContentType.headers("text/html; charset=utf-8"), body: ResponseBody(string: html))
     }
@@ -61,12 +64,14 @@ public struct JSON<Value: Encodable & Sendable>: ResponseConvertible {
     /// Extra headers.
     public var headers: HTTPHeaders
 
+    /// `value` as JSON, with `status` and extra `headers`.
     public init(_ value: Value, status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders()) {
         self.value = value
         self.status = status
         self.headers = headers
     }
 
+    /// `value` encoded as `application/json`, with the extra headers.
     public func response(for request: Request) throws -> Response {
         var response = try JSONResponse.make(value, status: status)
         for (name, value) in headers { response.headers.add(name: name, value: value) }
@@ -81,11 +86,13 @@ public struct Redirect: ResponseConvertible {
     /// 307 by default (method and body kept); 301, 302, 303 and 308 are the alternatives.
     public var status: HTTPStatus
 
+    /// A redirect to `location`, 307 by default.
     public init(to location: String, status: HTTPStatus = .temporaryRedirect) {
         self.location = location
         self.status = status
     }
 
+    /// A bodiless response with `Location` set.
     public func response(for request: Request) -> Response {
         var headers = HTTPHeaders()
         headers.add(name: "Location", value: location)
@@ -120,6 +127,7 @@ public struct StreamingResponse: ResponseConvertible {
         self.produce = produce
     }
 
+    /// The response, its body streamed from `produce`.
     public func response(for request: Request) -> Response {
         Response(status: status, headers: headers, body: ResponseBody(produce: produce))
     }
@@ -134,18 +142,37 @@ extension Response {
 
 /// A cookie to set on the client (RFC 6265).
 public struct Cookie: Sendable {
-    public enum SameSite: String, Sendable { case strict = "Strict", lax = "Lax", none = "None" }
+    /// The `SameSite` attribute: whether the cookie is sent with cross-site requests.
+    public enum SameSite: String, Sendable {
+        /// Sent only on same-site requests.
+        case strict = "Strict"
+        /// Sent on same-site requests and top-level navigations to the site.
+        case lax = "Lax"
+        /// Sent on every request (requires `Secure`).
+        case none = "None"
+    }
 
+    /// The cookie's name.
     public var name: String
+    /// The cookie's value; bytes a cookie value may not hold are percent-encoded when sent.
     public var value: String
+    /// Seconds until the cookie expires (`Max-Age`); zero or less deletes it.
     public var maxAge: Int?
+    /// When the cookie expires (`Expires`).
     public var expires: Date?
+    /// The path the cookie is sent for, with its subpaths (`Path`).
     public var path: String?
+    /// The domain the cookie is sent to, with its subdomains (`Domain`); nil for the setting host only.
     public var domain: String?
+    /// Whether the cookie is sent over HTTPS only (`Secure`); `SameSite=None` implies it.
     public var secure: Bool
+    /// Whether scripts are denied access to the cookie (`HttpOnly`).
     public var httpOnly: Bool
+    /// Whether the cookie is sent with cross-site requests (`SameSite`).
     public var sameSite: SameSite?
 
+    /// A cookie. By default it is sent for every path, hidden from scripts, `SameSite=Lax`, and
+    /// kept until the browser session ends.
     public init(
         name: String, value: String, maxAge: Int? = nil, expires: Date? = nil, path: String? = "/",
         domain: String? = nil, secure: Bool = false, httpOnly: Bool = true, sameSite: SameSite? = .lax

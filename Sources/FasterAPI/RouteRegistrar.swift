@@ -102,6 +102,7 @@ public struct RouteGroup: RouteRegistrar {
             middleware: self.middleware + middleware)
     }
 
+    /// Adds a route under the group's prefix, with the group's tags and middleware.
     public func register(_ method: HTTPMethod, _ path: String, tags: [String], handler: @escaping Next) {
         let full = path == "/" && !prefix.isEmpty ? prefix : prefix + path
         app.addRoute(Route(method: method, path: full, tags: self.tags + tags, handler: handler, middleware: middleware))

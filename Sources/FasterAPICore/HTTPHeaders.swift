@@ -190,12 +190,14 @@ extension HTTPHeaders: Sequence {
 }
 
 extension HTTPHeaders: ExpressibleByDictionaryLiteral {
+    /// Fields from a dictionary literal, in the order written.
     public init(dictionaryLiteral elements: (String, String)...) {
         self.init(elements)
     }
 }
 
 extension HTTPHeaders: CustomStringConvertible {
+    /// The fields as `Name: value` lines.
     public var description: String { map { "\($0.name): \($0.value)" }.joined(separator: "\n") }
 }
 

@@ -12,6 +12,7 @@ public protocol HTTPStatusError: Error {
 }
 
 extension HTTPParseError: HTTPStatusError {
+    /// The parse error's reason.
     public var detail: String { reason }
 }
 
@@ -28,6 +29,7 @@ public enum HTTPBodyError: HTTPStatusError, Hashable {
     /// A streamed body was iterated a second time (it can be read once; buffer it to reuse it).
     case alreadyConsumed
 
+    /// The status the error is answered with.
     public var status: HTTPStatus {
         switch self {
         case .tooLarge: .contentTooLarge
@@ -38,6 +40,7 @@ public enum HTTPBodyError: HTTPStatusError, Hashable {
         }
     }
 
+    /// A client-safe explanation.
     public var detail: String {
         switch self {
         case .tooLarge(let limit): "Request body is larger than \(limit) bytes"

@@ -7,6 +7,7 @@ import NIOCore
 /// A streamed body can be read once; the connection only reads more from the socket as the
 /// consumer asks, so a slow consumer holds the client back instead of filling memory.
 public struct RequestBody: AsyncSequence, Sendable {
+    /// Each element is a chunk of the body.
     public typealias Element = ByteBuffer
 
     enum Storage: Sendable {
@@ -55,6 +56,7 @@ public struct RequestBody: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator over the body's chunks; a streamed body can be iterated once.
     public func makeAsyncIterator() -> AsyncIterator {
         switch storage {
         case .buffer(let buffer): AsyncIterator(buffer: buffer.readableBytes > 0 ? buffer : nil, stream: nil)
@@ -67,6 +69,7 @@ public struct RequestBody: AsyncSequence, Sendable {
         var buffer: ByteBuffer?
         var stream: RequestBodyStream.Iterator?
 
+        /// The next chunk, or nil at the end of the body.
         public mutating func next() async throws -> ByteBuffer? {
             if let buffer {
                 self.buffer = nil
@@ -96,7 +99,9 @@ public struct RequestBodyStream: Sendable {
     public struct Delegate: NIOAsyncSequenceProducerDelegate {
         let produce: @Sendable () -> Void
         let terminate: @Sendable () -> Void
+        /// Tells the producer the consumer wants more chunks.
         public func produceMore() { produce() }
+        /// Tells the producer the consumer is gone or the stream has finished.
         public func didTerminate() { terminate() }
     }
 

@@ -11,6 +11,7 @@ public struct Response: Sendable {
     /// The body.
     public var body: ResponseBody
 
+    /// A response from its parts; by default 200 with no header fields and no body.
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .empty) {
         self.status = status
         self.headers = headers

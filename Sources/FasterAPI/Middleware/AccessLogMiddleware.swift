@@ -9,11 +9,13 @@ public struct AccessLogMiddleware: Middleware {
     let logger: Logger
     let level: Logger.Level
 
+    /// Logs through `logger` at `level`.
     public init(logger: Logger = Logger(label: "FasterAPI.access"), level: Logger.Level = .info) {
         self.logger = logger
         self.level = level
     }
 
+    /// Passes the request on, then logs it with the response status and the time taken.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request)

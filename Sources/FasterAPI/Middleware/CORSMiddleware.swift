@@ -19,6 +19,7 @@ public struct CORSMiddleware: Middleware {
         case custom(@Sendable (String) -> Bool)
     }
 
+    /// Origins that may make cross-origin requests.
     public var allowedOrigins: AllowedOrigins
     /// Methods a preflight may ask for.
     public var allowedMethods: [HTTPMethod]
@@ -31,6 +32,8 @@ public struct CORSMiddleware: Middleware {
     /// How long a preflight answer may be cached, in seconds.
     public var maxAge: Int?
 
+    /// A CORS policy. By default any origin may use the common methods with any request headers,
+    /// without credentials, and preflight answers may be cached for 10 minutes.
     public init(
         allowedOrigins: AllowedOrigins = .any,
         allowedMethods: [HTTPMethod] = [.get, .head, .post, .put, .patch, .delete, .options],
@@ -47,6 +50,7 @@ public struct CORSMiddleware: Middleware {
         self.maxAge = maxAge
     }
 
+    /// Answers preflight requests, and adds the CORS headers to responses for allowed origins.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         guard let origin = request.headers["origin"] else { return try await next(request) }
         if request.method == .options, let requestedMethod = request.headers["access-control-request-method"] {

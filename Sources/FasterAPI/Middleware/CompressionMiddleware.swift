@@ -15,6 +15,7 @@ public struct CompressionMiddleware: Middleware {
     /// zlib compression level, 1 (fast) to 9 (small).
     public var level: Int32
 
+    /// Compresses bodies of at least `minimumSize` bytes at zlib `level`.
     public init(minimumSize: Int = 500, level: Int32 = 6) {
         self.minimumSize = minimumSize
         self.level = level
@@ -30,6 +31,8 @@ public struct CompressionMiddleware: Middleware {
         }
     }
 
+    /// Passes the request on, then compresses the response when the client accepts it and it is
+    /// worth compressing.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         var response = try await next(request)
         guard response.status.allowsBody, response.status != .partialContent,

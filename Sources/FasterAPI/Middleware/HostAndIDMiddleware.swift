@@ -8,10 +8,12 @@ public struct TrustedHostMiddleware: Middleware {
     /// Allowed host names and `*.`-prefixed wildcards.
     public var allowedHosts: [String]
 
+    /// Allows only `allowedHosts`, compared case-insensitively.
     public init(allowedHosts: [String]) {
         self.allowedHosts = allowedHosts.map { $0.lowercased() }
     }
 
+    /// Passes the request on if its `Host` is allowed; fails with 400 otherwise.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         guard let host = request.headers["host"].map(Self.hostName), isAllowed(host) else {
             throw HTTPError(.badRequest, detail: "Invalid host header")
@@ -39,6 +41,7 @@ public struct TrustedHostMiddleware: Middleware {
 public struct RequestID: Sendable, Hashable, CustomStringConvertible {
     /// The ID text.
     public let value: String
+    /// The ID text.
     public var description: String { value }
 }
 
@@ -49,8 +52,10 @@ public struct RequestIDMiddleware: Middleware {
     /// The header to read and write.
     public var headerName: String
 
+    /// Reads and echoes the ID in `headerName`.
     public init(headerName: String = "X-Request-ID") { self.headerName = headerName }
 
+    /// Gives the request its ID, passes it on, and echoes the ID in the response.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         var request = request
         let id: String

@@ -76,6 +76,7 @@ public struct RateLimitMiddleware: Middleware {
         return address.ipAddress ?? "unknown"
     }
 
+    /// Passes the request on if its key has a token left; fails with 429 otherwise.
     public func handle(_ request: Request, next: Next) async throws -> Response {
         let key = self.key(request)
         let capacity = self.capacity, rate = refillPerSecond

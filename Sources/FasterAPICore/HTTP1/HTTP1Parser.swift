@@ -12,6 +12,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         self.reason = reason
     }
 
+    /// The status code and reason.
     public var description: String { "\(status.code): \(reason)" }
 }
 
@@ -43,6 +44,7 @@ public struct HTTP1ParserLimits: Sendable {
     /// Longest chunk-size line, extensions included; longer gets 400.
     public var maxChunkLineLength: Int = 4 * 1024
 
+    /// The default limits.
     public init() {}
 }
 
