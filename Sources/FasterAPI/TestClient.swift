@@ -29,14 +29,35 @@ public struct TestResponse: Sendable {
     }
 }
 
+/// A request body as the test client sends it.
+enum TestBody: Sendable {
+    case none
+    /// Sent with `Content-Length`, handed to the handler in one piece.
+    case buffer(ByteBuffer)
+    /// Sent with chunked encoding, handed to the handler as a stream of these pieces.
+    case chunks([ByteBuffer])
+}
+
 /// Sends requests to an app under test; the same API in both ``TestMode``s.
 public struct TestClient: Sendable {
-    let send: @Sendable (HTTPRequestHead, ByteBuffer?) async throws -> TestResponse
+    let send: @Sendable (HTTPRequestHead, TestBody) async throws -> TestResponse
 
     /// Sends a request. A `Host` header is added when missing.
     public func execute(
         _ method: HTTPMethod, _ target: String, headers: HTTPHeaders = HTTPHeaders(), body: ByteBuffer? = nil
     ) async throws -> TestResponse {
+        try await execute(method, target, headers: headers, body: body.map { .buffer($0) } ?? .none)
+    }
+
+    /// Sends a request whose body streams in `chunks` (chunked encoding on a socket; a streamed
+    /// body in-process), to test handlers that read bodies incrementally.
+    public func execute(
+        _ method: HTTPMethod, _ target: String, headers: HTTPHeaders = HTTPHeaders(), chunks: [ByteBuffer]
+    ) async throws -> TestResponse {
+        try await execute(method, target, headers: headers, body: .chunks(chunks))
+    }
+
+    private func execute(_ method: HTTPMethod, _ target: String, headers: HTTPHeaders, body: TestBody) async throws -> TestResponse {
         var headers = headers
         if !headers.contains("host") { headers.add(name: "Host", value: "testserver") }
         return try await send(HTTPRequestHead(method: method, target: target, headers: headers), body)
@@ -91,13 +112,13 @@ extension App {
         switch mode {
         case .inProcess:
             let responder = makeResponder()
-            return try await body(TestClient { head, bytes in try await InProcessTransport.send(head, bytes, to: responder) })
+            return try await body(TestClient { head, requestBody in try await InProcessTransport.send(head, requestBody, to: responder) })
         case .live:
             let server = makeServer(host: "127.0.0.1", port: 0)
             let address = try await server.start()
             let connection = try await LiveTestConnection.connect(to: address)
             do {
-                let result = try await body(TestClient { head, bytes in try await connection.send(head, bytes) })
+                let result = try await body(TestClient { head, requestBody in try await connection.send(head, requestBody) })
                 await connection.close()
                 await server.shutdown()
                 return result
@@ -111,13 +132,26 @@ extension App {
 }
 
 enum InProcessTransport {
-    static func send(_ head: HTTPRequestHead, _ body: ByteBuffer?, to responder: some HTTPResponder) async throws -> TestResponse {
+    static func send(_ head: HTTPRequestHead, _ body: TestBody, to responder: some HTTPResponder) async throws -> TestResponse {
         var head = head
-        if let body, !head.headers.contains("content-length") {
-            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        let requestBody: RequestBody
+        switch body {
+        case .none:
+            requestBody = .empty
+        case .buffer(let buffer):
+            if !head.headers.contains("content-length") {
+                head.headers.add(name: "Content-Length", value: String(buffer.readableBytes))
+            }
+            requestBody = RequestBody(buffer: buffer)
+        case .chunks(let chunks):
+            head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            let (stream, source) = RequestBodyStream.makeStream(produceMore: {}, didTerminate: {})
+            for chunk in chunks { source.yield(chunk) }
+            source.finish()
+            requestBody = RequestBody(stream: stream)
         }
         let request = HTTPRequest(
-            head: head, body: body.map { RequestBody(buffer: $0) } ?? .empty,
+            head: head, body: requestBody,
             connection: ConnectionInfo(remoteAddress: try? SocketAddress(ipAddress: "127.0.0.1", port: 50000)))
         let response = try await responder.respond(to: request)
         var headers = response.headers
@@ -162,14 +196,25 @@ actor LiveTestConnection {
         func errorCaught(context: ChannelHandlerContext, error: any Error) { continuation.finish(throwing: error) }
     }
 
-    func send(_ head: HTTPRequestHead, _ body: ByteBuffer?) async throws -> TestResponse {
+    func send(_ head: HTTPRequestHead, _ body: TestBody) async throws -> TestResponse {
         var bytes = ByteBuffer(string: "\(head.method) \(head.target) HTTP/1.1\r\n")
         head.headers.write(to: &bytes)
-        if let body, !head.headers.contains("content-length") {
-            bytes.writeString("Content-Length: \(body.readableBytes)\r\n")
+        switch body {
+        case .none:
+            bytes.writeString("\r\n")
+        case .buffer(var buffer):
+            if !head.headers.contains("content-length") { bytes.writeString("Content-Length: \(buffer.readableBytes)\r\n") }
+            bytes.writeString("\r\n")
+            bytes.writeBuffer(&buffer)
+        case .chunks(let chunks):
+            bytes.writeString("Transfer-Encoding: chunked\r\n\r\n")
+            for var chunk in chunks where chunk.readableBytes > 0 {
+                bytes.writeString(String(chunk.readableBytes, radix: 16) + "\r\n")
+                bytes.writeBuffer(&chunk)
+                bytes.writeString("\r\n")
+            }
+            bytes.writeString("0\r\n\r\n")
         }
-        bytes.writeString("\r\n")
-        if var body { bytes.writeBuffer(&body) }
         try await channel.writeAndFlush(bytes)
         reader.expectsBody = head.method != .head
         while true {
