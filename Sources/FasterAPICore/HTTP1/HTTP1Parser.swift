@@ -134,18 +134,20 @@ struct HTTP1Parser {
         // once however the head is split across reads.
         let scan = buffer.withUnsafeReadableBytes { raw -> (end: Int?, scanned: Int, lineEnd: Int?) in
             let limit = min(raw.count, limits.maxHeadBytes + 4)
-            var lineEnd = lineEnd
-            // `scanned` is at least 3 once bytes were seen, possibly past a short buffer's end.
-            let lineSearchStart = max(0, scanned - 3)
-            if lineEnd == nil, lineSearchStart < limit {
-                lineEnd = raw[lineSearchStart..<limit].firstIndex(of: 0x0A)
-            }
             var i = max(scanned, 3)
             while i < limit {
                 if raw[i] == 0x0A, raw[i - 1] == 0x0D, raw[i - 2] == 0x0A, raw[i - 3] == 0x0D {
-                    return (i + 1, i, lineEnd)
+                    return (i + 1, i, nil)
                 }
                 i += 1
+            }
+            // Incomplete: note where the request line ends, searching only bytes not searched
+            // before (`scanned` is at least 3 once bytes were seen, maybe past a short buffer).
+            var lineEnd = lineEnd
+            var j = max(0, scanned - 3)
+            while lineEnd == nil, j < limit {
+                if raw[j] == 0x0A { lineEnd = j }
+                j += 1
             }
             return (nil, raw.isEmpty ? 0 : max(limit, 3), lineEnd)
         }
