@@ -10,7 +10,14 @@ extension HTTP1ConnectionHandler {
     }
 
     static func send(_ response: Response, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
-        guard let job = await onLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil else { return }
+        // The task's executor is the event loop, so this is normally a plain call.
+        let started: StreamJob?
+        if eventLoop.inEventLoop {
+            started = handler.value.beginResponse(response)
+        } else {
+            started = await onLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil
+        }
+        guard let job = started else { return }
         var failure: (any Error)? = nil
         do {
             try await job.produce(ResponseBodyWriter(job.sink))
@@ -32,23 +39,21 @@ extension HTTP1ConnectionHandler {
     /// Writes the head, and the body if it is in memory. Returns the streaming job, if any.
     func beginResponse(_ response: Response) -> StreamJob? {
         guard var exchange, !isClosed, context != nil else { return nil }
-        var response = response
         if response.status.code < 200 {
             // An interim status cannot end an exchange: the client would wait forever.
-            response = Self.errorResponse(for: HTTPParseError(.internalServerError, "Internal Server Error"))
+            return beginResponse(Self.errorResponse(for: HTTPParseError(.internalServerError, "Internal Server Error")))
         }
         let status = response.status
-        let headers = response.headers
         if exchange.awaitingContinue {
             // The client waits for 100 before sending the body; we answered without it.
             exchange.keepAlive = false
         }
-        if !headers.isEmpty, headers.containsToken("close", in: "connection") { exchange.keepAlive = false }
+        if !response.headers.isEmpty, response.headers.containsToken("close", in: "connection") { exchange.keepAlive = false }
 
         var buffer = context.channel.allocator.buffer(capacity: 192 + min(response.body.knownLength ?? 0, 16 * 1024))
         buffer.writeStaticString("HTTP/1.1 ")
         Self.writeStatusLine(status, to: &buffer)
-        if !headers.isEmpty { Self.writeUserHeaders(headers, to: &buffer) }
+        if !response.headers.isEmpty { Self.writeUserHeaders(response.headers, to: &buffer) }
         buffer.writeStaticString("Date: ")
         buffer.writeImmutableBuffer(resources.dateCache.current())
         buffer.writeStaticString("\r\n")
@@ -175,13 +180,19 @@ extension HTTP1ConnectionHandler {
 
     /// Writes the handler's fields, leaving out the ones the server owns.
     private static func writeUserHeaders(_ headers: HTTPHeaders, to buffer: inout ByteBuffer) {
-        var headers = headers
-        for owned in ["content-length", "transfer-encoding", "connection", "date"] where headers.contains(owned) {
-            headers.remove(name: owned)
+        guard serverOwnedFields.contains(where: headers.contains) else {
+            headers.write(to: &buffer)
+            return
         }
+        var headers = headers
+        for name in serverOwnedFields { headers.remove(name: name) }
         headers.write(to: &buffer)
     }
+
 }
+
+/// Fields the server writes itself, dropped from a handler's headers.
+private let serverOwnedFields = ["content-length", "transfer-encoding", "connection", "date"]
 
 /// Errors in a streamed response body.
 enum ResponseBodyError: Error {
