@@ -177,7 +177,7 @@ struct AppResponder: HTTPResponder {
     let entry: Next
     let errors: ErrorResponder
 
-    func respond(to http: HTTPRequest) async throws -> Response {
+    func respond(to http: consuming HTTPRequest) async throws -> Response {
         let request = Request(http, app: context)
         do {
             return try await entry(request)

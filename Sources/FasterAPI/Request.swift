@@ -19,7 +19,7 @@ public struct Request: Sendable {
     /// The application serving the request.
     public let app: AppContext
 
-    init(_ http: HTTPRequest, app: AppContext) {
+    init(_ http: consuming HTTPRequest, app: AppContext) {
         self.http = http
         self.app = app
     }

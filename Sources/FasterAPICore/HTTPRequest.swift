@@ -90,5 +90,5 @@ public struct HTTPRequest: Sendable {
 public protocol HTTPResponder: Sendable {
     /// Produces the response for `request`. Errors conforming to ``HTTPStatusError`` are answered
     /// with their status; any other error with 500.
-    func respond(to request: HTTPRequest) async throws -> Response
+    func respond(to request: consuming HTTPRequest) async throws -> Response
 }

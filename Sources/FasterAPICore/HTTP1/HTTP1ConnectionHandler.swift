@@ -337,7 +337,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     // MARK: - The connection task
 
     /// Hands a request to the connection's task, starting the task on the first request.
-    private func deliver(_ request: HTTPRequest) {
+    private func deliver(_ request: consuming HTTPRequest) {
         if let waiter {
             self.waiter = nil
             waiter.resume(returning: request)
@@ -372,8 +372,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     private static func nextRequest(_ handler: NIOLoopBound<HTTP1ConnectionHandler>) async -> HTTPRequest? {
         await withUnsafeContinuation { continuation in
             let connection = handler.value
-            if let request = connection.queuedRequest {
-                connection.queuedRequest = nil
+            if let request = connection.queuedRequest.take() {
                 continuation.resume(returning: request)
             } else if connection.isClosed {
                 continuation.resume(returning: nil)
