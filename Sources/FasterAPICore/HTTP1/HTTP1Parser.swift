@@ -207,6 +207,11 @@ struct HTTP1Parser {
 
     /// Parses a complete head (ending in CRLF CRLF).
     private static func parseHeadBytes(_ raw: UnsafeRawBufferPointer, limits: HTTP1ParserLimits) throws(HTTPParseError) -> ParsedHead {
+        // An over-long request line is 414 whatever else is wrong with it, however it was split.
+        let window = min(raw.count, limits.maxRequestLineLength + 2)
+        guard let lineFeed = UnsafeRawBufferPointer(rebasing: raw[0..<window]).firstIndex(of: 0x0A),
+            lineFeed <= limits.maxRequestLineLength + 1
+        else { throw HTTPParseError(.uriTooLong, "request line too long") }
         // Request line: method SP request-target SP HTTP-version CRLF
         var i = 0
         let count = raw.count
@@ -233,7 +238,6 @@ struct HTTP1Parser {
             isDigit(raw[i + 5]), raw[i + 6] == UInt8(ascii: "."), isDigit(raw[i + 7]),
             raw[i + 8] == 0x0D, raw[i + 9] == 0x0A
         else { throw HTTPParseError(.badRequest, "invalid HTTP version") }
-        guard i + 8 <= limits.maxRequestLineLength else { throw HTTPParseError(.uriTooLong, "request line too long") }
         var version = HTTPVersion(major: Int(raw[i + 5] - 48), minor: Int(raw[i + 7] - 48))
         guard version.major == 1 else {
             throw HTTPParseError(.httpVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are served here")
