@@ -103,17 +103,25 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
         logger.info("FasterAPI stopped")
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to the grace period), then closes
-    /// every connection.
-    public func shutdown() async {
+    /// Stops accepting and tells every connection to finish the request it is answering and then
+    /// close (idle ones close at once). Returns once every connection has been told.
+    public func beginShutdown() async {
         let (listener, connections) = state.withLockedValue { state in
             state.isShuttingDown = true
             return (state.channel, Array(state.connections.values))
         }
         try? await listener?.close()
         for connection in connections {
-            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            try? await connection.eventLoop.submit {
+                connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            }.get()
         }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the grace period), then closes
+    /// every connection.
+    public func shutdown() async {
+        await beginShutdown()
         let deadline = NIODeadline.now() + configuration.shutdownGracePeriod
         while connectionCount > 0 && NIODeadline.now() < deadline {
             try? await Task.sleep(for: .milliseconds(20))
