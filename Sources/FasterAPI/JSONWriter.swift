@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// A JSON encoder that writes straight into a `ByteBuffer`.
 ///
@@ -13,9 +14,9 @@ public enum JSONWriter {
     /// Appends the JSON for `value` to `buffer`.
     public static func encode<T: Encodable>(_ value: T, into buffer: inout ByteBuffer) throws {
         let start = buffer.writerIndex
-        let state = WriterState(buffer: buffer)
+        let state = WriterState.acquire(buffer: buffer)
         buffer = ByteBuffer()  // hand the storage to the state so writes do not copy it
-        defer { buffer = state.buffer }
+        defer { buffer = state.release() }
         try state.encodeValue(value, depth: 0)
         state.close(to: 0)
         if state.outOfOrder {
@@ -44,8 +45,44 @@ public enum JSONWriter {
     }
 }
 
-final class WriterState {
+final class WriterState: @unchecked Sendable {
+    // Sendable: a state is used by one encode call at a time, on the thread that acquired it (the
+    // per-thread cache hands it out only while `inUse` is false).
     var buffer: ByteBuffer
+    private var inUse = false
+
+    /// One reusable state per thread, so encoding a response allocates no writer state.
+    private static let cache = ThreadSpecificVariable<WriterState>()
+
+    /// A state writing into `buffer`: this thread's cached one when free, else a new one.
+    static func acquire(buffer: ByteBuffer) -> WriterState {
+        if let cached = cache.currentValue, !cached.inUse {
+            cached.reset(buffer)
+            return cached
+        }
+        let state = WriterState(buffer: buffer)
+        state.inUse = true
+        if cache.currentValue == nil { cache.currentValue = state }
+        return state
+    }
+
+    /// Hands back the written buffer and frees the state for the next encode on this thread.
+    func release() -> ByteBuffer {
+        let written = buffer
+        buffer = Self.empty
+        inUse = false
+        return written
+    }
+
+    private static let empty = ByteBuffer()
+
+    private func reset(_ buffer: ByteBuffer) {
+        self.buffer = buffer
+        stack.removeAll(keepingCapacity: true)
+        nextID = 0
+        outOfOrder = false
+        inUse = true
+    }
     /// Open containers, innermost last: whether each is an object, how many members it has, and
     /// its identity.
     private var stack: [(isObject: Bool, count: Int, id: Int)] = []
