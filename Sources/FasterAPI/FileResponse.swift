@@ -4,11 +4,11 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file sent from disk in chunks, with validators and ranges: `ETag` and `Last-Modified`,
@@ -25,7 +25,9 @@ public struct FileResponse: ResponseConvertible {
     public var headers: HTTPHeaders
 
     /// A response that sends the file at `path`.
-    public init(path: String, contentType: String? = nil, downloadName: String? = nil, headers: HTTPHeaders = HTTPHeaders()) {
+    public init(
+        path: String, contentType: String? = nil, downloadName: String? = nil, headers: HTTPHeaders = HTTPHeaders()
+    ) {
         self.path = path
         self.contentType = contentType
         self.downloadName = downloadName
@@ -43,9 +45,9 @@ public struct FileResponse: ResponseConvertible {
             guard stat(path, &info) == 0 else { return nil }
             size = Int(info.st_size)
             #if canImport(Darwin)
-            modified = Int(info.st_mtimespec.tv_sec)
+                modified = Int(info.st_mtimespec.tv_sec)
             #else
-            modified = Int(info.st_mtim.tv_sec)
+                modified = Int(info.st_mtim.tv_sec)
             #endif
             isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
         }
@@ -89,7 +91,8 @@ public struct FileResponse: ResponseConvertible {
             case .satisfiable(let requested):
                 range = requested
                 status = .partialContent
-                headers.add(name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)")
+                headers.add(
+                    name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)")
             case .unsatisfiable:
                 var failed = HTTPHeaders()
                 failed.add(name: "Content-Range", value: "bytes */\(info.size)")
@@ -123,9 +126,12 @@ public struct FileResponse: ResponseConvertible {
         var value = "attachment; filename=\"\(ascii)\""
         if name.unicodeScalars.contains(where: { !$0.isASCII || $0.value < 0x20 }) {
             let encoded = name.utf8.map { byte -> String in
-                let unreserved = (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                let unreserved =
+                    (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
                     || "-._~".utf8.contains(byte)
-                return unreserved ? String(UnicodeScalar(byte)) : "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+                return unreserved
+                    ? String(UnicodeScalar(byte))
+                    : "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
             }.joined()
             value += "; filename*=UTF-8''\(encoded)"
         }
@@ -242,10 +248,13 @@ public enum MediaType {
 
     /// Types that are already compressed; compressing them again wastes CPU.
     static func isCompressed(_ contentType: String) -> Bool {
-        let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type =
+            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         if type.hasPrefix("image/") && type != "image/svg+xml" { return true }
         if type.hasPrefix("video/") || type.hasPrefix("audio/") || type.hasPrefix("font/woff") { return true }
-        return ["application/zip", "application/gzip", "application/x-gzip", "application/pdf",
-                "application/wasm", "application/octet-stream", "text/event-stream"].contains(type)
+        return [
+            "application/zip", "application/gzip", "application/x-gzip", "application/pdf",
+            "application/wasm", "application/octet-stream", "text/event-stream",
+        ].contains(type)
     }
 }

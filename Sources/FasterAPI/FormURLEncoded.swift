@@ -23,7 +23,9 @@ enum FormURLEncoded {
     ///
     /// With `lenient`, a `%` that does not start a valid escape is kept as it is (what browsers
     /// and Starlette do for query strings) instead of failing the whole input.
-    static func parse(_ bytes: some Collection<UInt8>, lenient: Bool = false) throws(FormDecodingError) -> [(String, String)] {
+    static func parse(_ bytes: some Collection<UInt8>, lenient: Bool = false) throws(FormDecodingError) -> [(
+        String, String
+    )] {
         let contiguous = bytes.withContiguousStorageIfAvailable { parsePairs($0, lenient: lenient) }
         let result = contiguous ?? Array(bytes).withUnsafeBufferPointer { parsePairs($0, lenient: lenient) }
         return try result.get()
@@ -61,7 +63,9 @@ enum FormURLEncoded {
 
     // MARK: - Internals
 
-    private static func parsePairs(_ input: UnsafeBufferPointer<UInt8>, lenient: Bool) -> Result<[(String, String)], FormDecodingError> {
+    private static func parsePairs(_ input: UnsafeBufferPointer<UInt8>, lenient: Bool) -> Result<
+        [(String, String)], FormDecodingError
+    > {
         var pairs: [(String, String)] = []
         var start = 0
         let end = input.count

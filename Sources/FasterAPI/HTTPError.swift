@@ -59,7 +59,8 @@ public struct ValidationIssue: Sendable, Encodable, Equatable {
     }
 
     /// A location step: a field name or an array index.
-    public enum LocationElement: Sendable, Encodable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
+    public enum LocationElement: Sendable, Encodable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral
+    {
         /// A field name.
         case key(String)
         /// An array index.

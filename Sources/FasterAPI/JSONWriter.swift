@@ -319,8 +319,11 @@ struct KeyedWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
     func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>
     {
-        guard member(key) else { return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: -1)) }
-        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: state.open(isObject: true)))
+        guard member(key) else {
+            return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: -1))
+        }
+        return KeyedEncodingContainer(
+            KeyedWriter<NestedKey>(state: state, level: level + 1, id: state.open(isObject: true)))
     }
 
     func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
@@ -386,10 +389,15 @@ struct UnkeyedWriter: UnkeyedEncodingContainer {
         count += 1
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         count += 1
-        guard element() else { return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: -1)) }
-        return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: state.open(isObject: true)))
+        guard element() else {
+            return KeyedEncodingContainer(KeyedWriter<NestedKey>(state: state, level: level + 1, id: -1))
+        }
+        return KeyedEncodingContainer(
+            KeyedWriter<NestedKey>(state: state, level: level + 1, id: state.open(isObject: true)))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {

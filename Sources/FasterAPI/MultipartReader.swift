@@ -17,7 +17,8 @@ extension Request {
     /// A part that is not read is skipped. Fails with 415 when the body is not multipart, and 400
     /// when it is malformed.
     public func multipart(limits: MultipartLimits = MultipartLimits()) throws -> MultipartReader {
-        guard let contentType = headers["content-type"], let boundary = MultipartParser.boundary(fromContentType: contentType)
+        guard let contentType = headers["content-type"],
+            let boundary = MultipartParser.boundary(fromContentType: contentType)
         else { throw HTTPError(.unsupportedMediaType, detail: "Expected multipart/form-data with a boundary") }
         return MultipartReader(body: body, parser: MultipartParser(boundary: boundary, limits: limits))
     }

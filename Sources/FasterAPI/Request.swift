@@ -173,7 +173,9 @@ enum ValueParsing {
         }
     }
 
-    static func issue(for type: Any.Type, location: [ValidationIssue.LocationElement], input: String?) -> ValidationIssue {
+    static func issue(for type: Any.Type, location: [ValidationIssue.LocationElement], input: String?)
+        -> ValidationIssue
+    {
         switch type {
         case is any BinaryInteger.Type:
             ValidationIssue(
@@ -212,7 +214,11 @@ enum JSONBody {
         func location(_ path: [any CodingKey], _ last: (any CodingKey)? = nil) -> [ValidationIssue.LocationElement] {
             var result: [ValidationIssue.LocationElement] = ["body"]
             for key in path + (last.map { [$0] } ?? []) {
-                if let index = key.intValue { result.append(.index(index)) } else { result.append(.key(key.stringValue)) }
+                if let index = key.intValue {
+                    result.append(.index(index))
+                } else {
+                    result.append(.key(key.stringValue))
+                }
             }
             return result
         }
@@ -234,7 +240,8 @@ enum JSONBody {
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
             return ValidationIssue(type: "json_invalid", loc: ["body"], msg: "JSON decode error")
         case .dataCorrupted(let context):
-            return ValidationIssue(type: "value_error", loc: location(context.codingPath), msg: context.debugDescription)
+            return ValidationIssue(
+                type: "value_error", loc: location(context.codingPath), msg: context.debugDescription)
         @unknown default:
             return ValidationIssue(type: "value_error", loc: ["body"], msg: "\(error)")
         }

@@ -32,7 +32,8 @@ extension HTTPStatus: ResponseConvertible {
 extension ByteBuffer: ResponseConvertible {
     /// Sent as `application/octet-stream`.
     public func response(for request: Request) -> Response {
-        Response(status: .ok, headers: ContentType.headers("application/octet-stream"), body: ResponseBody(buffer: self))
+        Response(
+            status: .ok, headers: ContentType.headers("application/octet-stream"), body: ResponseBody(buffer: self))
     }
 }
 
@@ -51,7 +52,8 @@ public struct HTML: ResponseConvertible {
 
     /// Sent as `text/html; charset=utf-8`.
     public func response(for request: Request) -> Response {
-        Response(status: status, headers: ContentType.headers("text/html; charset=utf-8"), body: ResponseBody(string: html))
+        Response(
+            status: status, headers: ContentType.headers("text/html; charset=utf-8"), body: ResponseBody(string: html))
     }
 }
 
@@ -117,7 +119,8 @@ public struct StreamingResponse: ResponseConvertible {
 
     /// A streamed response; `produce` writes the body and may suspend between writes.
     public init(
-        status: HTTPStatus = .ok, contentType: String = "application/octet-stream", headers: HTTPHeaders = HTTPHeaders(),
+        status: HTTPStatus = .ok, contentType: String = "application/octet-stream",
+        headers: HTTPHeaders = HTTPHeaders(),
         produce: @escaping @Sendable (ResponseBodyWriter) async throws -> Void
     ) {
         self.status = status
@@ -205,13 +208,16 @@ public struct Cookie: Sendable {
     }
 
     private static func token(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.isASCII && HTTPByteClass.isTokenByte(UInt8($0.value)) }))
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.filter { $0.isASCII && HTTPByteClass.isTokenByte(UInt8($0.value)) }))
     }
 
     private static func cookieOctets(_ text: String) -> String {
         var result = ""
         for byte in text.utf8 {
-            let allowed = byte == 0x21 || (0x23...0x2B).contains(byte) || (0x2D...0x3A).contains(byte)
+            let allowed =
+                byte == 0x21 || (0x23...0x2B).contains(byte) || (0x2D...0x3A).contains(byte)
                 || (0x3C...0x5B).contains(byte) || (0x5D...0x7E).contains(byte)
             if allowed && byte != UInt8(ascii: "%") {
                 result.unicodeScalars.append(Unicode.Scalar(byte))
@@ -223,7 +229,8 @@ public struct Cookie: Sendable {
     }
 
     private static func attribute(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { $0 != ";" && $0.value >= 0x20 && $0.value != 0x7F }))
+        String(
+            String.UnicodeScalarView(text.unicodeScalars.filter { $0 != ";" && $0.value >= 0x20 && $0.value != 0x7F }))
     }
 }
 
@@ -248,7 +255,9 @@ enum ContentType {
 /// Encodes values as JSON responses.
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPStatus = .ok) throws -> Response {
-        Response(status: status, headers: ContentType.headers(ContentType.json), body: ResponseBody(buffer: try JSONWriter.encode(value)))
+        Response(
+            status: status, headers: ContentType.headers(ContentType.json),
+            body: ResponseBody(buffer: try JSONWriter.encode(value)))
     }
 }
 

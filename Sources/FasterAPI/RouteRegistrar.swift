@@ -105,7 +105,8 @@ public struct RouteGroup: RouteRegistrar {
     /// Adds a route under the group's prefix, with the group's tags and middleware.
     public func register(_ method: HTTPMethod, _ path: String, tags: [String], handler: @escaping Next) {
         let full = path == "/" && !prefix.isEmpty ? prefix : prefix + path
-        app.addRoute(Route(method: method, path: full, tags: self.tags + tags, handler: handler, middleware: middleware))
+        app.addRoute(
+            Route(method: method, path: full, tags: self.tags + tags, handler: handler, middleware: middleware))
     }
 
     /// `/v1/` and `v1` both become `/v1`; `/` becomes "".
@@ -165,7 +166,8 @@ struct RoutingResponder: Sendable {
             let alternative = path.hasSuffix("/") ? String(path.dropLast()) : path + "/"
             if let match = router.match(Substring(alternative)) {
                 if trailingSlash == .ignore { return try await dispatch(request, match) }
-                return Redirect(to: Redirect.localPath(alternative) + (query.map { "?\($0)" } ?? "")).response(for: request)
+                return Redirect(to: Redirect.localPath(alternative) + (query.map { "?\($0)" } ?? "")).response(
+                    for: request)
             }
         }
         throw HTTPError(.notFound, detail: "Not Found")
@@ -184,7 +186,8 @@ struct RoutingResponder: Sendable {
             let errors = self.errors
             let answer: Next = { request in
                 guard request.method == .options else {
-                    let error = HTTPError(.methodNotAllowed, detail: "Method Not Allowed", headers: HTTPHeaders([("Allow", allow)]))
+                    let error = HTTPError(
+                        .methodNotAllowed, detail: "Method Not Allowed", headers: HTTPHeaders([("Allow", allow)]))
                     return await errors.response(for: error, request: request)
                 }
                 return Response(status: .noContent, headers: HTTPHeaders([("Allow", allow)]))

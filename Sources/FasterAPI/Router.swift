@@ -154,7 +154,8 @@ struct CompiledRouter: Sendable {
 
     /// Matches the segment starting at `start` (or the end of the path when `start` is nil).
     private func walk(
-        _ index: Int, _ bytes: UnsafeBufferPointer<UInt8>, from start: Int?, captures: inout [(name: String, value: String)]
+        _ index: Int, _ bytes: UnsafeBufferPointer<UInt8>, from start: Int?,
+        captures: inout [(name: String, value: String)]
     ) -> Int? {
         let node = nodes[index]
         guard let start else { return node.handlers.isEmpty ? nil : index }
@@ -164,7 +165,8 @@ struct CompiledRouter: Sendable {
         let segment = UnsafeBufferPointer(rebasing: bytes[start..<end])
 
         if !node.literals.isEmpty {
-            let decoded: [UInt8]? = segment.contains(UInt8(ascii: "%")) ? FormURLEncoded.percentDecodeBytes(segment) : nil
+            let decoded: [UInt8]? =
+                segment.contains(UInt8(ascii: "%")) ? FormURLEncoded.percentDecodeBytes(segment) : nil
             for literal in node.literals {
                 let matches = decoded.map { $0 == literal.key } ?? segment.elementsEqual(literal.key)
                 if matches, let found = walk(literal.node, bytes, from: next, captures: &captures) { return found }

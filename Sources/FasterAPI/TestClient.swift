@@ -57,7 +57,9 @@ public struct TestClient: Sendable {
         try await execute(method, target, headers: headers, body: .chunks(chunks))
     }
 
-    private func execute(_ method: HTTPMethod, _ target: String, headers: HTTPHeaders, body: TestBody) async throws -> TestResponse {
+    private func execute(_ method: HTTPMethod, _ target: String, headers: HTTPHeaders, body: TestBody) async throws
+        -> TestResponse
+    {
         var headers = headers
         if !headers.contains("host") { headers.add(name: "Host", value: "testserver") }
         return try await send(HTTPRequestHead(method: method, target: target, headers: headers), body)
@@ -96,7 +98,9 @@ extension App {
     ///     #expect(response.text == "Hello, World!")
     /// }
     /// ```
-    public func test<T: Sendable>(_ mode: TestMode = .inProcess, _ body: (TestClient) async throws -> T) async throws -> T {
+    public func test<T: Sendable>(_ mode: TestMode = .inProcess, _ body: (TestClient) async throws -> T) async throws
+        -> T
+    {
         try await runStartupHooks()
         do {
             let result = try await run(mode, body)
@@ -112,13 +116,15 @@ extension App {
         switch mode {
         case .inProcess:
             let responder = makeResponder()
-            return try await body(TestClient { head, requestBody in try await InProcessTransport.send(head, requestBody, to: responder) })
+            return try await body(
+                TestClient { head, requestBody in try await InProcessTransport.send(head, requestBody, to: responder) })
         case .live:
             let server = makeServer(host: "127.0.0.1", port: 0)
             let address = try await server.start()
             let connection = try await LiveTestConnection.connect(to: address)
             do {
-                let result = try await body(TestClient { head, requestBody in try await connection.send(head, requestBody) })
+                let result = try await body(
+                    TestClient { head, requestBody in try await connection.send(head, requestBody) })
                 await connection.close()
                 await server.shutdown()
                 return result
@@ -132,7 +138,9 @@ extension App {
 }
 
 enum InProcessTransport {
-    static func send(_ head: HTTPRequestHead, _ body: TestBody, to responder: some HTTPResponder) async throws -> TestResponse {
+    static func send(_ head: HTTPRequestHead, _ body: TestBody, to responder: some HTTPResponder) async throws
+        -> TestResponse
+    {
         var head = head
         let requestBody: RequestBody
         switch body {
@@ -158,7 +166,8 @@ enum InProcessTransport {
         if response.status.allowsBody, let length = response.body.knownLength, !headers.contains("content-length") {
             headers.add(name: "Content-Length", value: String(length))
         }
-        let bytes = head.method == .head || !response.status.allowsBody ? ByteBuffer() : try await response.body.collect()
+        let bytes =
+            head.method == .head || !response.status.allowsBody ? ByteBuffer() : try await response.body.collect()
         return TestResponse(status: response.status, headers: headers, body: bytes)
     }
 }
@@ -203,7 +212,9 @@ actor LiveTestConnection {
         case .none:
             bytes.writeString("\r\n")
         case .buffer(var buffer):
-            if !head.headers.contains("content-length") { bytes.writeString("Content-Length: \(buffer.readableBytes)\r\n") }
+            if !head.headers.contains("content-length") {
+                bytes.writeString("Content-Length: \(buffer.readableBytes)\r\n")
+            }
             bytes.writeString("\r\n")
             bytes.writeBuffer(&buffer)
         case .chunks(let chunks):
@@ -259,7 +270,9 @@ struct HTTP1ResponseReader {
             var headers = HTTPHeaders()
             for line in lines {
                 guard let colon = line.firstIndex(of: ":") else { continue }
-                headers.add(name: String(line[..<colon]), value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+                headers.add(
+                    name: String(line[..<colon]),
+                    value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
             }
             let bodyStart = headEnd.upperBound - view.startIndex
             let status = HTTPStatus(code: code, reasonPhrase: statusLine.count > 2 ? String(statusLine[2]) : "")

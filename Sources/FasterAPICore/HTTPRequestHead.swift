@@ -32,7 +32,9 @@ public struct HTTPRequestHead: Sendable {
     public var headers: HTTPHeaders
 
     /// A request head from its parts.
-    public init(method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders()) {
+    public init(
+        method: HTTPMethod, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders()
+    ) {
         self.method = method
         self.target = target
         self.version = version

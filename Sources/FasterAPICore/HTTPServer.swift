@@ -77,11 +77,14 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
                         try channel.pipeline.syncOperations.addHandler(OverloadHandler())
                     }
                 }
-                let resources = loopResources[ObjectIdentifier(channel.eventLoop)]
-                    ?? LoopResources(executor: EventLoopTaskExecutor(channel.eventLoop), dateCache: DateCache(), logger: logger)
+                let resources =
+                    loopResources[ObjectIdentifier(channel.eventLoop)]
+                    ?? LoopResources(
+                        executor: EventLoopTaskExecutor(channel.eventLoop), dateCache: DateCache(), logger: logger)
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTP1ConnectionHandler(responder: responder, configuration: configuration, resources: resources))
+                        HTTP1ConnectionHandler(responder: responder, configuration: configuration, resources: resources)
+                    )
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
@@ -155,7 +158,8 @@ final class OverloadHandler: ChannelInboundHandler {
         let body = "{\"detail\":\"Too many connections\"}"
         var buffer = context.channel.allocator.buffer(capacity: 160)
         buffer.writeString(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)")
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
+        )
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }

@@ -11,7 +11,8 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
         precondition((100...999).contains(code), "HTTP status codes have three digits")
         self.code = code
         if let reasonPhrase {
-            self.reasonPhrase = String(reasonPhrase.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
+            self.reasonPhrase = String(
+                reasonPhrase.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
         } else {
             self.reasonPhrase = HTTPStatus.standardReason(code)
         }

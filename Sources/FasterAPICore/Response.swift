@@ -1,5 +1,5 @@
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// An HTTP response: status, header fields and a body.
 public struct Response: Sendable {
@@ -101,8 +101,6 @@ public struct ResponseBodyWriter: Sendable {
         try await write(ByteBuffer(string: string))
     }
 }
-
-
 
 final class CollectingSink: ResponseBodySink {
     let collected = NIOLockedValueBox(ByteBuffer())

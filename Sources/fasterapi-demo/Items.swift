@@ -26,7 +26,8 @@ struct ItemInput: Codable, Sendable {
         if price < 0 {
             issues.append(
                 ValidationIssue(
-                    type: "greater_than_equal", loc: ["body", "price"], msg: "Input should be greater than or equal to 0",
+                    type: "greater_than_equal", loc: ["body", "price"],
+                    msg: "Input should be greater than or equal to 0",
                     input: String(price)))
         }
         if !issues.isEmpty { throw ValidationError(issues) }
@@ -85,7 +86,9 @@ extension RouteRegistrar {
             let id = try request.path("id", as: Int.self)
             let input = try await request.json(ItemInput.self)
             try input.validate()
-            guard let item = await store.replace(id, with: input) else { throw HTTPError(.notFound, detail: "Item not found") }
+            guard let item = await store.replace(id, with: input) else {
+                throw HTTPError(.notFound, detail: "Item not found")
+            }
             return item
         }
         delete("/items/{id}") { request in

@@ -26,7 +26,8 @@ struct Options {
             case "--static": staticDirectory = try Self.value(for: flag, &rest)
             case "--access-log": accessLog = true
             case "--help", "-h":
-                throw UsageError(message: "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log]")
+                throw UsageError(
+                    message: "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log]")
             default: throw UsageError(message: "unknown option \(flag); try --help")
             }
         }
@@ -122,7 +123,8 @@ api.post("/upload") { request in
         if let filename = part.filename {
             var size = 0
             for try await chunk in part { size += chunk.readableBytes }
-            files.append(UploadedFile(field: part.name ?? "", filename: filename, contentType: part.contentType, size: size))
+            files.append(
+                UploadedFile(field: part.name ?? "", filename: filename, contentType: part.contentType, size: size))
         } else {
             fields[part.name ?? ""] = try await part.text(upTo: 64 * 1024)
         }

@@ -305,7 +305,8 @@ struct HTTP1ParserValidRequestTests {
 
     @Test func obsTextBytesInValuesAreKept() throws {
         // "café" in UTF-8 plus raw 0x80 and 0xFF: obs-text (RFC 9110 §5.5), allowed in values.
-        let line = H1P.bytes("X-Name: caf") + [0xC3, 0xA9] + H1P.bytes("\r\nX-Raw: a") + [0x80, 0xFF] + H1P.bytes("b\r\n")
+        let line =
+            H1P.bytes("X-Name: caf") + [0xC3, 0xA9] + H1P.bytes("\r\nX-Raw: a") + [0x80, 0xFF] + H1P.bytes("b\r\n")
         let request = H1P.bytes("GET / HTTP/1.1\r\nHost: a\r\n") + line + H1P.bytes("\r\n")
         var parser = HTTP1Parser()
         var buffer = ByteBuffer(bytes: request)
@@ -351,8 +352,10 @@ struct HTTP1ParserValidRequestTests {
         #expect(authority.heads.first?.target == "example.com:443")
     }
 
-    @Test(arguments: ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "M-SEARCH", "PROPFIND",
-        "get", "Post", "!#$%&'*+-.^_`|~09azAZ"])
+    @Test(arguments: [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "M-SEARCH", "PROPFIND",
+        "get", "Post", "!#$%&'*+-.^_`|~09azAZ",
+    ])
     func methodTokensAreKeptAsSent(_ method: String) throws {
         var parser = HTTP1Parser()
         var buffer = ByteBuffer(string: "\(method) / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -455,7 +458,8 @@ struct HTTP1ParserBodyTests {
     }
 
     @Test(arguments: [
-        ("5, 5", 5), ("5,5", 5), ("7,\t7, 7", 7), ("  5  ", 5), ("005", 5), ("0", 0), ("999999999999999999", 999_999_999_999_999_999),
+        ("5, 5", 5), ("5,5", 5), ("7,\t7, 7", 7), ("  5  ", 5), ("005", 5), ("0", 0),
+        ("999999999999999999", 999_999_999_999_999_999),
     ])
     func contentLengthForms(_ value: String, _ length: Int) {
         let outcome = H1P.whole("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(value)\r\n\r\n")
@@ -628,7 +632,8 @@ enum H1PFixtures {
         H1PCase("fixed body", "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n{\"k\":\"\r\n\r\n\"}", "H B E"),
         H1PCase(
             "chunked with extensions and trailers",
-            H1P.chunkedHead + "4;a=b\r\nwiki\r\n5;q=\"x;\\\"y\"\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\n",
+            H1P.chunkedHead
+                + "4;a=b\r\nwiki\r\n5;q=\"x;\\\"y\"\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\n",
             "H B E"),
         H1PCase(
             "expect continue",
@@ -643,7 +648,9 @@ enum H1PFixtures {
             H1P.bytes("GET / HTTP/1.1\r\nHost: a\r\nX: ") + [0xC3, 0xA9, 0xFF] + H1P.bytes("\r\n\r\n"), "H"),
         H1PCase("505", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", "!505"),
         H1PCase("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", "!400"),
-        H1PCase("conflicting lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "!400"),
+        H1PCase(
+            "conflicting lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+            "!400"),
         H1PCase("bad chunk after data", H1P.chunkedHead + "3\r\nabc\r\n3;=\r\nabc\r\n0\r\n\r\n", "H B !400"),
         H1PCase("missing CRLF after chunk data", H1P.chunkedHead + "3\r\nabcd\r\n0\r\n\r\n", "H B !400"),
         H1PCase("bad trailer", H1P.chunkedHead + "1\r\na\r\n0\r\nX: 1\nY: 2\r\n\r\n", "H B !400"),
@@ -651,7 +658,8 @@ enum H1PFixtures {
             "request line never ends", "GET /" + String(repeating: "a", count: 80), "!414",
             limits: H1P.limits(requestLine: 64)),
         H1PCase(
-            "head too large", "GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "b", count: 100) + "\r\n\r\n", "!431",
+            "head too large", "GET / HTTP/1.1\r\nHost: a\r\nX: " + String(repeating: "b", count: 100) + "\r\n\r\n",
+            "!431",
             limits: H1P.limits(headBytes: 64)),
         H1PCase(
             "too many fields", "GET / HTTP/1.1\r\nHost: a\r\nB: 1\r\nC: 2\r\n\r\n", "!431",
@@ -680,7 +688,8 @@ struct HTTP1ParserSplitTests {
 
     @Test func threeWaySplitsOfPipelinedRequests() {
         let bytes = H1P.bytes(
-            "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + H1P.chunkedHead + "2;x=y\r\nde\r\n0\r\n\r\n")
+            "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + H1P.chunkedHead + "2;x=y\r\nde\r\n0\r\n\r\n"
+        )
         let reference = H1P.whole(bytes)
         #expect(reference.signature == "H B E H B E")
         for first in stride(from: 0, through: bytes.count, by: 3) {
@@ -730,23 +739,35 @@ enum H1PErrorTable {
 
     static let cases: [H1PCase] = [
         // 414
-        H1PCase("target longer than the request line limit", "GET /" + String(repeating: "a", count: 80)
-            + " HTTP/1.1\r\nHost: a\r\n\r\n", "414", limits: small),
-        H1PCase("target longer than the default limit", "GET /" + String(repeating: "a", count: 8200)
-            + " HTTP/1.1\r\nHost: a\r\n\r\n", "414"),
+        H1PCase(
+            "target longer than the request line limit",
+            "GET /" + String(repeating: "a", count: 80)
+                + " HTTP/1.1\r\nHost: a\r\n\r\n", "414", limits: small),
+        H1PCase(
+            "target longer than the default limit",
+            "GET /" + String(repeating: "a", count: 8200)
+                + " HTTP/1.1\r\nHost: a\r\n\r\n", "414"),
         H1PCase("request line never ends", "GET /" + String(repeating: "a", count: 100), "414", limits: small),
-        H1PCase("request line ends after the limit, head incomplete", "GET /" + String(repeating: "a", count: 80)
-            + " HTTP/1.1\r\nHost: a\r\n", "414", limits: small),
+        H1PCase(
+            "request line ends after the limit, head incomplete",
+            "GET /" + String(repeating: "a", count: 80)
+                + " HTTP/1.1\r\nHost: a\r\n", "414", limits: small),
         // 431
-        H1PCase("head larger than maxHeadBytes", request + "X: " + String(repeating: "b", count: 300) + "\r\n\r\n",
+        H1PCase(
+            "head larger than maxHeadBytes", request + "X: " + String(repeating: "b", count: 300) + "\r\n\r\n",
             "431", limits: small),
-        H1PCase("head larger than maxHeadBytes, never ends", request + "X: " + String(repeating: "b", count: 300),
+        H1PCase(
+            "head larger than maxHeadBytes, never ends", request + "X: " + String(repeating: "b", count: 300),
             "431", limits: small),
-        H1PCase("many small fields over maxHeadBytes", request + String(repeating: "X: 0123456789\r\n", count: 30)
-            + "\r\n", "431", limits: H1P.limits(headBytes: 256)),
-        H1PCase("more fields than maxHeaderCount", request + String(repeating: "X: 1\r\n", count: 8) + "\r\n",
+        H1PCase(
+            "many small fields over maxHeadBytes",
+            request + String(repeating: "X: 0123456789\r\n", count: 30)
+                + "\r\n", "431", limits: H1P.limits(headBytes: 256)),
+        H1PCase(
+            "more fields than maxHeaderCount", request + String(repeating: "X: 1\r\n", count: 8) + "\r\n",
             "431", limits: small),
-        H1PCase("more than 100 fields by default", request + String(repeating: "X: 1\r\n", count: 100) + "\r\n",
+        H1PCase(
+            "more than 100 fields by default", request + String(repeating: "X: 1\r\n", count: 100) + "\r\n",
             "431"),
         // 505
         H1PCase("HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", "505"),
@@ -774,14 +795,16 @@ enum H1PErrorTable {
         H1PCase("method with slash", "GE/T / HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("method with tab", "GE\tT / HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("method with NUL", "GE\u{0}T / HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
-        H1PCase("non-ASCII method", H1P.bytes("G") + [0xC3, 0x89] + H1P.bytes("T / HTTP/1.1\r\nHost: a\r\n\r\n"), "400"),
+        H1PCase(
+            "non-ASCII method", H1P.bytes("G") + [0xC3, 0x89] + H1P.bytes("T / HTTP/1.1\r\nHost: a\r\n\r\n"), "400"),
         H1PCase("leading space", " GET / HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("leading bare LF", "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("two spaces after method", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("space inside target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("DEL in target", "GET /a\u{7F} HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
         H1PCase("control byte in target", "GET /a\u{1} HTTP/1.1\r\nHost: a\r\n\r\n", "400"),
-        H1PCase("non-ASCII target", H1P.bytes("GET /") + [0xC3, 0xA9] + H1P.bytes(" HTTP/1.1\r\nHost: a\r\n\r\n"), "400"),
+        H1PCase(
+            "non-ASCII target", H1P.bytes("GET /") + [0xC3, 0xA9] + H1P.bytes(" HTTP/1.1\r\nHost: a\r\n\r\n"), "400"),
         // 400: field syntax
         H1PCase("space before colon", withField("X-A : 1"), "400"),
         H1PCase("space before colon in Host", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", "400"),
@@ -817,9 +840,13 @@ enum H1PErrorTable {
         H1PCase("two Host fields, different case and value", withField("hOST: b"), "400"),
         H1PCase("two Host fields in HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", "400"),
         // Content-Length and Transfer-Encoding
-        H1PCase("Content-Length with Transfer-Encoding", post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"), "400"),
-        H1PCase("Transfer-Encoding with Content-Length", post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"), "400"),
-        H1PCase("Transfer-Encoding with Content-Length 0", post("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n"), "400"),
+        H1PCase(
+            "Content-Length with Transfer-Encoding", post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"), "400"),
+        H1PCase(
+            "Transfer-Encoding with Content-Length", post("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"), "400"),
+        H1PCase(
+            "Transfer-Encoding with Content-Length 0", post("Transfer-Encoding: chunked\r\nContent-Length: 0\r\n"),
+            "400"),
         H1PCase("differing Content-Length fields", post("Content-Length: 5\r\nContent-Length: 6\r\n"), "400"),
         H1PCase("differing Content-Length list", post("Content-Length: 5, 6\r\n"), "400"),
         H1PCase("differing Content-Length list without space", post("Content-Length: 6,5\r\n"), "400"),
@@ -837,9 +864,12 @@ enum H1PErrorTable {
         H1PCase("Content-Length leading comma", post("Content-Length: ,5\r\n"), "400"),
         H1PCase("Content-Length huge", post("Content-Length: 99999999999999999999\r\n"), "413"),
         H1PCase("Content-Length above Int64", post("Content-Length: 9223372036854775808\r\n"), "413"),
-        H1PCase("Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
+        H1PCase(
+            "Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
         H1PCase("gzip, chunked", post("Transfer-Encoding: gzip, chunked\r\n"), "501"),
-        H1PCase("deflate then chunked in two fields", post("Transfer-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n"), "501"),
+        H1PCase(
+            "deflate then chunked in two fields", post("Transfer-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n"),
+            "501"),
         H1PCase("chunked, gzip", post("Transfer-Encoding: chunked, gzip\r\n"), "400"),
         H1PCase("gzip alone", post("Transfer-Encoding: gzip\r\n"), "400"),
         H1PCase("identity", post("Transfer-Encoding: identity\r\n"), "400"),
@@ -872,10 +902,13 @@ enum H1PErrorTable {
         H1PCase("extension with comma", chunked("1,a\r\na\r\n0\r\n\r\n"), "400"),
         H1PCase("extension with non-token value", chunked("1;a=@\r\na\r\n0\r\n\r\n"), "400"),
         H1PCase("extension after garbage", chunked("1;a=\"b\"x\r\na\r\n0\r\n\r\n"), "400"),
-        H1PCase("chunk line longer than the limit", chunked("1;" + String(repeating: "e", count: 40) + "\r\na\r\n0\r\n\r\n"),
+        H1PCase(
+            "chunk line longer than the limit",
+            chunked("1;" + String(repeating: "e", count: 40) + "\r\na\r\n0\r\n\r\n"),
             "400", limits: small),
         H1PCase("chunk line that never ends", chunked("1;" + String(repeating: "e", count: 40)), "400", limits: small),
-        H1PCase("last-chunk line longer than the limit", chunked("0;" + String(repeating: "e", count: 40) + "\r\n\r\n"),
+        H1PCase(
+            "last-chunk line longer than the limit", chunked("0;" + String(repeating: "e", count: 40) + "\r\n\r\n"),
             "400", limits: small),
         // Chunk data
         H1PCase("chunk data longer than its size", chunked("3\r\nabcd\r\n0\r\n\r\n"), "400"),

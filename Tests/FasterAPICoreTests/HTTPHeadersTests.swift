@@ -4,11 +4,11 @@ import Testing
 @testable import FasterAPICore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The wire bytes `headers.write(to:)` produces.
@@ -78,7 +78,9 @@ struct HTTPHeadersTests {
         #expect(headers.values(for: "set-cookie") == ["a=1", "b=2", "c=3"])
         #expect(headers.values(for: "vary") == ["Accept"])
         #expect(
-            pairs(headers) == [["Set-Cookie", "a=1"], ["Vary", "Accept"], ["set-cookie", "b=2"], ["SET-COOKIE", "c=3"]])
+            pairs(headers) == [
+                ["Set-Cookie", "a=1"], ["Vary", "Accept"], ["set-cookie", "b=2"], ["SET-COOKIE", "c=3"],
+            ])
         #expect(wire(headers) == "Set-Cookie: a=1\r\nVary: Accept\r\nset-cookie: b=2\r\nSET-COOKIE: c=3\r\n")
     }
 

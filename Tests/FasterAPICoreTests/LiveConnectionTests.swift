@@ -128,7 +128,8 @@ struct LiveConnectionTests {
     @Test func streamedResponseOfKnownLengthUsesContentLength() async throws {
         try await withLiveServer(fixedOrStreamingResponder()) { server in
             let connection = try await RawConnection.connect(port: server.port)
-            try await connection.send("GET /stream-known HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await connection.send(
+                "GET /stream-known HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
             let (responses, state) = await connection.waitForResponses(2)
             await connection.close()
             #expect(responses.count == 2, "received: \(state.received.text)")
@@ -190,7 +191,8 @@ struct LiveConnectionTests {
         try await withLiveServer(fixedOrStreamingResponder()) { server in
             let connection = try await RawConnection.connect(port: server.port)
             try await connection.send(
-                "HEAD /fixed HTTP/1.1\r\nHost: x\r\n\r\nHEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /fixed HTTP/1.1\r\nHost: x\r\n\r\n")
+                "HEAD /fixed HTTP/1.1\r\nHost: x\r\n\r\nHEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /fixed HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
             let (responses, state) = await connection.waitForResponses(3, headRequests: [0, 1])
             await connection.close()
             #expect(responses.count == 3, "received: \(state.received.text)")
@@ -214,7 +216,11 @@ struct LiveConnectionTests {
         try await withLiveServer(responder) { server in
             let state = try await rawExchange(
                 port: server.port,
-                pieces: [bytes("GET /one HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")])
+                pieces: [
+                    bytes(
+                        "GET /one HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n"
+                    )
+                ])
             let parsed = try ResponseParser.parseAll(state.received, closed: state.closed)
             #expect(parsed.responses.count == 1, "received: \(state.received.text)")
             #expect(parsed.responses.first?.status == 200)

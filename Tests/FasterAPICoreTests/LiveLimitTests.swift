@@ -35,11 +35,14 @@ struct LiveLimitTests {
     /// keep-alive off), and it cannot keep parsing: it dropped bytes it had buffered.
     @Test func bodyOverTheLimitWhileDrainingAfterAnEarlyResponseClosesTheConnection() async throws {
         let responder = ClosureResponder { _ in Response(status: .accepted, body: ResponseBody(string: "early")) }
-        try await withLiveServer(responder, configure: {
-            $0.maxRequestBodyBytes = 1024
-            $0.requestHeadTimeout = .seconds(30)
-            $0.idleTimeout = .seconds(30)
-        }) { server in
+        try await withLiveServer(
+            responder,
+            configure: {
+                $0.maxRequestBodyBytes = 1024
+                $0.requestHeadTimeout = .seconds(30)
+                $0.idleTimeout = .seconds(30)
+            }
+        ) { server in
             let connection = try await RawConnection.connect(port: server.port)
             try await connection.send("POST /early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             let (first, _) = await connection.waitForResponses(1)
@@ -58,10 +61,13 @@ struct LiveLimitTests {
     /// close the connection (the parser is left mid-body and cannot find the next request).
     @Test func malformedChunkWhileDrainingAfterAnEarlyResponseClosesTheConnection() async throws {
         let responder = ClosureResponder { _ in Response(status: .accepted, body: ResponseBody(string: "early")) }
-        try await withLiveServer(responder, configure: {
-            $0.requestHeadTimeout = .seconds(30)
-            $0.idleTimeout = .seconds(30)
-        }) { server in
+        try await withLiveServer(
+            responder,
+            configure: {
+                $0.requestHeadTimeout = .seconds(30)
+                $0.idleTimeout = .seconds(30)
+            }
+        ) { server in
             let connection = try await RawConnection.connect(port: server.port)
             try await connection.send("POST /early HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             let (first, _) = await connection.waitForResponses(1)
@@ -77,13 +83,17 @@ struct LiveLimitTests {
 
     @Test func slowRequestHeadGets408AndClose() async throws {
         let responder = RecordingResponder()
-        try await withLiveServer(responder, configure: {
-            $0.requestHeadTimeout = .milliseconds(300)
-            $0.idleTimeout = .seconds(30)
-        }) { server in
+        try await withLiveServer(
+            responder,
+            configure: {
+                $0.requestHeadTimeout = .milliseconds(300)
+                $0.idleTimeout = .seconds(30)
+            }
+        ) { server in
             let connection = try await RawConnection.connect(port: server.port)
             // Trickle a head, a few bytes every 100 ms, for far longer than the head timeout.
-            let pieces = [bytes("GET / HTTP/1.1\r\n"), bytes("Host: x\r\n")]
+            let pieces =
+                [bytes("GET / HTTP/1.1\r\n"), bytes("Host: x\r\n")]
                 + (0..<40).map { bytes("X-\($0): v\r\n") } + [bytes("\r\n")]
             await connection.send(pieces: pieces, pause: .milliseconds(100))
             let state = await connection.readUntilClosed(timeout: .seconds(5))
@@ -97,10 +107,13 @@ struct LiveLimitTests {
     }
 
     @Test func idleConnectionIsClosedAfterIdleTimeoutWithoutAResponse() async throws {
-        try await withLiveServer(RecordingResponder(), configure: {
-            $0.idleTimeout = .milliseconds(500)
-            $0.requestHeadTimeout = .milliseconds(300)
-        }) { server in
+        try await withLiveServer(
+            RecordingResponder(),
+            configure: {
+                $0.idleTimeout = .milliseconds(500)
+                $0.requestHeadTimeout = .milliseconds(300)
+            }
+        ) { server in
             let connection = try await RawConnection.connect(port: server.port)
             let state = await connection.readUntilClosed(timeout: .seconds(5))
             await connection.close()
@@ -110,10 +123,13 @@ struct LiveLimitTests {
     }
 
     @Test func idleKeepAliveConnectionIsClosedAfterIdleTimeout() async throws {
-        try await withLiveServer(RecordingResponder(), configure: {
-            $0.idleTimeout = .seconds(2)
-            $0.requestHeadTimeout = .milliseconds(300)
-        }) { server in
+        try await withLiveServer(
+            RecordingResponder(),
+            configure: {
+                $0.idleTimeout = .seconds(2)
+                $0.requestHeadTimeout = .milliseconds(300)
+            }
+        ) { server in
             let connection = try await RawConnection.connect(port: server.port)
             try await connection.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
             let (responses, _) = await connection.waitForResponses(1)
@@ -131,10 +147,13 @@ struct LiveLimitTests {
     /// Between requests a keep-alive connection is idle, not "reading a head": the shorter head
     /// timeout must not apply (nor send 408 to a client that has not started a request).
     @Test func keepAliveConnectionIdleLongerThanTheHeadTimeoutStillServesTheNextRequest() async throws {
-        try await withLiveServer(RecordingResponder(), configure: {
-            $0.idleTimeout = .seconds(10)
-            $0.requestHeadTimeout = .milliseconds(200)
-        }) { server in
+        try await withLiveServer(
+            RecordingResponder(),
+            configure: {
+                $0.idleTimeout = .seconds(10)
+                $0.requestHeadTimeout = .milliseconds(200)
+            }
+        ) { server in
             let connection = try await RawConnection.connect(port: server.port)
             try await connection.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
             let (first, _) = await connection.waitForResponses(1)

@@ -229,7 +229,8 @@ private let acceptedCases: [AcceptedCase] = [
     AcceptedCase("empty lines before the request line", "\r\n\r\nGET /ok HTTP/1.1\r\nHost: example\r\n\r\n"),
     AcceptedCase(
         "Transfer-Encoding value in upper case",
-        "POST /ok HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: CHUNKED\r\n\r\n5\r\nhello\r\n0\r\n\r\n", echoed: "hello"),
+        "POST /ok HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: CHUNKED\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        echoed: "hello"),
     AcceptedCase(
         "chunk extensions, token and quoted",
         "POST /ok HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -8,7 +8,7 @@ import Testing
 @testable import FasterAPICore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Connection states that must neither hang, leak, crash nor desynchronise: stalled bodies,
@@ -57,7 +57,11 @@ struct LiveRobustnessTests {
         try await withLiveServer(responder) { live in
             let state = try await rawExchange(
                 port: live.port,
-                pieces: [bytes("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")])
+                pieces: [
+                    bytes(
+                        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                    )
+                ])
             let responses = try ResponseParser.parseAll(state.received, closed: state.closed).responses
             #expect(responses.map(\.status) == [500])
             // The server is still serving (an in-memory body may be read any number of times).
@@ -105,7 +109,9 @@ struct LiveRobustnessTests {
             address.sin_port = in_port_t(UInt16(live.port).bigEndian)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             #expect(connected == 0)
             let requests = String(repeating: "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", count: 200)
@@ -124,7 +130,8 @@ struct LiveRobustnessTests {
             let loop = channel.embeddedEventLoop
             let handler = HTTP1ConnectionHandler(
                 responder: ClosureResponder { _ in Response(status: .ok) }, configuration: ServerConfiguration(),
-                resources: LoopResources(executor: EventLoopTaskExecutor(loop), dateCache: DateCache(), logger: quietLogger))
+                resources: LoopResources(
+                    executor: EventLoopTaskExecutor(loop), dateCache: DateCache(), logger: quietLogger))
             weakHandler = handler
             try channel.pipeline.syncOperations.addHandler(handler)
         }

@@ -7,7 +7,8 @@ import Testing
 @Suite("Live server: start and graceful shutdown")
 struct LiveServerLifecycleTests {
     @Test func portZeroBindsARealPort() async throws {
-        let server = HTTPServer(responder: RecordingResponder(), configuration: testConfiguration(), logger: quietLogger)
+        let server = HTTPServer(
+            responder: RecordingResponder(), configuration: testConfiguration(), logger: quietLogger)
         let address = try await server.start()
         let port = try #require(address.port)
         #expect(port != 0)

@@ -23,7 +23,10 @@ struct CORSMiddlewareTests {
     }
 
     private static func set(_ value: String?) -> Set<String> {
-        Set((value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+        Set(
+            (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter {
+                !$0.isEmpty
+            })
     }
 
     @Test(arguments: [TestMode.inProcess, .live])
@@ -91,7 +94,10 @@ struct CORSMiddlewareTests {
                 ("method", [("Origin", Self.allowed), ("Access-Control-Request-Method", "DELETE")]),
                 (
                     "header",
-                    [("Origin", Self.allowed), ("Access-Control-Request-Method", "GET"), ("Access-Control-Request-Headers", "X-Other")]
+                    [
+                        ("Origin", Self.allowed), ("Access-Control-Request-Method", "GET"),
+                        ("Access-Control-Request-Headers", "X-Other"),
+                    ]
                 ),
             ]
             for (what, headers) in cases {
@@ -106,7 +112,8 @@ struct CORSMiddlewareTests {
     @Test(arguments: [TestMode.inProcess, .live])
     func plainOptionsWithoutRequestMethodIsNotAPreflight(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
-            let response = try await client.execute(.options, "/items", headers: HTTPHeaders([("Origin", Self.allowed)]))
+            let response = try await client.execute(
+                .options, "/items", headers: HTTPHeaders([("Origin", Self.allowed)]))
             // The router's automatic OPTIONS answer, with CORS headers added.
             #expect(response.status == .noContent)
             #expect(response.headers["allow"] != nil)
@@ -156,12 +163,17 @@ struct CORSMiddlewareTests {
     func varyIsMergedWithTheHandlersVary(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: CORSMiddleware(allowedOrigins: .custom { $0.hasSuffix(".example.com") }))
-        app.get("/") { _ in Response(headers: HTTPHeaders([("Vary", "Accept-Language")]), body: ResponseBody(string: "hi")) }
-        app.get("/already") { _ in Response(headers: HTTPHeaders([("Vary", "origin")]), body: ResponseBody(string: "hi")) }
+        app.get("/") { _ in
+            Response(headers: HTTPHeaders([("Vary", "Accept-Language")]), body: ResponseBody(string: "hi"))
+        }
+        app.get("/already") { _ in
+            Response(headers: HTTPHeaders([("Vary", "origin")]), body: ResponseBody(string: "hi"))
+        }
         try await app.test(mode) { client throws in
             let response = try await client.get("/", headers: HTTPHeaders([("Origin", "https://x.example.com")]))
             #expect(response.headers["access-control-allow-origin"] == "https://x.example.com")
-            #expect(Self.set(response.headers.values(for: "vary").joined(separator: ",")) == ["accept-language", "origin"])
+            #expect(
+                Self.set(response.headers.values(for: "vary").joined(separator: ",")) == ["accept-language", "origin"])
 
             let already = try await client.get("/already", headers: HTTPHeaders([("Origin", "https://y.example.com")]))
             #expect(already.headers.values(for: "vary") == ["origin"])

@@ -9,7 +9,8 @@ private typealias Support = FrameworkTestSupport
 /// `CompressionMiddleware`: negotiation, what is skipped, and bytes that really decompress.
 @Suite("CompressionMiddleware")
 struct CompressionMiddlewareTests {
-    private static let text: String = (1...200).map { "line \($0): the quick brown fox jumps over the lazy dog\n" }.joined()
+    private static let text: String = (1...200).map { "line \($0): the quick brown fox jumps over the lazy dog\n" }
+        .joined()
 
     private static func app() -> App {
         let app = App()
@@ -33,7 +34,9 @@ struct CompressionMiddlewareTests {
         }
         app.get("/stream") { _ in
             StreamingResponse(contentType: "text/plain; charset=utf-8") { writer in
-                for index in 1...300 { try await writer.write("event \(index) with some repeated payload payload payload\n") }
+                for index in 1...300 {
+                    try await writer.write("event \(index) with some repeated payload payload payload\n")
+                }
             }
         }
         app.get("/tagged") { _ in
@@ -45,7 +48,8 @@ struct CompressionMiddlewareTests {
         return app
     }
 
-    private static func get(_ client: TestClient, _ path: String, acceptEncoding: String?) async throws -> TestResponse {
+    private static func get(_ client: TestClient, _ path: String, acceptEncoding: String?) async throws -> TestResponse
+    {
         try await client.get(path, headers: HTTPHeaders(acceptEncoding.map { [("Accept-Encoding", $0)] } ?? []))
     }
 

@@ -86,9 +86,11 @@ struct ErrorHandlingTests {
             #expect(response.status == .internalServerError)
             #expect(response.headers["content-type"] == "application/json")
             #expect(response.text == #"{"detail":"Internal Server Error"}"#)
-            let everything = response.text + (0..<response.headers.count).map {
-                response.headers.name(at: $0) + ":" + response.headers.value(at: $0)
-            }.joined()
+            let everything =
+                response.text
+                + (0..<response.headers.count).map {
+                    response.headers.name(at: $0) + ":" + response.headers.value(at: $0)
+                }.joined()
             #expect(!everything.contains("hunter2"))
             #expect(!everything.contains("LeakyError"))
             // The server is still healthy afterwards.
@@ -124,7 +126,8 @@ struct ErrorHandlingTests {
     func customErrorHandler(_ mode: TestMode) async throws {
         let app = App()
         app.errorHandler(for: TeapotError.self) { request, error in
-            try JSON(["flavour": error.flavour, "path": request.path], status: HTTPStatus(code: 418)).response(for: request)
+            try JSON(["flavour": error.flavour, "path": request.path], status: HTTPStatus(code: 418)).response(
+                for: request)
         }
         app.get("/tea") { _ -> String in throw TeapotError(flavour: "earl grey") }
         app.get("/other") { _ -> String in throw LeakyError() }
@@ -188,7 +191,9 @@ struct ErrorHandlingTests {
                 default: return try await next(request)
                 }
             })
-        app.errorHandler(for: TeapotError.self) { _, error in Response(status: HTTPStatus(code: 418), body: ResponseBody(string: error.flavour)) }
+        app.errorHandler(for: TeapotError.self) { _, error in
+            Response(status: HTTPStatus(code: 418), body: ResponseBody(string: error.flavour))
+        }
         app.get("/") { _ in "through" }
         try await app.test(mode) { client throws in
             let ok = try await client.get("/")

@@ -97,7 +97,8 @@ struct FileResponseTests {
                 #expect(response.headers["etag"] == etag)
                 #expect(response.headers["last-modified"] == Fixture.lastModified)
             }
-            let changed = try await client.get("/files/data.txt", headers: HTTPHeaders([("If-None-Match", "\"other\"")]))
+            let changed = try await client.get(
+                "/files/data.txt", headers: HTTPHeaders([("If-None-Match", "\"other\"")]))
             #expect(changed.status == .ok)
             #expect(changed.bodyBytes == fixture.text)
             // If-None-Match wins over If-Modified-Since.
@@ -113,7 +114,8 @@ struct FileResponseTests {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
         try await fixture.app.test(mode) { client throws in
-            let same = try await client.get("/files/data.txt", headers: HTTPHeaders([("If-Modified-Since", Fixture.lastModified)]))
+            let same = try await client.get(
+                "/files/data.txt", headers: HTTPHeaders([("If-Modified-Since", Fixture.lastModified)]))
             #expect(same.status == .notModified)
             #expect(same.body.readableBytes == 0)
             let later = try await client.get(
@@ -123,7 +125,8 @@ struct FileResponseTests {
                 "/files/data.txt", headers: HTTPHeaders([("If-Modified-Since", "Mon, 13 Nov 2023 00:00:00 GMT")]))
             #expect(earlier.status == .ok)
             #expect(earlier.bodyBytes == fixture.text)
-            let garbage = try await client.get("/files/data.txt", headers: HTTPHeaders([("If-Modified-Since", "yesterday")]))
+            let garbage = try await client.get(
+                "/files/data.txt", headers: HTTPHeaders([("If-Modified-Since", "yesterday")]))
             #expect(garbage.status == .ok)
         }
     }
@@ -157,7 +160,8 @@ struct FileResponseTests {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
         try await fixture.app.test(mode) { client throws in
-            let response = try await client.get("/files/large.bin", headers: HTTPHeaders([("Range", "bytes=65000-140000")]))
+            let response = try await client.get(
+                "/files/large.bin", headers: HTTPHeaders([("Range", "bytes=65000-140000")]))
             #expect(response.status == .partialContent)
             #expect(response.headers["content-range"] == "bytes 65000-140000/200000")
             #expect(response.bodyBytes == Array(fixture.large[65000...140000]))
@@ -228,7 +232,8 @@ struct FileResponseTests {
                 .post, "/files/data.txt", headers: HTTPHeaders([("Range", "bytes=0-9")]), body: ByteBuffer())
             #expect(post.status == .ok)
             #expect(post.bodyBytes == fixture.text)
-            let head = try await client.execute(.head, "/files/data.txt", headers: HTTPHeaders([("Range", "bytes=0-9")]))
+            let head = try await client.execute(
+                .head, "/files/data.txt", headers: HTTPHeaders([("Range", "bytes=0-9")]))
             #expect(head.status == .partialContent)
             #expect(head.headers["content-length"] == "10")
             #expect(head.body.readableBytes == 0)

@@ -45,7 +45,8 @@ struct HardeningTests {
         try await app.test(mode) { client throws in
             let etag = try #require(try await client.get("/f").headers["etag"])
             #expect(try await client.get("/f", headers: ["If-None-Match": etag]).status == .notModified)
-            #expect(try await client.execute(.put, "/f", headers: ["If-None-Match": etag]).status == .preconditionFailed)
+            #expect(
+                try await client.execute(.put, "/f", headers: ["If-None-Match": etag]).status == .preconditionFailed)
         }
     }
 

@@ -204,7 +204,9 @@ struct JSONWriterTests {
     }
 
     @Test func doublesAreShortestRoundTripAndValidJSON() throws {
-        let values: [Double] = [0.1, 1.5, -2.25, 100, 0, -0.5, 1e21, 1e-7, 123_456_789.125, .greatestFiniteMagnitude, 5e-324]
+        let values: [Double] = [
+            0.1, 1.5, -2.25, 100, 0, -0.5, 1e21, 1e-7, 123_456_789.125, .greatestFiniteMagnitude, 5e-324,
+        ]
         let text = try json(values)
         let parsed = try #require(try parse(text) as? [Double])
         #expect(parsed == values)
@@ -298,7 +300,8 @@ struct JSONWriterTests {
         #expect(try json(Animal(name: "Generic", legs: 0)) == #"{"name":"Generic","legs":0}"#)
         #expect(try json(Dog(name: "Rex", breed: "lab")) == #"{"name":"Rex","legs":4,"breed":"lab"}"#)
         #expect(try json(Cat(name: "Tom", indoor: true)) == #"{"indoor":true,"name":"Tom","legs":4}"#)
-        #expect(try json(Bird(name: "Tweety", canFly: false)) == #"{"can_fly":false,"super":{"name":"Tweety","legs":2}}"#)
+        #expect(
+            try json(Bird(name: "Tweety", canFly: false)) == #"{"can_fly":false,"super":{"name":"Tweety","legs":2}}"#)
         // Inside other containers too.
         let animals: [Animal] = [Dog(name: "A", breed: "b"), Cat(name: "C", indoor: false)]
         #expect(try json(animals) == #"[{"name":"A","legs":4,"breed":"b"},{"indoor":false,"name":"C","legs":4}]"#)
@@ -306,8 +309,12 @@ struct JSONWriterTests {
 
     @Test func customEncodeWithNestedContainers() throws {
         let text = try json(Location(name: "HQ", lat: 1.5, lon: -0.25))
-        #expect(text == #"{"name":"HQ","coords":{"lat":1.5,"lon":-0.25},"history":[1,{"lat":0.5},["x",null],2],"after":true}"#)
-        #expect(try json([Location(name: "a", lat: 0, lon: 0)]).hasPrefix(#"[{"name":"a","coords":{"lat":0.0,"lon":0.0}"#))
+        #expect(
+            text
+                == #"{"name":"HQ","coords":{"lat":1.5,"lon":-0.25},"history":[1,{"lat":0.5},["x",null],2],"after":true}"#
+        )
+        #expect(
+            try json([Location(name: "a", lat: 0, lon: 0)]).hasPrefix(#"[{"name":"a","coords":{"lat":0.0,"lon":0.0}"#))
     }
 
     @Test func singleValueContainers() throws {
@@ -315,7 +322,9 @@ struct JSONWriterTests {
             let distance: Meters
             let legs: [Meters]
         }
-        #expect(try json(Trip(distance: Meters(value: 3.5), legs: [Meters(value: 1), Meters(value: 2.5)])) == #"{"distance":3.5,"legs":[1.0,2.5]}"#)
+        #expect(
+            try json(Trip(distance: Meters(value: 3.5), legs: [Meters(value: 1), Meters(value: 2.5)]))
+                == #"{"distance":3.5,"legs":[1.0,2.5]}"#)
         #expect(try json(Meters(value: 7)) == "7.0")
     }
 

@@ -46,7 +46,9 @@ struct MiddlewareTests {
         let app = App()
         app.add(
             middleware: ClosureMiddleware { request, next in
-                if request.headers["x-block"] != nil { return Response(status: .forbidden, body: ResponseBody(string: "blocked")) }
+                if request.headers["x-block"] != nil {
+                    return Response(status: .forbidden, body: ResponseBody(string: "blocked"))
+                }
                 return try await next(request)
             })
         app.get("/") { _ in
@@ -72,7 +74,8 @@ struct MiddlewareTests {
         app.get("/") { _ in "ok" }
         try await app.test(mode) { client throws in
             let allowed = [
-                "example.com", "EXAMPLE.com", "example.com:8080", "api.example.org", "a.b.example.org:443", "[::1]:8000",
+                "example.com", "EXAMPLE.com", "example.com:8080", "api.example.org", "a.b.example.org:443",
+                "[::1]:8000",
             ]
             for host in allowed {
                 let response = try await client.get("/", headers: HTTPHeaders([("Host", host)]))
@@ -263,7 +266,9 @@ struct MiddlewareTests {
     func rateLimitKeysAreSeparate(_ mode: TestMode) async throws {
         let app = App()
         app.add(
-            middleware: RateLimitMiddleware(capacity: 1, refillPerSecond: 0.001) { $0.headers["x-api-key"] ?? "anonymous" })
+            middleware: RateLimitMiddleware(capacity: 1, refillPerSecond: 0.001) {
+                $0.headers["x-api-key"] ?? "anonymous"
+            })
         app.get("/") { _ in "ok" }
         try await app.test(mode) { client throws in
             let alice = HTTPHeaders([("X-API-Key", "alice")])
@@ -306,7 +311,9 @@ struct MiddlewareTests {
         }
         #expect(after == 1)
         // The table is bounded.
-        for index in 0..<50 { _ = buckets.take("key-\(index)", capacity: 2, rate: 1, now: start + .seconds(Int64(200 + index))) }
+        for index in 0..<50 {
+            _ = buckets.take("key-\(index)", capacity: 2, rate: 1, now: start + .seconds(Int64(200 + index)))
+        }
         #expect(buckets.tokens.count <= 10)
         #expect(buckets.tokens["key-49"] != nil)
     }

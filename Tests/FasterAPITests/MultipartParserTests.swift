@@ -142,7 +142,10 @@ private let sampleForm = multipartBody(
     [
         (["Content-Disposition: form-data; name=\"title\""], bytes("Hello -- world\r\nsecond line")),
         (
-            ["Content-Disposition: form-data; name=\"upload\"; filename=\"data.bin\"", "Content-Type: application/octet-stream"],
+            [
+                "Content-Disposition: form-data; name=\"upload\"; filename=\"data.bin\"",
+                "Content-Type: application/octet-stream",
+            ],
             trickyBinary
         ),
         (["Content-Disposition: form-data; name=\"empty\""], []),
@@ -161,7 +164,10 @@ struct MultipartBoundaryTests {
         ("Multipart/Form-Data; BOUNDARY=abc", "abc"),
         ("multipart/form-data; charset=utf-8; boundary=\"a b'()+_,-./:=?\"", "a b'()+_,-./:=?"),
         ("multipart/form-data; boundary=\"quoted\"; charset=utf-8", "quoted"),
-        ("  multipart/form-data ; boundary = ----WebKitFormBoundary7MA4YWxkTrZu0gW ", "----WebKitFormBoundary7MA4YWxkTrZu0gW"),
+        (
+            "  multipart/form-data ; boundary = ----WebKitFormBoundary7MA4YWxkTrZu0gW ",
+            "----WebKitFormBoundary7MA4YWxkTrZu0gW"
+        ),
         ("multipart/form-data; boundary=x", "x"),
         ("multipart/form-data; boundary=" + String(repeating: "b", count: 70), String(repeating: "b", count: 70)),
         ("multipart/form-data; boundary=first; boundary=second", "first"),
@@ -437,27 +443,28 @@ struct MultipartParserTests {
 
     // MARK: Content-Disposition and headers
 
-    @Test(arguments: [
-        ("form-data; name=\"a\\\"b\"; filename=\"c\\\\d.txt\"", "a\"b", "c\\d.txt"),
-        ("form-data; name=plain; filename=file.txt", "plain", "file.txt"),
-        ("FORM-DATA; NAME=\"x\"; FileName=\"y\"", "x", "y"),
-        ("form-data; name=\"a;b\"; filename=\"semi;colon=.txt\"", "a;b", "semi;colon=.txt"),
-        ("form-data;name=\"tight\";filename=\"t\"", "tight", "t"),
-        ("form-data; name = \"spaced\" ; filename = \"s\" ", "spaced", "s"),
-        (
-            "form-data; name=\"f\"; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt", "f",
-            "€ rates.txt"
-        ),
-        ("form-data; filename*=utf-8'en'na%C3%AFve.txt; name=\"f\"; filename=\"naive.txt\"", "f", "naïve.txt"),
-        ("form-data; name=\"f\"; filename*=iso-8859-1'en'%A3%20rates", "f", "£ rates"),
-        ("form-data; name=\"f\"; filename=\"ok.txt\"; filename*=UTF-8''%zz", "f", "ok.txt"),
-        ("form-data; name=\"f\"; filename=\"ok.txt\"; filename*=KOI8-R''%C1", "f", "ok.txt"),
-        ("form-data; name*=UTF-8''%C3%A9t%C3%A9; name=\"ete\"", "été", nil),
-        ("form-data; name=\"résumé\"; filename=\"résumé.pdf\"", "résumé", "résumé.pdf"),
-        ("form-data; name=\"unterminated", "unterminated", nil),
-        ("form-data; flag; name=\"n\"", "n", nil),
-        ("form-data", nil, nil),
-    ] as [(String, String?, String?)])
+    @Test(
+        arguments: [
+            ("form-data; name=\"a\\\"b\"; filename=\"c\\\\d.txt\"", "a\"b", "c\\d.txt"),
+            ("form-data; name=plain; filename=file.txt", "plain", "file.txt"),
+            ("FORM-DATA; NAME=\"x\"; FileName=\"y\"", "x", "y"),
+            ("form-data; name=\"a;b\"; filename=\"semi;colon=.txt\"", "a;b", "semi;colon=.txt"),
+            ("form-data;name=\"tight\";filename=\"t\"", "tight", "t"),
+            ("form-data; name = \"spaced\" ; filename = \"s\" ", "spaced", "s"),
+            (
+                "form-data; name=\"f\"; filename=\"fallback.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt", "f",
+                "€ rates.txt"
+            ),
+            ("form-data; filename*=utf-8'en'na%C3%AFve.txt; name=\"f\"; filename=\"naive.txt\"", "f", "naïve.txt"),
+            ("form-data; name=\"f\"; filename*=iso-8859-1'en'%A3%20rates", "f", "£ rates"),
+            ("form-data; name=\"f\"; filename=\"ok.txt\"; filename*=UTF-8''%zz", "f", "ok.txt"),
+            ("form-data; name=\"f\"; filename=\"ok.txt\"; filename*=KOI8-R''%C1", "f", "ok.txt"),
+            ("form-data; name*=UTF-8''%C3%A9t%C3%A9; name=\"ete\"", "été", nil),
+            ("form-data; name=\"résumé\"; filename=\"résumé.pdf\"", "résumé", "résumé.pdf"),
+            ("form-data; name=\"unterminated", "unterminated", nil),
+            ("form-data; flag; name=\"n\"", "n", nil),
+            ("form-data", nil, nil),
+        ] as [(String, String?, String?)])
     func contentDispositionParameters(_ disposition: String, _ name: String?, _ filename: String?) {
         let head = MultipartPartHead(headers: [(name: "content-disposition", value: disposition)])
         #expect(head.name == name)

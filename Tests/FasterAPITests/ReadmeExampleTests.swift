@@ -26,7 +26,8 @@ import Testing
             return JSON(user, status: .created)
         }
 
-        let admin = app.group("/admin", tags: ["admin"], middleware: [RateLimitMiddleware(capacity: 10, refillPerSecond: 1)])
+        let admin = app.group(
+            "/admin", tags: ["admin"], middleware: [RateLimitMiddleware(capacity: 10, refillPerSecond: 1)])
         admin.get("/report") { _ in FileResponse(path: publicDirectory + "/report.txt", downloadName: "report.txt") }
         app.staticFiles("/static", directory: publicDirectory)
 
@@ -40,7 +41,8 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try "quarterly numbers".write(to: directory.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
+        try "quarterly numbers".write(
+            to: directory.appendingPathComponent("report.txt"), atomically: true, encoding: .utf8)
 
         let app = Self.makeApp(publicDirectory: directory.path)
         try await app.test(mode) { client throws in

@@ -28,7 +28,8 @@ struct RequestTests {
         let handler: @Sendable (Request) async throws -> Echo = { request in
             let query = request.query
             return Echo(
-                method: request.method.rawValue, path: request.path, rawPath: String(request.rawPath), queryString: request.queryString.map(String.init),
+                method: request.method.rawValue, path: request.path, rawPath: String(request.rawPath),
+                queryString: request.queryString.map(String.init),
                 a: query.values(for: "a"), first: query["a"], b: query["b"], c: query["c"], absent: query["absent"],
                 pairCount: Array(query).count)
         }
@@ -144,11 +145,16 @@ struct RequestTests {
         let app = App()
         app.get("/h") { request in
             let accept = request.headers.values(for: "accept").joined(separator: "|")
-            return "\(request.headers["x-custom"] ?? "-") \(request.headers["X-CUSTOM"] ?? "-") \(accept) \(request.headers["host"] ?? "-")"
+            return
+                "\(request.headers["x-custom"] ?? "-") \(request.headers["X-CUSTOM"] ?? "-") \(accept) \(request.headers["host"] ?? "-")"
         }
         try await app.test(mode) { client throws in
-            let headers = HTTPHeaders([("X-Custom", "value 1"), ("Accept", "text/html"), ("Accept", "application/json")])
-            #expect(try await client.get("/h", headers: headers).text == "value 1 value 1 text/html|application/json testserver")
+            let headers = HTTPHeaders([
+                ("X-Custom", "value 1"), ("Accept", "text/html"), ("Accept", "application/json"),
+            ])
+            #expect(
+                try await client.get("/h", headers: headers).text
+                    == "value 1 value 1 text/html|application/json testserver")
         }
     }
 
@@ -335,7 +341,8 @@ struct RequestTests {
     func multipartTextFieldAndStreamedBinaryFile(_ mode: TestMode) async throws {
         let app = App()
         app.post("/upload") { request in
-            var summary = UploadSummary(fields: [:], fileSize: 0, fileHash: 0xcbf2_9ce4_8422_2325, firstBytes: [], lastBytes: [])
+            var summary = UploadSummary(
+                fields: [:], fileSize: 0, fileHash: 0xcbf2_9ce4_8422_2325, firstBytes: [], lastBytes: [])
             for try await part in try request.multipart() {
                 if let filename = part.filename {
                     summary.fileName = filename
@@ -343,7 +350,9 @@ struct RequestTests {
                     summary.fileType = part.contentType
                     for try await chunk in part {
                         let bytes = Array(chunk.readableBytesView)
-                        if summary.firstBytes.count < 8 { summary.firstBytes += bytes.prefix(8 - summary.firstBytes.count) }
+                        if summary.firstBytes.count < 8 {
+                            summary.firstBytes += bytes.prefix(8 - summary.firstBytes.count)
+                        }
                         summary.lastBytes = Array((summary.lastBytes + bytes).suffix(8))
                         summary.fileSize += bytes.count
                         Self.fnv1a(bytes, into: &summary.fileHash)

@@ -38,7 +38,9 @@ struct ResponseTests {
     func codableIsJSONInDeclarationOrderWithNulls(_ mode: TestMode) async throws {
         let app = App()
         app.get("/person") { _ in
-            Person(name: "Ann", zebra: 3, apple: 1.5, nickname: nil, inner: Inner(zeta: 9, alpha: ["x", "y"]), middle: true)
+            Person(
+                name: "Ann", zebra: 3, apple: 1.5, nickname: nil, inner: Inner(zeta: 9, alpha: ["x", "y"]), middle: true
+            )
         }
         app.get("/list") { _ in [Inner(zeta: 1, alpha: []), Inner(zeta: 2, alpha: ["q"])] }
         try await app.test(mode) { client throws in
@@ -135,7 +137,8 @@ struct ResponseTests {
     func streamingResponseIsCollected(_ mode: TestMode) async throws {
         let app = App()
         app.get("/stream") { _ in
-            StreamingResponse(contentType: "text/plain; charset=utf-8", headers: HTTPHeaders([("X-Stream", "1")])) { writer in
+            StreamingResponse(contentType: "text/plain; charset=utf-8", headers: HTTPHeaders([("X-Stream", "1")])) {
+                writer in
                 for index in 1...50 {
                     try await writer.write("line \(index)\n")
                 }
@@ -166,7 +169,8 @@ struct ResponseTests {
             response.setCookie(Cookie(name: "session", value: "abc123", maxAge: 3600))
             response.setCookie(
                 Cookie(
-                    name: "theme", value: "dark", expires: Date(timeIntervalSince1970: 0), path: nil, domain: "example.com",
+                    name: "theme", value: "dark", expires: Date(timeIntervalSince1970: 0), path: nil,
+                    domain: "example.com",
                     secure: true, httpOnly: false, sameSite: nil))
             response.setCookie(Cookie(name: "cross", value: "1", sameSite: Cookie.SameSite.none))
             return response
@@ -188,7 +192,8 @@ struct ResponseTests {
         let app = App()
         app.get("/raw") { _ in
             Response(
-                status: HTTPStatus(code: 299, reasonPhrase: "Custom"), headers: HTTPHeaders([("X-A", "1"), ("X-A", "2")]),
+                status: HTTPStatus(code: 299, reasonPhrase: "Custom"),
+                headers: HTTPHeaders([("X-A", "1"), ("X-A", "2")]),
                 body: ResponseBody(string: "raw"))
         }
         try await app.test(mode) { client throws in

@@ -47,7 +47,8 @@ struct RouterTests {
             "\(request.route ?? "-") \(request.pathParameters.map { "\($0.name)=\($0.value)" }.joined(separator: ","))"
         }
         try await app.test(mode) { client throws in
-            #expect(try await client.get("/orgs/apple/repos/swift").text == "/orgs/{org}/repos/{repo} org=apple,repo=swift")
+            #expect(
+                try await client.get("/orgs/apple/repos/swift").text == "/orgs/{org}/repos/{repo} org=apple,repo=swift")
         }
     }
 
@@ -139,13 +140,15 @@ struct RouterTests {
             let response = try await client.execute(.put, "/items", text: "x")
             #expect(response.status == .methodNotAllowed)
             #expect(response.text == #"{"detail":"Method Not Allowed"}"#)
-            let allow = Set((response.headers["allow"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            let allow = Set(
+                (response.headers["allow"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             #expect(allow == ["GET", "POST", "HEAD", "OPTIONS"])
 
             // Without a GET there is no automatic HEAD to advertise.
             let things = try await client.get("/things")
             #expect(things.status == .methodNotAllowed)
-            let thingsAllow = Set((things.headers["allow"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            let thingsAllow = Set(
+                (things.headers["allow"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             #expect(thingsAllow == ["DELETE", "OPTIONS"])
         }
     }
@@ -184,7 +187,8 @@ struct RouterTests {
             let response = try await client.execute(.options, "/items")
             #expect(response.status == .noContent)
             #expect(response.body.readableBytes == 0)
-            let allow = Set((response.headers["allow"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            let allow = Set(
+                (response.headers["allow"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             #expect(allow == ["GET", "POST", "HEAD", "OPTIONS"])
             #expect(try await client.execute(.options, "/missing").status == .notFound)
         }

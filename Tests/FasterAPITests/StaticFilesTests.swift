@@ -29,8 +29,10 @@ struct StaticFilesTests {
             // A link escaping the root, a link to a directory outside, and a harmless inner link.
             try fm.createSymbolicLink(
                 atPath: root.appendingPathComponent("escape.txt").path, withDestinationPath: "../outside/secret.txt")
-            try fm.createSymbolicLink(atPath: root.appendingPathComponent("outdir").path, withDestinationPath: outside.path)
-            try fm.createSymbolicLink(atPath: root.appendingPathComponent("alias.css").path, withDestinationPath: "style.css")
+            try fm.createSymbolicLink(
+                atPath: root.appendingPathComponent("outdir").path, withDestinationPath: outside.path)
+            try fm.createSymbolicLink(
+                atPath: root.appendingPathComponent("alias.css").path, withDestinationPath: "style.css")
 
             let app = App()
             app.staticFiles("/static", directory: root.path)
@@ -82,7 +84,8 @@ struct StaticFilesTests {
             #expect(deep.text == "deep text")
             #expect(deep.headers["content-type"] == "text/plain; charset=utf-8")
             let etag = try #require(deep.headers["etag"])
-            let again = try await client.get("/static/sub/deep/file.txt", headers: HTTPHeaders([("If-None-Match", etag)]))
+            let again = try await client.get(
+                "/static/sub/deep/file.txt", headers: HTTPHeaders([("If-None-Match", etag)]))
             #expect(again.status == .notModified)
 
             let css = try await client.get("/static/style.css")

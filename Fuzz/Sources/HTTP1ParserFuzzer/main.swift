@@ -1,6 +1,7 @@
+import NIOCore
+
 @testable import FasterAPI
 @testable import FasterAPICore
-import NIOCore
 
 /// Feeds arbitrary bytes to the HTTP/1.1 request parser, whole and split in two at a point taken
 /// from the first byte, and to the multipart parser. Any crash, hang or sanitizer report is a bug;

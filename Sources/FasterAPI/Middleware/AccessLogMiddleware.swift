@@ -31,7 +31,8 @@ public struct AccessLogMiddleware: Middleware {
         if let id = request.storage[RequestID.self] { metadata["request_id"] = "\(id)" }
         let duration = String(format: "%.2f", milliseconds)
         logger.log(
-            level: level, "\(client) \"\(head.method) \(head.target) \(head.version)\" \(response.status.code) \(duration)ms",
+            level: level,
+            "\(client) \"\(head.method) \(head.target) \(head.version)\" \(response.status.code) \(duration)ms",
             metadata: metadata)
         return response
     }

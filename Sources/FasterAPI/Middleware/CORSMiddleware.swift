@@ -61,7 +61,8 @@ public struct CORSMiddleware: Middleware {
         response.headers.replaceOrAdd(name: "Access-Control-Allow-Origin", value: allowOriginValue(origin))
         if allowCredentials { response.headers.replaceOrAdd(name: "Access-Control-Allow-Credentials", value: "true") }
         if !exposedHeaders.isEmpty {
-            response.headers.replaceOrAdd(name: "Access-Control-Expose-Headers", value: exposedHeaders.joined(separator: ", "))
+            response.headers.replaceOrAdd(
+                name: "Access-Control-Expose-Headers", value: exposedHeaders.joined(separator: ", "))
         }
         if variesByOrigin { addVaryOrigin(&response.headers) }
         return response

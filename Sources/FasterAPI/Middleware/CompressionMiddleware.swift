@@ -95,7 +95,9 @@ public struct CompressionMiddleware: Middleware {
 
     private func addVary(_ headers: inout HTTPHeaders) {
         if let vary = headers["vary"] {
-            if !vary.lowercased().contains("accept-encoding") { headers.replaceOrAdd(name: "Vary", value: vary + ", Accept-Encoding") }
+            if !vary.lowercased().contains("accept-encoding") {
+                headers.replaceOrAdd(name: "Vary", value: vary + ", Accept-Encoding")
+            }
         } else {
             headers.add(name: "Vary", value: "Accept-Encoding")
         }

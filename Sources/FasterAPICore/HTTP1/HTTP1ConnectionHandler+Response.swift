@@ -9,7 +9,9 @@ extension HTTP1ConnectionHandler {
         let sink: ChannelBodySink
     }
 
-    static func send(_ response: Response, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
+    static func send(_ response: Response, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop)
+        async
+    {
         // The task's executor is the event loop, so this is normally a plain call.
         let started: StreamJob?
         if eventLoop.inEventLoop {
@@ -31,7 +33,8 @@ extension HTTP1ConnectionHandler {
 
     /// Runs `body` on the event loop: inline when already there (the usual case, as the task's
     /// executor is the loop), else by hopping. Nil if the loop is gone.
-    private static func onLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable () -> T) async -> T? {
+    private static func onLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable () -> T) async -> T?
+    {
         if eventLoop.inEventLoop { return body() }
         return try? await eventLoop.submit(body).get()
     }
@@ -48,7 +51,9 @@ extension HTTP1ConnectionHandler {
             // The client waits for 100 before sending the body; we answered without it.
             exchange.keepAlive = false
         }
-        if !response.headers.isEmpty, response.headers.containsToken("close", in: "connection") { exchange.keepAlive = false }
+        if !response.headers.isEmpty, response.headers.containsToken("close", in: "connection") {
+            exchange.keepAlive = false
+        }
 
         var buffer = context.channel.allocator.buffer(capacity: 192 + min(response.body.knownLength ?? 0, 16 * 1024))
         buffer.writeStaticString("HTTP/1.1 ")
@@ -102,7 +107,8 @@ extension HTTP1ConnectionHandler {
         if let failure {
             // The body is cut short: the only honest signal left is closing the connection.
             if !(failure is CancellationError) {
-                resources.logger.warning("Streamed response body failed; closing the connection", metadata: ["error": "\(failure)"])
+                resources.logger.warning(
+                    "Streamed response body failed; closing the connection", metadata: ["error": "\(failure)"])
             }
             isClosed = true
             context.flush()
@@ -129,7 +135,8 @@ extension HTTP1ConnectionHandler {
         }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        return Response(status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(jsonQuoted(detail))}"))
+        return Response(
+            status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(jsonQuoted(detail))}"))
     }
 
     // MARK: - Head serialization

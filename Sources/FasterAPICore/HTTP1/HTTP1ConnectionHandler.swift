@@ -215,7 +215,9 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         resumeReadingIfNeeded()
     }
 
-    private func startExchange(_ head: HTTPRequestHead, framing: HTTP1BodyFraming, keepAlive: Bool, expectContinue: Bool) {
+    private func startExchange(
+        _ head: HTTPRequestHead, framing: HTTP1BodyFraming, keepAlive: Bool, expectContinue: Bool
+    ) {
         clearDeadline()
         if case .length(let length) = framing, length > configuration.maxRequestBodyBytes {
             // Refuse before reading a byte of it; the client may still send it, so drain, then close.
@@ -355,7 +357,9 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     }
 
     /// The connection task: answers requests until the connection closes.
-    private static func serve(responder: Responder, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop) async {
+    private static func serve(
+        responder: Responder, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop
+    ) async {
         while let request = await nextRequest(handler) {
             let response: Response
             do {

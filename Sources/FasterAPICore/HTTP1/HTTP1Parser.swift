@@ -127,7 +127,9 @@ struct HTTP1Parser {
             while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
                 buffer.moveReaderIndex(forwardBy: 2)
             }
-            if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D { return nil }
+            if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D {
+                return nil
+            }
         }
         let limits = self.limits
         // Find the blank line ending the head, and the request line's end, looking at each byte
@@ -154,7 +156,9 @@ struct HTTP1Parser {
         guard let headEnd = scan.end else {
             // A request line may take its limit plus CRLF.
             if let lineEnd = scan.lineEnd {
-                if lineEnd + 1 > limits.maxRequestLineLength + 2 { throw HTTPParseError(.uriTooLong, "request line too long") }
+                if lineEnd + 1 > limits.maxRequestLineLength + 2 {
+                    throw HTTPParseError(.uriTooLong, "request line too long")
+                }
             } else if buffer.readableBytes > limits.maxRequestLineLength + 1 {
                 throw HTTPParseError(.uriTooLong, "request line too long")
             }
@@ -206,7 +210,9 @@ struct HTTP1Parser {
     }
 
     /// Parses a complete head (ending in CRLF CRLF).
-    private static func parseHeadBytes(_ raw: UnsafeRawBufferPointer, limits: HTTP1ParserLimits) throws(HTTPParseError) -> ParsedHead {
+    private static func parseHeadBytes(_ raw: UnsafeRawBufferPointer, limits: HTTP1ParserLimits) throws(HTTPParseError)
+        -> ParsedHead
+    {
         // An over-long request line is 414 whatever else is wrong with it, however it was split.
         let window = min(raw.count, limits.maxRequestLineLength + 2)
         guard let lineFeed = UnsafeRawBufferPointer(rebasing: raw[0..<window]).firstIndex(of: 0x0A),
@@ -269,7 +275,9 @@ struct HTTP1Parser {
             }
             let nameStart = i
             while i < count, raw[i] != UInt8(ascii: ":") {
-                guard HTTPByteClass.isTokenByte(raw[i]) else { throw HTTPParseError(.badRequest, "invalid header name") }
+                guard HTTPByteClass.isTokenByte(raw[i]) else {
+                    throw HTTPParseError(.badRequest, "invalid header name")
+                }
                 i += 1
             }
             guard i < count, i > nameStart else { throw HTTPParseError(.badRequest, "invalid header line") }
@@ -280,7 +288,9 @@ struct HTTP1Parser {
             var valueEnd = i
             while i < count, raw[i] != 0x0D, raw[i] != 0x0A {
                 let byte = raw[i]
-                guard HTTPByteClass.isFieldValueByte(byte) else { throw HTTPParseError(.badRequest, "invalid header value") }
+                guard HTTPByteClass.isFieldValueByte(byte) else {
+                    throw HTTPParseError(.badRequest, "invalid header value")
+                }
                 i += 1
                 if byte != 0x20, byte != 0x09 { valueEnd = i }
             }
@@ -321,7 +331,9 @@ struct HTTP1Parser {
                 contentLength = length
             case 17 where equalsLowercase(name, "transfer-encoding"):
                 hasTransferEncoding = true
-                for coding in String(decoding: value, as: UTF8.self).split(separator: ",", omittingEmptySubsequences: false) {
+                for coding in String(decoding: value, as: UTF8.self).split(
+                    separator: ",", omittingEmptySubsequences: false)
+                {
                     let coding = coding.trimmingSpaces()
                     guard !coding.isEmpty else { throw HTTPParseError(.badRequest, "empty transfer coding") }
                     transferCodings.append(coding)
@@ -416,7 +428,9 @@ struct HTTP1Parser {
             return nil
         }
         let size: Int = try buffer.withUnsafeReadableBytes { raw throws(HTTPParseError) in
-            guard lineEnd > 0, raw[lineEnd - 1] == 0x0D else { throw HTTPParseError(.badRequest, "chunk line not ended by CRLF") }
+            guard lineEnd > 0, raw[lineEnd - 1] == 0x0D else {
+                throw HTTPParseError(.badRequest, "chunk line not ended by CRLF")
+            }
             return try Self.parseChunkSize(UnsafeRawBufferPointer(rebasing: raw[0..<(lineEnd - 1)]))
         }
         buffer.moveReaderIndex(forwardBy: lineEnd + 1)
@@ -449,7 +463,9 @@ struct HTTP1Parser {
         while i < line.count {
             // Whitespace is allowed only before a ";" (BWS), never at the end of the line.
             skipWhitespace()
-            guard i < line.count, line[i] == UInt8(ascii: ";") else { throw HTTPParseError(.badRequest, "invalid chunk size") }
+            guard i < line.count, line[i] == UInt8(ascii: ";") else {
+                throw HTTPParseError(.badRequest, "invalid chunk size")
+            }
             i += 1
             skipWhitespace()
             try token()
@@ -483,7 +499,8 @@ struct HTTP1Parser {
         // The trailer section is header fields ended by an empty line; we validate and drop them,
         // under the same size and count limits as the head. Complete lines are not looked at again.
         let limits = self.limits
-        let outcome: Result<(end: Int?, lineStart: Int, fields: Int), HTTPParseError> = buffer.withUnsafeReadableBytes { raw in
+        let outcome: Result<(end: Int?, lineStart: Int, fields: Int), HTTPParseError> = buffer.withUnsafeReadableBytes {
+            raw in
             var lineStart = lineStart
             var fields = fields
             let window = raw[0..<min(raw.count, limits.maxHeadBytes + 2)]

@@ -279,7 +279,9 @@ struct ParsedResponse: Sendable, CustomStringConvertible {
         headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
     var text: String { String(decoding: body, as: UTF8.self) }
-    var description: String { "\(version) \(status) \(headers.map { "\($0.name): \($0.value)" }) body=\(text.prefix(200))" }
+    var description: String {
+        "\(version) \(status) \(headers.map { "\($0.name): \($0.value)" }) body=\(text.prefix(200))"
+    }
 }
 
 struct ResponseParseError: Error, CustomStringConvertible {
@@ -298,8 +300,9 @@ enum ResponseParser {
         var index = 0
         var finalCount = 0
         while index < bytes.count {
-            guard let (response, next) = try parseOne(
-                bytes, from: index, isHead: headRequests.contains(finalCount), closed: closed)
+            guard
+                let (response, next) = try parseOne(
+                    bytes, from: index, isHead: headRequests.contains(finalCount), closed: closed)
             else { break }
             responses.append(response)
             if response.status >= 200 { finalCount += 1 }
@@ -333,13 +336,18 @@ enum ResponseParser {
         }
         var headers: [(String, String)] = []
         for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { throw ResponseParseError(description: "bad header line: \(line)") }
+            guard let colon = line.firstIndex(of: ":") else {
+                throw ResponseParseError(description: "bad header line: \(line)")
+            }
             let name = String(line[..<colon])
-            guard !name.isEmpty, !name.contains(" ") else { throw ResponseParseError(description: "bad header name: \(line)") }
+            guard !name.isEmpty, !name.contains(" ") else {
+                throw ResponseParseError(description: "bad header name: \(line)")
+            }
             let value = line[line.index(after: colon)...].trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
             headers.append((name, value))
         }
-        var response = ParsedResponse(version: String(parts[0]), status: status, headers: headers.map { (name: $0.0, value: $0.1) }, body: [])
+        var response = ParsedResponse(
+            version: String(parts[0]), status: status, headers: headers.map { (name: $0.0, value: $0.1) }, body: [])
         var index = headEnd + 4
         if status < 200 || status == 204 || status == 304 || isHead {
             return (response, index)
