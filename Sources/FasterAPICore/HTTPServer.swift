@@ -74,7 +74,8 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
                 guard let self else { return channel.close() }
                 guard self.register(channel) else {
                     return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(OverloadHandler())
+                        try channel.pipeline.syncOperations.addHandler(
+                            OverloadHandler(linger: configuration.lingerTimeout))
                     }
                 }
                 let resources =
@@ -154,14 +155,23 @@ final class OverloadHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// How long what the client sends is read and dropped after the answer, before closing.
+    let linger: TimeAmount
+
+    init(linger: TimeAmount) { self.linger = linger }
+
     func channelActive(context: ChannelHandlerContext) {
         let body = "{\"detail\":\"Too many connections\"}"
         var buffer = context.channel.allocator.buffer(capacity: 160)
         buffer.writeString(
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n\(body)"
         )
+        let linger = self.linger
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
+            // Close our side and drain the request the client may be sending, so the kernel does
+            // not answer it with a reset that destroys the 503; then close for good.
+            context.close(mode: .output).assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            context.eventLoop.assumeIsolated().scheduleTask(in: linger) { context.close(promise: nil) }
         }
     }
 
