@@ -34,6 +34,8 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         var bodyDemand = true
         var awaitingContinue: Bool
         var responseComplete = false
+        /// The body stopped being read before its end (too large, malformed, too slow).
+        var bodyAbandoned = false
     }
 
     enum Deadline {
@@ -292,6 +294,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         if case .streaming(let source) = current.body { source.finish(error) }
         exchange!.body = .complete
         exchange!.keepAlive = false
+        exchange!.bodyAbandoned = true
         unread.clear()
         if deadline?.kind == .body { clearDeadline() }
         if current.responseComplete {
@@ -393,7 +396,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         guard let current = exchange else { return }
         guard current.keepAlive else {
             // Unread request bytes would make our close a reset that can eat the response.
-            var bodyUnread = current.awaitingContinue
+            var bodyUnread = current.awaitingContinue || current.bodyAbandoned
             if case .complete = current.body {} else { bodyUnread = true }
             closeAfterWriting(linger: bodyUnread || unread.readableBytes > 0)
             return
