@@ -94,12 +94,9 @@ public struct FileResponse: ResponseConvertible {
                 headers.add(
                     name: "Content-Range", value: "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(info.size)")
             case .unsatisfiable:
-                var failed = HTTPHeaders()
-                failed.add(name: "Content-Range", value: "bytes */\(info.size)")
-                failed.add(name: "Content-Type", value: "application/json")
-                return Response(
-                    status: .rangeNotSatisfiable, headers: failed,
-                    body: ResponseBody(string: "{\"detail\":\"Range Not Satisfiable\"}"))
+                throw HTTPError(
+                    .rangeNotSatisfiable, detail: "Range Not Satisfiable",
+                    headers: HTTPHeaders([("Content-Range", "bytes */\(info.size)")]))
             case .ignored:
                 break
             }

@@ -56,12 +56,7 @@ extension HTTP1ConnectionHandler {
         }
 
         var buffer = context.channel.allocator.buffer(capacity: 192 + min(response.body.knownLength ?? 0, 16 * 1024))
-        buffer.writeStaticString("HTTP/1.1 ")
-        Self.writeStatusLine(status, to: &buffer)
-        if !response.headers.isEmpty { Self.writeUserHeaders(response.headers, to: &buffer) }
-        buffer.writeStaticString("Date: ")
-        buffer.writeImmutableBuffer(resources.dateCache.current())
-        buffer.writeStaticString("\r\n")
+        writeHeadStart(response, to: &buffer)
 
         let sendsBody = status.allowsBody && !exchange.isHead
         switch response.body.storage {
@@ -140,6 +135,17 @@ extension HTTP1ConnectionHandler {
     }
 
     // MARK: - Head serialization
+
+    /// The status line, the handler's fields (less the ones the server owns) and `Date`; the
+    /// framing fields and the blank line are the caller's.
+    func writeHeadStart(_ response: Response, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("HTTP/1.1 ")
+        Self.writeStatusLine(response.status, to: &buffer)
+        if !response.headers.isEmpty { Self.writeUserHeaders(response.headers, to: &buffer) }
+        buffer.writeStaticString("Date: ")
+        buffer.writeImmutableBuffer(resources.dateCache.current())
+        buffer.writeStaticString("\r\n")
+    }
 
     static func writeStatusLine(_ status: HTTPStatus, to buffer: inout ByteBuffer) {
         let code = status.code

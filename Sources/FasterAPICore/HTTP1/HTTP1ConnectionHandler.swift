@@ -432,16 +432,13 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
 
     /// Answers a request that could not be served with its error status and closes.
     func writeErrorAndClose(_ error: any HTTPStatusError) {
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        let body = "{\"detail\":\(jsonQuoted(error.detail))}"
-        buffer.writeStaticString("HTTP/1.1 ")
-        Self.writeStatusLine(error.status, to: &buffer)
-        buffer.writeStaticString("Content-Type: application/json\r\nDate: ")
-        buffer.writeImmutableBuffer(resources.dateCache.current())
-        buffer.writeStaticString("\r\n")
-        Self.writeContentLength(body.utf8.count, to: &buffer)
+        let response = Self.errorResponse(for: error)
+        let body = response.body.buffer ?? ByteBuffer()
+        var buffer = context.channel.allocator.buffer(capacity: 192 + body.readableBytes)
+        writeHeadStart(response, to: &buffer)
+        Self.writeContentLength(body.readableBytes, to: &buffer)
         buffer.writeStaticString("Connection: close\r\n\r\n")
-        buffer.writeString(body)
+        buffer.writeImmutableBuffer(body)
         unread.clear()
         context.write(wrapOutboundOut(buffer), promise: nil)
         closeAfterWriting(linger: true)
