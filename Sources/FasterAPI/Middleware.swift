@@ -33,3 +33,14 @@ public struct ClosureMiddleware: Middleware {
         try await body(request, next)
     }
 }
+
+extension HTTPHeaders {
+    /// Adds `name` to `Vary` unless it is already listed: the response depends on that request field.
+    mutating func addVary(_ name: String) {
+        guard let vary = self["vary"] else {
+            add(name: "Vary", value: name)
+            return
+        }
+        if !containsToken(name, in: "vary") { replaceOrAdd(name: "Vary", value: vary + ", " + name) }
+    }
+}

@@ -64,7 +64,7 @@ public struct CORSMiddleware: Middleware {
             response.headers.replaceOrAdd(
                 name: "Access-Control-Expose-Headers", value: exposedHeaders.joined(separator: ", "))
         }
-        if variesByOrigin { addVaryOrigin(&response.headers) }
+        if variesByOrigin { response.headers.addVary("Origin") }
         return response
     }
 
@@ -119,16 +119,6 @@ public struct CORSMiddleware: Middleware {
     private func allowOriginValue(_ origin: String) -> String {
         if case .any = allowedOrigins, !allowCredentials { return "*" }
         return origin
-    }
-
-    private func addVaryOrigin(_ headers: inout HTTPHeaders) {
-        if let vary = headers["vary"] {
-            if !vary.split(separator: ",").contains(where: { $0.trimmingSpaces().lowercased() == "origin" }) {
-                headers.replaceOrAdd(name: "Vary", value: vary + ", Origin")
-            }
-        } else {
-            headers.add(name: "Vary", value: "Origin")
-        }
     }
 
     /// CORS-safelisted request headers (always allowed).

@@ -40,7 +40,7 @@ public struct CompressionMiddleware: Middleware {
             !MediaType.isCompressed(response.headers["content-type"] ?? "application/octet-stream")
         else { return response }
         if let length = response.body.knownLength, length < minimumSize { return response }
-        addVary(&response.headers)
+        response.headers.addVary("Accept-Encoding")
         guard let coding = Self.negotiate(request.headers.values(for: "accept-encoding")) else { return response }
         let algorithm = coding.algorithm(level: level)
         if var buffer = response.body.buffer {
@@ -91,16 +91,6 @@ public struct CompressionMiddleware: Middleware {
         let gzip = weight(.gzip), deflate = weight(.deflate)
         if gzip <= 0 && deflate <= 0 { return nil }
         return gzip >= deflate ? .gzip : .deflate
-    }
-
-    private func addVary(_ headers: inout HTTPHeaders) {
-        if let vary = headers["vary"] {
-            if !vary.lowercased().contains("accept-encoding") {
-                headers.replaceOrAdd(name: "Vary", value: vary + ", Accept-Encoding")
-            }
-        } else {
-            headers.add(name: "Vary", value: "Accept-Encoding")
-        }
     }
 }
 
