@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import CompilerPluginSupport
 import PackageDescription
 
 /// Nonisolated async functions run on their caller's executor (SE-0461): no executor switch on
@@ -11,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "FasterAPICore", targets: ["FasterAPICore"]),
         .library(name: "FasterAPI", targets: ["FasterAPI"]),
+        .library(name: "FasterAPIJWT", targets: ["FasterAPIJWT"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
     ],
     dependencies: [
@@ -18,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-syntax.git", "602.0.0"..<"604.0.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(
@@ -31,10 +35,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .macro(
+            name: "FasterAPIMacros",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ]
+        ),
         .target(
             name: "FasterAPI",
             dependencies: [
                 "FasterAPICore",
+                "FasterAPIMacros",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -44,7 +58,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "fasterapi-demo", dependencies: ["FasterAPI"], swiftSettings: swiftSettings),
+        .target(
+            name: "FasterAPIJWT",
+            dependencies: ["FasterAPI", .product(name: "JWTKit", package: "jwt-kit")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fasterapi-demo", dependencies: ["FasterAPI", "FasterAPIJWT"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",
             dependencies: [
@@ -66,6 +86,14 @@ let package = Package(
             ],
             exclude: ["Interop"]
         ),
+        .testTarget(
+            name: "FasterAPIMacrosTests",
+            dependencies: [
+                "FasterAPIMacros",
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+            ]
+        ),
+        .testTarget(name: "FasterAPIJWTTests", dependencies: ["FasterAPIJWT"]),
     ]
 )
 

@@ -1,0 +1,8 @@
+import SwiftCompilerPlugin
+import SwiftSyntaxMacros
+
+/// The compiler plugin that provides FasterAPI's macros.
+@main
+struct FasterAPIMacrosPlugin: CompilerPlugin {
+    let providingMacros: [any Macro.Type] = []
+}
