@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the peers the interop tests drive
-# (a Python venv with httpx and h11, curl), then builds and runs every Swift test.
+# (curl, headless Chromium and its driver, a Python venv with httpx, h11, FastAPI, the OpenAPI
+# validator and Selenium), then builds and runs every Swift test.
 # Idempotent: a second run reuses the venv and the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

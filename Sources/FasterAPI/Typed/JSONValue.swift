@@ -1,0 +1,79 @@
+import NIOCore
+
+/// A parsed JSON document, as the typed layer reads request bodies and reports inputs.
+///
+/// Objects keep their members in document order; looking a key up finds its last occurrence,
+/// as Python's `json` module does.
+public enum JSONValue: Sendable, Equatable {
+    /// `null`.
+    case null
+    /// `true` or `false`.
+    case bool(Bool)
+    /// An integer literal that fits in `Int`.
+    case int(Int)
+    /// Any other number (with a fraction or exponent, or too large for `Int`).
+    case double(Double)
+    /// A string.
+    case string(String)
+    /// An array.
+    case array([JSONValue])
+    /// An object, members in document order.
+    case object(JSONObject)
+}
+
+/// A JSON object's members in document order.
+public struct JSONObject: Sendable, Equatable {
+    /// The members, in order; a key may repeat (the last one wins on lookup).
+    public var members: [(key: String, value: JSONValue)]
+
+    /// An object with `members`.
+    public init(_ members: [(key: String, value: JSONValue)] = []) { self.members = members }
+
+    /// The value of the last member named `key`.
+    public subscript(key: String) -> JSONValue? {
+        members.last { $0.key == key }?.value
+    }
+
+    /// Compares member lists in order.
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        lhs.members.count == rhs.members.count
+            && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
+}
+
+extension JSONValue: Encodable {
+    /// Encodes the value as the JSON it came from.
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .bool(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .int(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .double(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .string(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .array(let values):
+            var container = encoder.unkeyedContainer()
+            for value in values { try container.encode(value) }
+        case .object(let object):
+            var container = encoder.container(keyedBy: JSONKey.self)
+            for member in object.members { try container.encode(member.value, forKey: JSONKey(member.key)) }
+        }
+    }
+
+    private struct JSONKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
