@@ -15,6 +15,8 @@ public struct AppConfiguration: Sendable {
     public var trailingSlash = TrailingSlashBehavior.redirect
     /// Largest body the JSON and form readers accept (413 above it).
     public var maxBodyBytes = 1024 * 1024
+    /// The OpenAPI document and docs page.
+    public var openAPI = OpenAPIConfiguration()
 
     /// The default configuration.
     public init() {}
@@ -28,8 +30,25 @@ public struct Route: Sendable {
     public let path: String
     /// Tags, from the route and its groups.
     public let tags: [String]
+    /// The OpenAPI documentation of a typed route (nil for a closure route).
+    public let operation: OperationDoc?
+    /// A typed route's inputs, for the documentation.
+    public let inputs: [InputSpec]
     let handler: Next
     let middleware: [any Middleware]
+
+    init(
+        method: HTTPMethod, path: String, tags: [String], operation: OperationDoc? = nil, inputs: [InputSpec] = [],
+        handler: @escaping Next, middleware: [any Middleware]
+    ) {
+        self.method = method
+        self.path = path
+        self.tags = tags
+        self.operation = operation
+        self.inputs = inputs
+        self.handler = handler
+        self.middleware = middleware
+    }
 }
 
 /// A FasterAPI application: routes, middleware, state and lifecycle hooks.
@@ -49,6 +68,7 @@ public final class App: RouteRegistrar, Sendable {
         var routes: [Route] = []
         var middleware: [any Middleware] = []
         var errorHandlers: [ErrorResponder.Handler] = []
+        var dependencyOverrides = DependencyOverrides()
         var startup: [@Sendable (App) async throws -> Void] = []
         var shutdown: [@Sendable (App) async throws -> Void] = []
     }
@@ -69,6 +89,12 @@ public final class App: RouteRegistrar, Sendable {
     public var configuration: AppConfiguration {
         get { setup.withLockedValue { $0.configuration } }
         set { setup.withLockedValue { $0.configuration = newValue } }
+    }
+
+    /// Replacements for dependencies (for tests); set them before the app starts serving.
+    public var dependencyOverrides: DependencyOverrides {
+        get { setup.withLockedValue { $0.dependencyOverrides } }
+        set { setup.withLockedValue { $0.dependencyOverrides = newValue } }
     }
 
     /// Every registered route, in registration order.
@@ -101,9 +127,13 @@ public final class App: RouteRegistrar, Sendable {
         setup.withLockedValue { $0.shutdown.append(hook) }
     }
 
-    /// Creates a group of routes sharing a path prefix, tags and middleware.
-    public func group(_ prefix: String, tags: [String] = [], middleware: [any Middleware] = []) -> RouteGroup {
-        RouteGroup(app: self, prefix: RouteGroup.normalize(prefix), tags: tags, middleware: middleware)
+    /// Creates a group of routes sharing a path prefix, tags, middleware and dependencies.
+    public func group(
+        _ prefix: String, tags: [String] = [], middleware: [any Middleware] = [], dependencies: [RouteDependency] = []
+    ) -> RouteGroup {
+        RouteGroup(
+            app: self, prefix: RouteGroup.normalize(prefix), tags: tags, middleware: middleware,
+            dependencies: dependencies)
     }
 
     /// Adds a route to the app; `handler` is the fully adapted handler.
@@ -113,6 +143,11 @@ public final class App: RouteRegistrar, Sendable {
         addRoute(Route(method: method, path: path, tags: tags, handler: handler, middleware: []))
     }
 
+    /// Adds a typed route, with dependencies to resolve before it.
+    public func register(_ route: TypedRoute, dependencies: [RouteDependency]) {
+        addRoute(route.route(dependencies: dependencies, groupTags: [], middleware: []))
+    }
+
     func addRoute(_ route: Route) {
         setup.withLockedValue { $0.routes.append(route) }
     }
@@ -120,12 +155,67 @@ public final class App: RouteRegistrar, Sendable {
     /// Builds the responder: the routing table and middleware chains, composed once.
     public func makeResponder() -> some HTTPResponder {
         let setup = self.setup.withLockedValue { $0 }
-        let context = AppContext(state: state, logger: logger, configuration: setup.configuration)
         let errors = ErrorResponder(handlers: setup.errorHandlers, logger: logger)
+        let context = AppContext(
+            state: state, logger: logger, configuration: setup.configuration, errors: errors,
+            dependencyOverrides: setup.dependencyOverrides)
         let routing = RoutingResponder(
-            routes: setup.routes, errors: errors, trailingSlash: setup.configuration.trailingSlash)
+            routes: Self.checked(setup.routes, state: state) + Self.documentationRoutes(setup),
+            errors: errors, trailingSlash: setup.configuration.trailingSlash)
         let entry = setup.middleware.compose(around: routing.respond, errors: errors)
         return AppResponder(context: context, entry: entry, errors: errors)
+    }
+
+    /// The routes serving the OpenAPI document and the docs page, as configured.
+    private static func documentationRoutes(_ setup: Setup) -> [Route] {
+        let settings = setup.configuration.openAPI
+        guard let documentPath = settings.documentPath else { return [] }
+        let document = OpenAPIBuilder(configuration: settings).document(for: setup.routes)
+        let json = (try? JSONWriter.encode(JSONValue.object(document))) ?? ByteBuffer()
+        var routes = [
+            Route(
+                method: .get, path: documentPath, tags: [],
+                handler: { _ in
+                    Response(
+                        headers: HTTPHeaders([("Content-Type", "application/json")]), body: ResponseBody(buffer: json))
+                }, middleware: [])
+        ]
+        if let docsPath = settings.docsPath {
+            let page = HTML(DocsPage.html(title: settings.title, openAPIURL: documentPath))
+            routes.append(
+                Route(
+                    method: .get, path: docsPath, tags: [], handler: { request in page.response(for: request) },
+                    middleware: []))
+        }
+        return routes
+    }
+
+    /// Fails at start-up, naming the route, on declarations that cannot work: a regular
+    /// expression that does not compile, a singleton dependency missing from `state`.
+    private static func checked(_ routes: [Route], state: AppState) -> [Route] {
+        func check(_ inputs: [InputSpec], route: Route) {
+            for input in inputs {
+                switch input {
+                case .parameter(let spec):
+                    if let pattern = spec.constraints?.pattern, !pattern.isValid {
+                        preconditionFailure(
+                            "\(route.method) \(route.path): the pattern of '\(spec.name)' does not compile: \(pattern.source)"
+                        )
+                    }
+                case .body, .formField:
+                    break
+                case .dependency(let dependency):
+                    if let singleton = dependency.singleton, !state.contains(singleton) {
+                        preconditionFailure(
+                            "\(route.method) \(route.path): dependency \(dependency.name) is neither a Dependency nor in app.state; set app.state[\(dependency.name).self] before the app starts"
+                        )
+                    }
+                    check(dependency.inputs, route: route)
+                }
+            }
+        }
+        for route in routes { check(route.inputs, route: route) }
+        return routes
     }
 
     /// Runs the start-up hooks.

@@ -18,6 +18,9 @@ public final class AppState: Sendable {
         set { values.withLockedValue { $0[ObjectIdentifier(type)] = newValue } }
     }
 
+    /// Whether a value is stored for the type with identifier `type`.
+    func contains(_ type: ObjectIdentifier) -> Bool { values.withLockedValue { $0[type] != nil } }
+
     /// The value stored for type `T`; fails with a clear message when nothing was stored.
     public func require<T: Sendable>(_ type: T.Type) throws -> T {
         guard let value = self[type] else { throw StateMissing(type: "\(T.self)") }
@@ -39,10 +42,17 @@ public final class AppContext: Sendable {
     public let logger: Logger
     /// The application's configuration.
     public let configuration: AppConfiguration
+    let errors: ErrorResponder
+    let dependencyOverrides: DependencyOverrides
 
-    init(state: AppState, logger: Logger, configuration: AppConfiguration) {
+    init(
+        state: AppState, logger: Logger, configuration: AppConfiguration, errors: ErrorResponder,
+        dependencyOverrides: DependencyOverrides
+    ) {
         self.state = state
         self.logger = logger
         self.configuration = configuration
+        self.errors = errors
+        self.dependencyOverrides = dependencyOverrides
     }
 }

@@ -243,10 +243,14 @@ public enum MediaType {
         "ogg": "audio/ogg", "wav": "audio/wav", "yaml": "application/yaml", "yml": "application/yaml",
     ]
 
+    /// The type without parameters, lower-cased: `application/json` for `Application/JSON; charset=utf-8`.
+    public static func essence(of contentType: String) -> String {
+        contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    }
+
     /// Types that are already compressed; compressing them again wastes CPU.
     static func isCompressed(_ contentType: String) -> Bool {
-        let type =
-            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type = essence(of: contentType)
         if type.hasPrefix("image/") && type != "image/svg+xml" { return true }
         if type.hasPrefix("video/") || type.hasPrefix("audio/") || type.hasPrefix("font/woff") { return true }
         return [

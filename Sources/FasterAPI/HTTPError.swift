@@ -47,15 +47,23 @@ public struct ValidationIssue: Sendable, Encodable, Equatable {
     public var loc: [LocationElement]
     /// A human-readable message.
     public var msg: String
-    /// The offending input, if there was one.
-    public var input: String?
+    /// The offending input (`null` when the value was missing).
+    public var input: JSONValue?
+    /// Details for the message, such as the bound that was crossed (`{"ge": 0}`).
+    public var ctx: JSONObject?
 
     /// An issue of Pydantic type `type` at `loc`.
-    public init(type: String, loc: [LocationElement], msg: String, input: String? = nil) {
+    public init(type: String, loc: [LocationElement], msg: String, input: JSONValue? = nil, ctx: JSONObject? = nil) {
         self.type = type
         self.loc = loc
         self.msg = msg
         self.input = input
+        self.ctx = ctx
+    }
+
+    /// An issue whose input was text (a path, query, header, cookie or form value).
+    public init(type: String, loc: [LocationElement], msg: String, input: String?, ctx: JSONObject? = nil) {
+        self.init(type: type, loc: loc, msg: msg, input: input.map(JSONValue.string), ctx: ctx)
     }
 
     /// A location step: a field name or an array index.
@@ -79,15 +87,17 @@ public struct ValidationIssue: Sendable, Encodable, Equatable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case type, loc, msg, input }
+    enum CodingKeys: String, CodingKey { case type, loc, msg, input, ctx }
 
-    /// Encodes the issue in Pydantic's shape, with `input` as `null` when there is none.
+    /// Encodes the issue in Pydantic's shape: `input` is `null` when there is none, `ctx` only
+    /// when there is one.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(type, forKey: .type)
         try container.encode(loc, forKey: .loc)
         try container.encode(msg, forKey: .msg)
-        if let input { try container.encode(input, forKey: .input) } else { try container.encodeNil(forKey: .input) }
+        try container.encode(input ?? .null, forKey: .input)
+        if let ctx { try container.encode(JSONValue.object(ctx), forKey: .ctx) }
     }
 }
 

@@ -138,13 +138,13 @@ public struct StreamingResponse: ResponseConvertible {
 
 extension Response {
     /// Adds a `Set-Cookie` header.
-    public mutating func setCookie(_ cookie: Cookie) {
+    public mutating func setCookie(_ cookie: SetCookie) {
         headers.add(name: "Set-Cookie", value: cookie.headerValue)
     }
 }
 
 /// A cookie to set on the client (RFC 6265).
-public struct Cookie: Sendable {
+public struct SetCookie: Sendable {
     /// The `SameSite` attribute: whether the cookie is sent with cross-site requests.
     public enum SameSite: String, Sendable {
         /// Sent only on same-site requests.

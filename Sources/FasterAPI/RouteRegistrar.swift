@@ -4,6 +4,8 @@ import FasterAPICore
 public protocol RouteRegistrar: Sendable {
     /// Adds a route; `handler` is the fully adapted handler.
     func register(_ method: HTTPMethod, _ path: String, tags: [String], handler: @escaping Next)
+    /// Adds a typed route, with dependencies to resolve before it.
+    func register(_ route: TypedRoute, dependencies: [RouteDependency])
 }
 
 extension RouteRegistrar {
@@ -94,19 +96,43 @@ public struct RouteGroup: RouteRegistrar {
     public let tags: [String]
     /// Middleware run, after routing, for every route in the group (outermost first).
     public let middleware: [any Middleware]
+    /// Dependencies resolved for every route in the group, before the route's own inputs.
+    public let dependencies: [RouteDependency]
 
     /// A nested group.
-    public func group(_ prefix: String, tags: [String] = [], middleware: [any Middleware] = []) -> RouteGroup {
+    public func group(
+        _ prefix: String, tags: [String] = [], middleware: [any Middleware] = [], dependencies: [RouteDependency] = []
+    ) -> RouteGroup {
         RouteGroup(
             app: app, prefix: self.prefix + Self.normalize(prefix), tags: self.tags + tags,
-            middleware: self.middleware + middleware)
+            middleware: self.middleware + middleware, dependencies: self.dependencies + dependencies)
     }
 
-    /// Adds a route under the group's prefix, with the group's tags and middleware.
+    /// Adds a route under the group's prefix, with the group's tags, middleware and dependencies.
     public func register(_ method: HTTPMethod, _ path: String, tags: [String], handler: @escaping Next) {
         let full = path == "/" && !prefix.isEmpty ? prefix : prefix + path
+        var handler = handler
+        if !dependencies.isEmpty {
+            let dependencies = self.dependencies
+            let inner = handler
+            handler = { request in
+                var reader = InputReader(request)
+                for dependency in dependencies { try await dependency.run(&reader) }
+                try reader.finish()
+                return try await inner(request)
+            }
+        }
         app.addRoute(
             Route(method: method, path: full, tags: self.tags + tags, handler: handler, middleware: middleware))
+    }
+
+    /// Adds a typed route under the group's prefix, with the group's tags, middleware and
+    /// dependencies (resolved before the route's own).
+    public func register(_ route: TypedRoute, dependencies: [RouteDependency]) {
+        var route = route
+        route.path = route.path == "/" && !prefix.isEmpty ? prefix : prefix + route.path
+        app.addRoute(
+            route.route(dependencies: self.dependencies + dependencies, groupTags: tags, middleware: middleware))
     }
 
     /// `/v1/` and `v1` both become `/v1`; `/` becomes "".

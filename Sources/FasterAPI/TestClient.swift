@@ -168,6 +168,7 @@ enum InProcessTransport {
         }
         let bytes =
             head.method == .head || !response.status.allowsBody ? ByteBuffer() : try await response.body.collect()
+        if let afterSent = response.afterSent { await afterSent() }
         return TestResponse(status: response.status, headers: headers, body: bytes)
     }
 }

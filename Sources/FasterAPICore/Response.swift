@@ -10,6 +10,10 @@ public struct Response: Sendable {
     public var headers: HTTPHeaders
     /// The body.
     public var body: ResponseBody
+    /// Work to run once the response has been sent (or the client has gone): a request's
+    /// background tasks and dependency teardown. The connection moves on to its next request
+    /// after it.
+    public var afterSent: (@Sendable () async -> Void)?
 
     /// A response from its parts; by default 200 with no header fields and no body.
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .empty) {

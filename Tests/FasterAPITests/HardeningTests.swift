@@ -8,12 +8,12 @@ import Testing
 @Suite("Hardening")
 struct HardeningTests {
     @Test func cookieValuesCannotAddAttributes() {
-        let cookie = Cookie(name: "theme", value: "x; Domain=evil.example; Path=/", path: "/a;b", domain: nil)
+        let cookie = SetCookie(name: "theme", value: "x; Domain=evil.example; Path=/", path: "/a;b", domain: nil)
         let header = cookie.headerValue
         #expect(header.hasPrefix("theme=x%3B%20Domain=evil.example%3B%20Path=/;"))
         #expect(!header.contains("; Domain="))
         #expect(header.contains("Path=/ab"))
-        #expect(Cookie(name: "a b;c", value: "%").headerValue.hasPrefix("abc=%25;"))
+        #expect(SetCookie(name: "a b;c", value: "%").headerValue.hasPrefix("abc=%25;"))
     }
 
     @Test func downloadNamesAreEscapedAndKeptExactly() {

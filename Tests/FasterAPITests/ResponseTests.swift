@@ -165,14 +165,14 @@ struct ResponseTests {
     func setCookieHeaders(_ mode: TestMode) async throws {
         let app = App()
         app.post("/login") { request in
-            var response = try await "welcome".response(for: request)
-            response.setCookie(Cookie(name: "session", value: "abc123", maxAge: 3600))
+            var response = "welcome".response(for: request)
+            response.setCookie(SetCookie(name: "session", value: "abc123", maxAge: 3600))
             response.setCookie(
-                Cookie(
+                SetCookie(
                     name: "theme", value: "dark", expires: Date(timeIntervalSince1970: 0), path: nil,
                     domain: "example.com",
                     secure: true, httpOnly: false, sameSite: nil))
-            response.setCookie(Cookie(name: "cross", value: "1", sameSite: Cookie.SameSite.none))
+            response.setCookie(SetCookie(name: "cross", value: "1", sameSite: SetCookie.SameSite.none))
             return response
         }
         try await app.test(mode) { client throws in

@@ -29,9 +29,17 @@ public struct JSONObject: Sendable, Equatable {
     /// An object with `members`.
     public init(_ members: [(key: String, value: JSONValue)] = []) { self.members = members }
 
-    /// The value of the last member named `key`.
+    /// The value of the last member named `key`; setting replaces it in place, or appends a new
+    /// member, and setting `nil` removes it.
     public subscript(key: String) -> JSONValue? {
-        members.last { $0.key == key }?.value
+        get { members.last { $0.key == key }?.value }
+        set {
+            if let index = members.lastIndex(where: { $0.key == key }) {
+                if let newValue { members[index].value = newValue } else { members.remove(at: index) }
+            } else if let newValue {
+                members.append((key: key, value: newValue))
+            }
+        }
     }
 
     /// Compares member lists in order.
@@ -76,4 +84,39 @@ extension JSONValue: Encodable {
         init?(stringValue: String) { self.stringValue = stringValue }
         init?(intValue: Int) { nil }
     }
+}
+
+extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    /// `null`.
+    public init(nilLiteral: ()) { self = .null }
+    /// A boolean.
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An integer.
+    public init(integerLiteral value: Int) { self = .int(value) }
+    /// A number.
+    public init(floatLiteral value: Double) { self = .double(value) }
+    /// A string.
+    public init(stringLiteral value: String) { self = .string(value) }
+    /// An array.
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// An object, members in the literal's order.
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
+    }
+
+    /// A number, as an integer when it has no fraction (so `0` stays `0`, like Python's).
+    public static func number(_ value: Double) -> JSONValue {
+        if value.rounded() == value, abs(value) < 1e15 { return .int(Int(value)) }
+        return .double(value)
+    }
+}
+
+extension JSONObject: ExpressibleByDictionaryLiteral {
+    /// An object, members in the literal's order.
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(elements.map { (key: $0.0, value: $0.1) })
+    }
+
 }

@@ -371,6 +371,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
                 response = errorResponse(for: error)
             }
             await send(response, handler: handler, eventLoop: eventLoop)
+            if let afterSent = response.afterSent { await afterSent() }
         }
     }
 

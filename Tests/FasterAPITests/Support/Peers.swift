@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Finds and runs the third-party peers the interop tests drive.
 enum Peers {
     /// The repository root (for scripts under `Tests/`).
@@ -43,5 +47,83 @@ enum Peers {
     static func python(script: String, _ arguments: [String], timeout: Double = 60) async throws -> Output {
         let path = repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path
         return try await run(python, [path] + arguments, timeout: timeout)
+    }
+}
+
+/// A peer server running in the background for the duration of a test.
+final class PeerServer: Sendable {
+    let port: Int
+    private let process: Process
+
+    private init(port: Int, process: Process) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Starts `Interop/<script> PORT …` on a free port and waits (up to 20 s) until it accepts
+    /// connections.
+    static func start(script: String, _ arguments: [String] = []) async throws -> PeerServer {
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Peers.python)
+        process.arguments =
+            [Peers.repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path, String(port)]
+            + arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let server = PeerServer(port: port, process: process)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if canConnect(port) { return server }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        server.stop()
+        throw PeerError(message: "\(script) did not start listening on port \(port)")
+    }
+
+    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    struct PeerError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length) == 0 && getsockname(socket, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw PeerError(message: "no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func canConnect(_ port: Int) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
     }
 }
