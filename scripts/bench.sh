@@ -9,7 +9,8 @@
 #
 # Environment overrides:
 #   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx")
-#   ROUTES      routes to load                  (default: "/plaintext /json /users/123")
+#   ROUTES      routes to load                  (default: "/plaintext /json /users/123 POST:/accounts")
+#               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body)
 #   DURATION    seconds of wrk per route        (default: 10)
 #   WARMUP      seconds of warm-up per server   (default: 2)
 #   CONNECTIONS wrk connections                 (default: 64)
@@ -23,7 +24,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx}"
-ROUTES="${ROUTES:-/plaintext /json /users/123}"
+ROUTES="${ROUTES:-/plaintext /json /users/123 POST:/accounts}"
+ACCOUNT_BODY='{"name":"Ada Lovelace","email":"ada@example.com","age":36,"score":9.5,"tags":["math","poetry"]}'
+
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 CONNECTIONS="${CONNECTIONS:-64}"
@@ -219,6 +222,7 @@ expected_body() {
     /plaintext) echo 'Hello, World!' ;;
     /json) echo '{"message":"Hello, World!"}' ;;
     /users/*) local id="${1#/users/}"; echo "{\"id\":$id,\"name\":\"user-$id\"}" ;;
+    POST:/accounts) echo "{\"id\":1,${ACCOUNT_BODY#\{}" ;;
     *) echo '' ;;
     esac
 }
@@ -229,12 +233,24 @@ same_json() {
     python3 -c 'import json, sys; sys.exit(json.loads(sys.argv[1]) != json.loads(sys.argv[2]))' "$1" "$2" 2>/dev/null
 }
 
-# A wrk script that cycles through every route, so one warm-up touches them all.
+# `POST:/path` routes: the path alone, and curl's arguments to send the body.
+route_path() { echo "${1#POST:}"; }
+curl_args() { [[ "$1" == POST:* ]] && printf '%s\n' -X POST -H 'Content-Type: application/json' --data "$ACCOUNT_BODY"; }
+
+# A wrk script per POST route, and one that cycles through every route for the warm-up.
+LUA_BODY="$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$ACCOUNT_BODY")"
+POST_LUA="$WORK/post.lua"
+printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' "$LUA_BODY" >"$POST_LUA"
 WARMUP_LUA="$WORK/warmup.lua"
 {
-    printf 'local paths = {'
-    for r in $ROUTES; do printf '"%s",' "$r"; done
-    printf '}\nlocal i = 0\nrequest = function()\n  i = i %% #paths + 1\n  return wrk.format(nil, paths[i])\nend\n'
+    printf 'local routes = {'
+    for r in $ROUTES; do
+        if [[ "$r" == POST:* ]]; then printf '{"POST","%s"},' "$(route_path "$r")"; else printf '{"GET","%s"},' "$r"; fi
+    done
+    printf '}\nlocal i = 0\nrequest = function()\n  i = i %% #routes + 1\n'
+    printf '  if routes[i][1] == "POST" then\n'
+    printf '    return wrk.format("POST", routes[i][2], {["Content-Type"] = "application/json"}, %s)\n' "$LUA_BODY"
+    printf '  end\n  return wrk.format(nil, routes[i][2])\nend\n'
 } >"$WARMUP_LUA"
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +277,8 @@ for server in $SERVERS; do
 
     for route in $ROUTES; do
         want="$(expected_body "$route")"
-        got="$(curl -s --max-time 5 "http://127.0.0.1:$port$route" || true)"
+        mapfile -t extra < <(curl_args "$route")
+        got="$(curl -s --max-time 5 "${extra[@]}" "http://127.0.0.1:$port$(route_path "$route")" || true)"
         if [[ -n "$want" && "$got" != "$want" ]] && ! same_json "$got" "$want"; then
             log "$server: WARNING $route returned '$got', expected '$want'"
         fi
@@ -275,8 +292,10 @@ for server in $SERVERS; do
     for route in $ROUTES; do
         log "$server: wrk -t1 -c$CONNECTIONS -d${DURATION}s $route"
         ticks_before="$(cpu_ticks "$pid")"
-        out="$(timeout $((DURATION + 30)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-            "http://127.0.0.1:$port$route")"
+        script=()
+        [[ "$route" == POST:* ]] && script=(-s "$POST_LUA")
+        out="$(timeout $((DURATION + 30)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${script[@]}" \
+            "http://127.0.0.1:$port$(route_path "$route")")"
         ticks_after="$(cpu_ticks "$pid")"
         rss="$(rss_kib "$pid")"
 

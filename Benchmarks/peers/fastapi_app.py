@@ -1,4 +1,4 @@
-"""FastAPI peer for scripts/bench.sh: the same three routes as fasterapi-demo.
+"""FastAPI peer for scripts/bench.sh: the same routes as fasterapi-demo's benchmark API.
 
 Run (from this folder):
     uvicorn fastapi_app:app --host 127.0.0.1 --port N --loop uvloop --http httptools \
@@ -7,7 +7,7 @@ Run (from this folder):
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 # Handlers are `async def` so they run on the event loop, not in the thread pool
 # (the faster, usual choice for handlers that do no blocking work).
@@ -38,3 +38,25 @@ async def json_message() -> Message:
 async def user(id: int) -> User:
     # A non-integer id is rejected by FastAPI with 422.
     return User(id=id, name=f"user-{id}")
+
+
+class NewAccount(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    age: int = Field(ge=0, le=150)
+    score: float = Field(ge=0, le=10)
+    tags: list[str] = Field(default=[], max_length=10)
+
+
+class Account(BaseModel):
+    id: int
+    name: str
+    email: str
+    age: int
+    score: float
+    tags: list[str]
+
+
+@app.post("/accounts", status_code=201)
+async def create_account(account: NewAccount) -> Account:
+    return Account(id=1, **account.model_dump())

@@ -1,40 +1,28 @@
 import FasterAPI
 
 /// An item in the demo catalogue.
-struct Item: Codable, Sendable, Equatable {
+@Schema struct Item: Codable, Sendable, Equatable {
+    /// The item's identifier.
     var id: Int
-    var name: String
-    var price: Double
-    var tags: [String]
+    /// The item's name.
+    @Field(minLength: 1, maxLength: 100) var name: String
+    /// The price, in euros.
+    @Field(ge: 0) var price: Double
+    /// Labels for search.
+    @Field(maxLength: 10) var tags: [String] = []
 }
 
 /// What clients send to create or replace an item.
-struct ItemInput: Codable, Sendable {
-    var name: String
-    var price: Double
-    var tags: [String]?
-
-    /// The same checks FastAPI would derive from `Field(min_length=1)` and `Field(ge=0)`.
-    func validate() throws {
-        var issues: [ValidationIssue] = []
-        if name.isEmpty {
-            issues.append(
-                ValidationIssue(
-                    type: "string_too_short", loc: ["body", "name"], msg: "String should have at least 1 character",
-                    input: name))
-        }
-        if price < 0 {
-            issues.append(
-                ValidationIssue(
-                    type: "greater_than_equal", loc: ["body", "price"],
-                    msg: "Input should be greater than or equal to 0",
-                    input: String(price)))
-        }
-        if !issues.isEmpty { throw ValidationError(issues) }
-    }
+@Schema struct ItemInput: Codable, Sendable {
+    /// The item's name.
+    @Field(minLength: 1, maxLength: 100) var name: String
+    /// The price, in euros.
+    @Field(ge: 0) var price: Double
+    /// Labels for search.
+    @Field(maxLength: 10) var tags: [String] = []
 }
 
-/// The in-memory store behind the items API.
+/// The in-memory store behind the items API (an application singleton).
 actor ItemStore {
     private var items: [Int: Item] = [:]
     private var nextID = 1
@@ -46,7 +34,7 @@ actor ItemStore {
     func get(_ id: Int) -> Item? { items[id] }
 
     func create(_ input: ItemInput) -> Item {
-        let item = Item(id: nextID, name: input.name, price: input.price, tags: input.tags ?? [])
+        let item = Item(id: nextID, name: input.name, price: input.price, tags: input.tags)
         items[item.id] = item
         nextID += 1
         return item
@@ -54,7 +42,7 @@ actor ItemStore {
 
     func replace(_ id: Int, with input: ItemInput) -> Item? {
         guard items[id] != nil else { return nil }
-        let item = Item(id: id, name: input.name, price: input.price, tags: input.tags ?? [])
+        let item = Item(id: id, name: input.name, price: input.price, tags: input.tags)
         items[id] = item
         return item
     }
@@ -62,40 +50,61 @@ actor ItemStore {
     func delete(_ id: Int) -> Bool { items.removeValue(forKey: id) != nil }
 }
 
-extension RouteRegistrar {
-    /// Items CRUD: list, create (201), read, replace and delete (204), with 404 and 422 errors.
-    func addItemRoutes(store: ItemStore) {
-        get("/items") { request in
-            let query = request.query
-            let offset = try query.get("offset", as: Int.self) ?? 0
-            let limit = try query.get("limit", as: Int.self) ?? 100
-            return await store.list(offset: max(0, offset), limit: max(0, min(limit, 1000)))
+/// Paging through a list: `offset` and `limit` query parameters, shared by list operations.
+struct Page: Dependency {
+    var offset: Int
+    var limit: Int
+
+    /// - Parameters:
+    ///   - offset: How many items to skip.
+    ///   - limit: How many items to return at most.
+    @Resolver static func resolve(@Query(ge: 0) offset: Int = 0, @Query(ge: 1, le: 1000) limit: Int = 100) -> Page {
+        Page(offset: offset, limit: limit)
+    }
+}
+
+/// The items API: list, create, read, replace and delete, with 404 and 422 errors.
+@Routes struct ItemsAPI {
+    /// List items.
+    ///
+    /// Items come in creation order; page through them with `offset` and `limit`.
+    @GET("/items", tags: ["items"])
+    func list(@Depends page: Page, @Depends store: ItemStore) async -> [Item] {
+        await store.list(offset: page.offset, limit: page.limit)
+    }
+
+    /// Create an item.
+    @POST("/items", tags: ["items"], status: .created)
+    func create(@Body item: ItemInput, @Security(scopes: ["items:write"]) user: CurrentUser, @Depends store: ItemStore)
+        async -> Item
+    {
+        await store.create(item)
+    }
+
+    /// Fetch one item.
+    @GET("/items/{id}", tags: ["items"], responses: [404: ResponseDoc("Item not found")])
+    func get(@Path(ge: 1) id: Int, @Depends store: ItemStore) async throws -> Item {
+        guard let item = await store.get(id) else { throw HTTPError(.notFound, detail: "Item not found") }
+        return item
+    }
+
+    /// Replace an item.
+    @PUT("/items/{id}", tags: ["items"], responses: [404: ResponseDoc("Item not found")])
+    func replace(
+        @Path(ge: 1) id: Int, @Body item: ItemInput, @Security(scopes: ["items:write"]) user: CurrentUser,
+        @Depends store: ItemStore
+    ) async throws -> Item {
+        guard let replaced = await store.replace(id, with: item) else {
+            throw HTTPError(.notFound, detail: "Item not found")
         }
-        post("/items") { request in
-            let input = try await request.json(ItemInput.self)
-            try input.validate()
-            return JSON(await store.create(input), status: .created)
-        }
-        get("/items/{id}") { request in
-            guard let item = await store.get(try request.path("id", as: Int.self)) else {
-                throw HTTPError(.notFound, detail: "Item not found")
-            }
-            return item
-        }
-        put("/items/{id}") { request in
-            let id = try request.path("id", as: Int.self)
-            let input = try await request.json(ItemInput.self)
-            try input.validate()
-            guard let item = await store.replace(id, with: input) else {
-                throw HTTPError(.notFound, detail: "Item not found")
-            }
-            return item
-        }
-        delete("/items/{id}") { request in
-            guard await store.delete(try request.path("id", as: Int.self)) else {
-                throw HTTPError(.notFound, detail: "Item not found")
-            }
-            return HTTPStatus.noContent
-        }
+        return replaced
+    }
+
+    /// Delete an item.
+    @DELETE("/items/{id}", tags: ["items"], status: .noContent, responses: [404: ResponseDoc("Item not found")])
+    func delete(@Path(ge: 1) id: Int, @Security(scopes: ["items:write"]) user: CurrentUser, @Depends store: ItemStore)
+        async throws
+    {
+        guard await store.delete(id) else { throw HTTPError(.notFound, detail: "Item not found") }
     }
 }

@@ -44,27 +44,6 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-struct Message: Codable, Sendable {
-    let message: String
-}
-
-struct User: Codable, Sendable {
-    let id: Int
-    let name: String
-}
-
-struct UploadedFile: Codable, Sendable {
-    let field: String
-    let filename: String
-    let contentType: String?
-    let size: Int
-}
-
-struct UploadSummary: Codable, Sendable {
-    let files: [UploadedFile]
-    let fields: [String: String]
-}
-
 let options: Options
 do {
     options = try Options(Array(CommandLine.arguments.dropFirst()))
@@ -79,61 +58,27 @@ LoggingSystem.bootstrap { label in
     return handler
 }
 
-let app = App()
+var configuration = AppConfiguration()
+configuration.openAPI.title = "FasterAPI demo"
+configuration.openAPI.version = "1.0.0"
+configuration.openAPI.description = "The demo app: benchmark routes, an items API with OAuth2 sign-in, streaming and uploads."
+let app = App(configuration: configuration)
+app.state[ItemStore.self] = ItemStore()
+app.state[TokenService.self] = try TokenService(
+    secret: ProcessInfo.processInfo.environment["FASTERAPI_JWT_SECRET"] ?? "fasterapi-demo-development-secret-0123456789")
 
 // The benchmark routes: no middleware, as in the peers they are measured against.
-app.get("/plaintext") { _ in "Hello, World!" }
-app.get("/json") { _ in Message(message: "Hello, World!") }
-app.get("/users/{id}") { request in
-    let id = try request.path("id", as: Int.self)
-    return User(id: id, name: "user-\(id)")
-}
+app.include(BenchmarkAPI())
 
 // The demo API, with the middleware a real service would use.
 var middleware: [any Middleware] = [RequestIDMiddleware(), CORSMiddleware(), CompressionMiddleware()]
 if options.accessLog { middleware.insert(AccessLogMiddleware(), at: 1) }
 let api = app.group("/", middleware: middleware)
-api.addItemRoutes(store: ItemStore())
-api.get("/stream") { request in
-    let count = try request.query.get("count", as: Int.self) ?? 10
-    if count < 0 {
-        throw ValidationError([
-            ValidationIssue(
-                type: "greater_than_equal", loc: ["query", "count"], msg: "Input should be greater than or equal to 0",
-                input: String(count))
-        ])
-    }
-    if count > 100_000 {
-        throw ValidationError([
-            ValidationIssue(
-                type: "less_than_equal", loc: ["query", "count"], msg: "Input should be less than or equal to 100000",
-                input: String(count))
-        ])
-    }
-    return StreamingResponse(contentType: "text/plain; charset=utf-8") { writer in
-        guard count > 0 else { return }
-        for index in 1...count { try await writer.write("chunk \(index)\n") }
-    }
-}
-api.post("/upload") { request in
-    // Files are streamed part by part: only a running size is kept, never the whole upload.
-    var files: [UploadedFile] = []
-    var fields: [String: String] = [:]
-    for try await part in try request.multipart() {
-        if let filename = part.filename {
-            var size = 0
-            for try await chunk in part { size += chunk.readableBytes }
-            files.append(
-                UploadedFile(field: part.name ?? "", filename: filename, contentType: part.contentType, size: size))
-        } else {
-            fields[part.name ?? ""] = try await part.text(upTo: 64 * 1024)
-        }
-    }
-    return UploadSummary(files: files, fields: fields)
-}
+api.include(ItemsAPI())
+api.include(AuthAPI())
+api.include(FilesAPI())
 if FileManager.default.fileExists(atPath: options.staticDirectory) {
     api.staticFiles("/static", directory: options.staticDirectory)
-    api.get("/") { _ in Redirect(to: "/static/") }
 }
 
 try await app.run(host: options.host, port: options.port)

@@ -66,7 +66,14 @@ public struct ResponseDoc: Sendable {
     @_disfavoredOverload
     public static func returning<T: ResponseConvertible>(_ type: T.Type) -> ResponseDoc {
         var doc = ResponseDoc("Successful Response")
-        doc.mediaType = T.self == String.self ? "text/plain" : T.self == HTML.self ? "text/html" : nil
+        doc.mediaType = T.self == HTML.self ? "text/html" : nil
+        return doc
+    }
+
+    /// The documentation of a handler returning text: a `text/plain` string.
+    public static func returning(_ type: String.Type) -> ResponseDoc {
+        var doc = ResponseDoc("Successful Response", String.self)
+        doc.mediaType = "text/plain"
         return doc
     }
 
