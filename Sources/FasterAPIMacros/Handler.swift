@@ -1,6 +1,7 @@
 import Foundation
 import SwiftDiagnostics
 import SwiftSyntax
+import SwiftSyntaxMacros
 
 /// A handler or resolver function, read from its declaration: its parameters classified by
 /// source, and the code that reads them.
@@ -151,11 +152,20 @@ struct Handler {
         return parameters.indices.sorted { (rank(parameters[$0].kind), $0) < (rank(parameters[$1].kind), $1) }
     }
 
-    /// `let __pN = …` declarations, one per input.
-    func declarations() -> [String] {
+    /// `let __pN = …` declarations, one per input. With `context`, each is marked with its
+    /// parameter's source location, so a type error (a parameter type that cannot be read) is
+    /// reported on the parameter's line.
+    func declarations(in context: (any MacroExpansionContext)? = nil) -> [String] {
         let embed = bodyParameters.count > 1
         var lines: [String] = []
         for index in readingOrder {
+            let start = lines.count
+            defer {
+                if lines.count > start, let context, let location = context.location(of: parameters[index].node) {
+                    lines[start] =
+                        "#sourceLocation(file: \(location.file), line: \(location.line))\n\(lines[start])\n#sourceLocation()"
+                }
+            }
             let parameter = parameters[index]
             let name = wireName(parameter)
             let description = parameter.argument("description") ?? docs.parameters[parameter.name].map(Self.literal)

@@ -23,7 +23,7 @@ public struct RoutesMacro: ExtensionMacro {
                 guard handler.diagnostics(method: name, path: route.path, attribute: attribute).isEmpty else {
                     continue  // the method macro reports them
                 }
-                blocks.append(block(for: handler, method: name, route: route))
+                blocks.append(block(for: handler, method: name, route: route, in: context))
             }
         }
         let access = accessModifier(of: declaration)
@@ -39,7 +39,9 @@ public struct RoutesMacro: ExtensionMacro {
         return [try ExtensionDeclSyntax("\(raw: source)")]
     }
 
-    private static func block(for handler: Handler, method: String, route: RouteAttribute) -> String {
+    private static func block(
+        for handler: Handler, method: String, route: RouteAttribute, in context: some MacroExpansionContext
+    ) -> String {
         let function = handler.function
         let operationID = route.argument("operationID") ?? Handler.literal(function.name.text)
         let summary = route.argument("summary") ?? handler.docs.summary.map(Handler.literal) ?? "nil"
@@ -53,7 +55,7 @@ public struct RoutesMacro: ExtensionMacro {
         let status = route.argument("status") ?? ".ok"
         return """
             do {
-                \(handler.declarations().joined(separator: "\n"))
+                \(handler.declarations(in: context).joined(separator: "\n"))
                 __routes.append(
                     FasterAPI.TypedRoute(
                         .\(method.lowercased()), \(Handler.literal(route.path)), operationID: \(operationID),
@@ -163,7 +165,7 @@ public struct ResolverMacro: PeerMacro {
         }
         let source = """
             \(access)static let dependency: FasterAPI.DependencyProvider<\(returnType)> = {
-                \(handler.declarations().joined(separator: "\n"))
+                \(handler.declarations(in: context).joined(separator: "\n"))
                 return FasterAPI.DependencyProvider(inputs: \(handler.inputsArray())) { __reader in
                     let __mark = __reader.mark
                     \(handler.reads().joined(separator: "\n"))

@@ -46,7 +46,9 @@ struct CurrentUser: Dependency {
     ) async throws -> CurrentUser {
         let claims = try await tokens.authenticator.verify(token.token, as: StandardClaims.self)
         guard let name = claims.sub, DemoUsers.accounts[name] != nil else {
-            throw HTTPError(.unauthorized, detail: "Could not validate credentials", headers: HTTPHeaders([("WWW-Authenticate", "Bearer")]))
+            throw HTTPError(
+                .unauthorized, detail: "Could not validate credentials",
+                headers: HTTPHeaders([("WWW-Authenticate", "Bearer")]))
         }
         try required.require(granted: claims.scopes)
         return CurrentUser(name: name, scopes: claims.scopes)

@@ -52,7 +52,8 @@ import FasterAPI
     /// Create an account from a validated body.
     @POST("/accounts", tags: ["benchmark"], status: .created)
     func createAccount(@Body account: NewAccount) -> Account {
-        Account(id: 1, name: account.name, email: account.email, age: account.age, score: account.score, tags: account.tags)
+        Account(
+            id: 1, name: account.name, email: account.email, age: account.age, score: account.score, tags: account.tags)
     }
 }
 

@@ -61,11 +61,13 @@ LoggingSystem.bootstrap { label in
 var configuration = AppConfiguration()
 configuration.openAPI.title = "FasterAPI demo"
 configuration.openAPI.version = "1.0.0"
-configuration.openAPI.description = "The demo app: benchmark routes, an items API with OAuth2 sign-in, streaming and uploads."
+configuration.openAPI.description =
+    "The demo app: benchmark routes, an items API with OAuth2 sign-in, streaming and uploads."
 let app = App(configuration: configuration)
 app.state[ItemStore.self] = ItemStore()
 app.state[TokenService.self] = try TokenService(
-    secret: ProcessInfo.processInfo.environment["FASTERAPI_JWT_SECRET"] ?? "fasterapi-demo-development-secret-0123456789")
+    secret: ProcessInfo.processInfo.environment["FASTERAPI_JWT_SECRET"]
+        ?? "fasterapi-demo-development-secret-0123456789")
 
 // The benchmark routes: no middleware, as in the peers they are measured against.
 app.include(BenchmarkAPI())

@@ -120,6 +120,7 @@ extension IntegerInput {
     }
 
     private static func parse(_ text: String, input: JSONValue, in context: inout ValidationContext) -> Self? {
+        if let value = Self(text) { return value }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let value = Self(trimmed) { return value }
         let digits = NumberText.removingUnderscores(trimmed) ?? trimmed
@@ -169,6 +170,7 @@ extension FloatInput {
     }
 
     public static func decode(text: String, in context: inout ValidationContext) -> Self? {
+        if let value = Self(text) { return value }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if let value = Self(trimmed) ?? NumberText.removingUnderscores(trimmed).flatMap(Self.init) { return value }
         context.fail(
