@@ -160,7 +160,8 @@ public final class App: RouteRegistrar, Sendable {
             state: state, logger: logger, configuration: setup.configuration, errors: errors,
             dependencyOverrides: setup.dependencyOverrides)
         let routing = RoutingResponder(
-            routes: Self.checked(setup.routes, state: state) + Self.documentationRoutes(setup),
+            routes: Self.checked(setup.routes, state: state, overrides: setup.dependencyOverrides)
+                + Self.documentationRoutes(setup),
             errors: errors, trailingSlash: setup.configuration.trailingSlash)
         let entry = setup.middleware.compose(around: routing.respond, errors: errors)
         return AppResponder(context: context, entry: entry, errors: errors)
@@ -192,7 +193,7 @@ public final class App: RouteRegistrar, Sendable {
 
     /// Fails at start-up, naming the route, on declarations that cannot work: a regular
     /// expression that does not compile, a singleton dependency missing from `state`.
-    private static func checked(_ routes: [Route], state: AppState) -> [Route] {
+    private static func checked(_ routes: [Route], state: AppState, overrides: DependencyOverrides) -> [Route] {
         func check(_ inputs: [InputSpec], route: Route) {
             for input in inputs {
                 switch input {
@@ -205,7 +206,7 @@ public final class App: RouteRegistrar, Sendable {
                 case .body, .formField:
                     break
                 case .dependency(let dependency):
-                    if let singleton = dependency.singleton, !state.contains(singleton) {
+                    if let singleton = dependency.singleton, !state.contains(singleton), overrides[singleton] == nil {
                         preconditionFailure(
                             "\(route.method) \(route.path): dependency \(dependency.name) is neither a Dependency nor in app.state; set app.state[\(dependency.name).self] before the app starts"
                         )

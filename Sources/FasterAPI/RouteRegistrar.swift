@@ -117,9 +117,19 @@ public struct RouteGroup: RouteRegistrar {
             let inner = handler
             handler = { request in
                 var reader = InputReader(request)
-                for dependency in dependencies { try await dependency.run(&reader) }
-                try reader.finish()
-                return try await inner(request)
+                var response: Response
+                do {
+                    for dependency in dependencies { try await dependency.run(&reader) }
+                    try reader.finish()
+                    response = try await inner(request)
+                } catch {
+                    guard let scope = reader.existingScope else { throw error }
+                    response = await request.app.errors.response(for: error, request: request)
+                    response.afterSent = { await scope.finish() }
+                    return response
+                }
+                if let scope = reader.existingScope { response.afterSent = { await scope.finish() } }
+                return response
             }
         }
         app.addRoute(

@@ -336,7 +336,10 @@ struct DocComment {
                 let body = text.dropFirst(3).dropLast(2)
                 lines.append(
                     contentsOf: body.split(separator: "\n", omittingEmptySubsequences: false).map {
-                        String($0.trimmingCharacters(in: .whitespaces).trimmingPrefix("* "))
+                        var line = Substring($0.trimmingCharacters(in: .whitespaces))
+                        if line.first == "*" { line = line.dropFirst() }
+                        if line.first == " " { line = line.dropFirst() }
+                        return String(line)
                     })
             default:
                 break
@@ -344,12 +347,16 @@ struct DocComment {
         }
         var prose: [String] = []
         var inParameters = false
+        var listIndent = 0
         for line in lines {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let indent = line.prefix { $0 == " " }.count
             if trimmed.hasPrefix("- Parameters:") {
                 inParameters = true
+                listIndent = indent
                 continue
             }
+            if inParameters && !trimmed.isEmpty && indent <= listIndent { inParameters = false }
             if let entry = Self.parameterEntry(trimmed, listed: inParameters) {
                 parameters[entry.0] = entry.1
                 continue

@@ -34,11 +34,17 @@ public struct SchemaMacro: ExtensionMacro {
                 !variable.modifiers.contains(where: { $0.name.tokenKind == .keyword(.static) })
             else { continue }
             let isLet = variable.bindingSpecifier.tokenKind == .keyword(.let)
-            for binding in variable.bindings {
+            let bindings = Array(variable.bindings)
+            for (position, binding) in bindings.enumerated() {
                 guard let name = binding.pattern.as(IdentifierPatternSyntax.self)?.identifier.text else { continue }
                 if let accessors = binding.accessorBlock, !Self.isObserverOnly(accessors) { continue }
                 if isLet && binding.initializer != nil { continue }  // not decodable, as with Codable
-                guard let type = binding.typeAnnotation?.type.trimmedDescription else {
+                // `var x, y: Double`: a binding without type or value takes the next annotation.
+                let annotation =
+                    binding.typeAnnotation
+                    ?? (binding.initializer == nil
+                        ? bindings[(position + 1)...].first { $0.typeAnnotation != nil }?.typeAnnotation : nil)
+                guard let type = annotation?.type.trimmedDescription else {
                     context.diagnose(
                         Diagnostic(
                             node: binding,

@@ -345,11 +345,16 @@ extension Array: JSONInput where Element: JSONInput {
 }
 
 extension Array: ParameterInput where Element: TextInput {
-    /// Every occurrence; none is an empty list.
+    /// Every occurrence; none is missing (declare a default, such as `[]`, to allow none).
     public static func decode(parameter values: ParameterValues, in context: inout ValidationContext) -> [Element]? {
+        let all = values.all
+        guard !all.isEmpty else {
+            context.missing()
+            return nil
+        }
         var result: [Element] = []
         var failed = false
-        for (index, text) in values.all.enumerated() {
+        for (index, text) in all.enumerated() {
             let element = context.at(.index(index)) { Element.decode(text: text, in: &$0) }
             if let element { result.append(element) } else { failed = true }
         }

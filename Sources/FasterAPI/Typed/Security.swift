@@ -17,9 +17,9 @@ public struct SecuritySchemeSpec: Sendable {
 /// `true` when `a` and `b` are equal, taking the same time wherever they differ (for secrets:
 /// passwords, API keys, tokens).
 public func constantTimeEquals(_ a: some StringProtocol, _ b: some StringProtocol) -> Bool {
-    var difference = UInt8(truncatingIfNeeded: a.utf8.count ^ b.utf8.count)
+    var difference = UInt(bitPattern: a.utf8.count ^ b.utf8.count)
     var right = b.utf8.makeIterator()
-    for byte in a.utf8 { difference |= byte ^ (right.next() ?? ~byte) }
+    for byte in a.utf8 { difference |= UInt(byte ^ (right.next() ?? ~byte)) }
     return difference == 0
 }
 
