@@ -35,9 +35,12 @@ struct OpenAPIBuilder {
     func document(for routes: [Route]) -> JSONObject {
         var builder = self
         var paths = JSONObject()
+        var usedIDs = Set<String>()
         for route in routes {
-            guard let operation = route.operation, operation.includeInSchema else { continue }
+            guard var operation = route.operation, operation.includeInSchema else { continue }
             let path = Self.openAPIPath(route.path)
+            operation.operationID = Self.uniqueOperationID(
+                operation.operationID, path: path, method: route.method, used: &usedIDs)
             var item: JSONObject
             if case .object(let existing) = paths[path] { item = existing } else { item = JSONObject() }
             item[route.method.rawValue.lowercased()] = .object(builder.operation(operation, inputs: route.inputs))
@@ -54,6 +57,24 @@ struct OpenAPIBuilder {
         var document: JSONObject = ["openapi": "3.1.0", "info": .object(info), "paths": .object(paths)]
         if !components.members.isEmpty { document["components"] = .object(components) }
         return document
+    }
+
+    /// `id` when no other operation has it yet; else FastAPI's spelling, `id_<path>_<method>`
+    /// (`contact_v2_contact_post`), numbered if even that is taken.
+    static func uniqueOperationID(_ id: String, path: String, method: HTTPMethod, used: inout Set<String>) -> String {
+        var candidate = id
+        if used.contains(candidate) {
+            let slug = String(path.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+            let base = "\(id)\(slug)_\(method.rawValue.lowercased())"
+            candidate = base
+            var number = 2
+            while used.contains(candidate) {
+                candidate = "\(base)_\(number)"
+                number += 1
+            }
+        }
+        used.insert(candidate)
+        return candidate
     }
 
     /// `{rest...}` and `{rest:path}` are `{rest}` in OpenAPI.
@@ -179,6 +200,7 @@ struct OpenAPIBuilder {
         for field in fields {
             var schema = field.schema(&registry)
             if let constraints = field.constraints { schema = constraints.applied(to: schema) }
+            if let defaultValue = field.defaultValue { schema["default"] = defaultValue }
             if let description = field.description { schema["description"] = .string(description) }
             properties[field.name ?? "body"] = .object(schema)
         }

@@ -56,6 +56,8 @@ public struct BodySpec: Sendable {
     /// Its constraints.
     public let constraints: Constraints?
     let schema: @Sendable (inout SchemaRegistry) -> JSONObject
+    /// Its default, as JSON (form fields).
+    public var defaultValue: JSONValue? = nil
 }
 
 /// A path, query, header or cookie parameter of a typed handler: reads, converts and checks it.
@@ -135,7 +137,8 @@ public struct FormField<Value: ParameterInput>: Sendable {
         parameter = Parameter(.query, name, as: type, default: defaultValue, constraints: constraints)
         spec = BodySpec(
             name: name, required: parameter.spec.required, description: description,
-            constraints: parameter.spec.constraints, schema: { Value.jsonSchema(in: &$0) })
+            constraints: parameter.spec.constraints, schema: { Value.jsonSchema(in: &$0) },
+            defaultValue: parameter.spec.defaultValue)
         self.defaultValue = defaultValue
     }
 

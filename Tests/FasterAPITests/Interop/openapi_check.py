@@ -52,7 +52,10 @@ import sys
 import urllib.error
 import urllib.request
 
-from openapi_spec_validator import OpenAPIV31SpecValidator
+try:
+    from openapi_spec_validator import OpenAPIV31SpecValidator
+except ImportError as missing:
+    raise SystemExit(f"FAIL: {missing}: install the test peers (run scripts/test.sh)")
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CONSTRAINT_KEYWORDS = (
@@ -128,7 +131,16 @@ def validate(document, label):
     problems = []
     if not str(document.get("openapi", "")).startswith("3.1"):
         problems.append(f"{label}: openapi is {document.get('openapi')!r}, expected 3.1.x")
-    errors = sorted(OpenAPIV31SpecValidator(document).iter_errors(), key=lambda e: list(e.absolute_path))
+    errors = []
+    try:
+        for error in OpenAPIV31SpecValidator(document).iter_errors():
+            errors.append(error)
+    except Exception as crash:  # the validator's deeper checks assume a schema-valid document
+        if not errors:
+            reason = str(crash)
+            reason = reason if len(reason) <= 300 else reason[:300] + "…"
+            problems.append(f"{label}: the validator failed on the document: {type(crash).__name__}: {reason}")
+    errors.sort(key=lambda e: [str(part) for part in e.absolute_path])
     for error in errors:
         location = "/".join(str(part) for part in error.absolute_path) or "(root)"
         problems.append(f"{label}: invalid OpenAPI 3.1 at {location}: {error.message}")
@@ -145,7 +157,8 @@ def validate(document, label):
         if not isinstance(operation_id, str) or not operation_id:
             problems.append(f"{label}: {method.upper()} {path} has no operationId")
         elif operation_id in seen:
-            problems.append(f"{label}: {method.upper()} {path} repeats the operationId {operation_id!r} of {seen[operation_id]}")
+            problems.append(
+                f"{label}: {method.upper()} {path} repeats the operationId {operation_id!r} of {seen[operation_id]}")
         else:
             seen[operation_id] = f"{method.upper()} {path}"
 
@@ -318,7 +331,8 @@ class Comparison:
         other, other_name = self.theirs.deref(theirs)
         if is_generated_body(my_name) or is_generated_body(other_name):
             if not (is_generated_body(my_name) and is_generated_body(other_name)):
-                self.differ(where, "schema", my_name or shape(self.ours, ours), other_name or shape(self.theirs, theirs))
+                self.differ(
+                    where, "schema", my_name or shape(self.ours, ours), other_name or shape(self.theirs, theirs))
                 return
             self.model(where, mine, other)
         elif my_name != other_name:
@@ -360,7 +374,8 @@ class Comparison:
             return sorted(json.dumps({k: sorted(v) for k, v in r.items()}, sort_keys=True) for r in requirements or [])
 
         if normal(ours) != normal(theirs):
-            self.differ(where, "security", [json.loads(r) for r in normal(ours)], [json.loads(r) for r in normal(theirs)])
+            self.differ(
+                where, "security", [json.loads(r) for r in normal(ours)], [json.loads(r) for r in normal(theirs)])
 
     # Components
 
@@ -394,7 +409,8 @@ class Comparison:
         b = (self.theirs.document.get("components") or {}).get("securitySchemes") or {}
         for name in sorted(set(a) | set(b)):
             if name not in a or name not in b:
-                self.differences.append(f"security scheme {name}: only in {'FastAPI' if name in b else 'FasterAPI'}'s document")
+                side = "FastAPI" if name in b else "FasterAPI"
+                self.differences.append(f"security scheme {name}: only in {side}'s document")
                 continue
             mine = {k: v for k, v in a[name].items() if k != "description"}
             other = {k: v for k, v in b[name].items() if k != "description"}
@@ -417,7 +433,10 @@ def main():
     if args.compare_with:
         reference = fetch(args.compare_with, args.timeout)
         problems += validate(reference, "FastAPI")
-        problems += Comparison(document, reference).run()
+        try:
+            problems += Comparison(document, reference).run()
+        except (AttributeError, TypeError, KeyError) as error:
+            problems.append(f"the comparison stopped on a malformed document: {type(error).__name__}: {error}")
         print(f"compared with {args.compare_with}: {sum(1 for _ in operations(reference))} operations")
     for problem in problems:
         print(problem)
