@@ -116,20 +116,11 @@ public struct RouteGroup: RouteRegistrar {
             let dependencies = self.dependencies
             let inner = handler
             handler = { request in
-                var reader = InputReader(request)
-                var response: Response
-                do {
+                try await InputReader.respond(to: request) { reader in
                     for dependency in dependencies { try await dependency.run(&reader) }
                     try reader.finish()
-                    response = try await inner(request)
-                } catch {
-                    guard let scope = reader.existingScope else { throw error }
-                    response = await request.app.errors.response(for: error, request: request)
-                    response.afterSent = { await scope.finish() }
-                    return response
+                    return try await inner(request)
                 }
-                if let scope = reader.existingScope { response.afterSent = { await scope.finish() } }
-                return response
             }
         }
         app.addRoute(

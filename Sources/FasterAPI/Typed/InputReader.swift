@@ -28,6 +28,24 @@ public struct InputReader: Sendable {
         }
     }
 
+    /// Answers `request` with `body`, given a reader for it; when the reader's scope was used,
+    /// its background tasks and teardowns run after the response is sent, also when `body`
+    /// failed (the error is answered here, so the teardown follows the error response).
+    static func respond(
+        to request: Request, _ body: (inout InputReader) async throws -> Response
+    ) async throws -> Response {
+        var reader = InputReader(request)
+        var response: Response
+        do {
+            response = try await body(&reader)
+        } catch {
+            guard reader.existingScope != nil else { throw error }
+            response = await request.app.errors.response(for: error, request: request)
+        }
+        if let scope = reader.existingScope { response.afterSent = { await scope.finish() } }
+        return response
+    }
+
     /// The scope, if anything has used it.
     public var existingScope: RequestScope? { scopeStorage }
 

@@ -203,24 +203,15 @@ extension TypedRoute {
         let handler = self.handler
         let bodyKind = self.bodyKind
         return { request in
-            var reader = InputReader(request)
-            var response: Response
-            do {
+            try await InputReader.respond(to: request) { reader in
                 switch bodyKind {
                 case .none: break
                 case .json: try await reader.loadJSONBody()
                 case .form: try await reader.loadFormBody()
                 }
                 for dependency in dependencies { try await dependency.run(&reader) }
-                response = try await handler(&reader)
-            } catch {
-                guard let scope = reader.existingScope else { throw error }
-                response = await request.app.errors.response(for: error, request: request)
-                response.afterSent = { await scope.finish() }
-                return response
+                return try await handler(&reader)
             }
-            if let scope = reader.existingScope { response.afterSent = { await scope.finish() } }
-            return response
         }
     }
 }
