@@ -63,13 +63,19 @@ final class PeerServer: Sendable {
     /// Starts `Interop/<script> PORT …` on a free port and waits (up to 20 s) until it accepts
     /// connections.
     static func start(script: String, _ arguments: [String] = []) async throws -> PeerServer {
+        let path = Peers.repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path
+        return try await start(executable: Peers.python) { port in [path, String(port)] + arguments }
+    }
+
+    /// Starts `executable` with the arguments for a free port and waits (up to 20 s) until it
+    /// accepts connections there.
+    static func start(executable: String, arguments: (Int) -> [String]) async throws -> PeerServer {
         let port = try freePort()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Peers.python)
-        process.arguments =
-            [Peers.repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path, String(port)]
-            + arguments
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments(port)
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         let server = PeerServer(port: port, process: process)
         let deadline = Date().addingTimeInterval(20)
@@ -79,7 +85,7 @@ final class PeerServer: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         server.stop()
-        throw PeerError(message: "\(script) did not start listening on port \(port)")
+        throw PeerError(message: "\(executable) did not start listening on port \(port)")
     }
 
     /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s.
