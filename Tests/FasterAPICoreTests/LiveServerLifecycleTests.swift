@@ -105,8 +105,9 @@ struct LiveServerLifecycleTests {
         let (responses, _) = await connection.waitForResponses(1)
         #expect(responses.map(\.status) == [200])
         let shutdown = Task { await server.shutdown() }
-        // Closed at once, not after the idle timeout or the 30 s grace period.
-        let state = await connection.readUntilClosed(timeout: .seconds(3))
+        // Closed at once, not after the idle timeout or the 30 s grace period (10 s leaves room
+        // for a loaded CI machine).
+        let state = await connection.readUntilClosed(timeout: .seconds(10))
         #expect(state.closed)
         let parsed = try ResponseParser.parseAll(state.received, closed: false)
         #expect(parsed.responses.count == 1)
