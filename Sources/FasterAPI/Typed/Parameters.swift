@@ -219,16 +219,7 @@ public struct BodyParameter<Value: Sendable>: Sendable {
         spec = BodySpec(
             name: name, required: Value.valueWhenAbsent == nil, description: description, constraints: nil,
             schema: { Value.jsonSchema(in: &$0) })
-        decode = { json, context in
-            if case .object = json {
-            } else if context.location.count == 1, Value.self is any SchemaModel.Type {
-                context.fail(
-                    "model_attributes_type", "Input should be a valid dictionary or object to extract fields from",
-                    input: json)
-                return nil
-            }
-            return Value.decode(json: json, in: &context)
-        }
+        decode = { json, context in Value.decode(json: json, in: &context) }
         valueWhenAbsent = Value.valueWhenAbsent
     }
 
