@@ -62,6 +62,7 @@ public struct SchemaMacro: ExtensionMacro {
                         arguments: arguments, docs: DocComment(variable.leadingTrivia)))
             }
         }
+        let codingKeys = Self.codingKeys(in: declaration)
         let docs = DocComment(declaration.leadingTrivia)
         let description = [docs.summary, docs.description].compactMap { $0 }.joined(separator: "\n\n")
         var constants: [String] = []
@@ -88,11 +89,12 @@ public struct SchemaMacro: ExtensionMacro {
             if let example = field.argument("example") {
                 property = "{ var schema = \(property); schema[\"examples\"] = [\(example)]; return schema }()"
             }
-            properties.append("__properties[\(Handler.literal(field.name))] = .object(\(property))")
+            let key = Handler.literal(codingKeys[field.name] ?? field.name)
+            properties.append("__properties[\(key)] = .object(\(property))")
             decodes.append(
-                "let __f\(index) = context.field(__object, \(Handler.literal(field.name)), as: (\(field.type)).self, constraints: \(constraints)\(defaultArgument))"
+                "let __f\(index) = context.field(__object, \(key), as: (\(field.type)).self, constraints: \(constraints)\(defaultArgument))"
             )
-            if field.defaultValue == nil && !field.isOptional { required.append(Handler.literal(field.name)) }
+            if field.defaultValue == nil && !field.isOptional { required.append(key) }
         }
         let unwrap = fields.indices.map { "let __f\($0)" }.joined(separator: ", ")
         let construct = fields.enumerated().map { "\($1.name): __f\($0)" }.joined(separator: ", ")
@@ -139,6 +141,23 @@ public struct SchemaMacro: ExtensionMacro {
             }
             """
         return try ExtensionDeclSyntax("\(raw: source)")
+    }
+
+    /// The JSON keys a `CodingKeys` enum gives properties (`case userName = "user_name"`), so the
+    /// decoder and the schema use the keys `Codable` encodes with.
+    private static func codingKeys(in declaration: some DeclGroupSyntax) -> [String: String] {
+        var keys: [String: String] = [:]
+        for member in declaration.memberBlock.members {
+            guard let keyEnum = member.decl.as(EnumDeclSyntax.self), keyEnum.name.text == "CodingKeys" else { continue }
+            for caseMember in keyEnum.memberBlock.members {
+                guard let caseDecl = caseMember.decl.as(EnumCaseDeclSyntax.self) else { continue }
+                for element in caseDecl.elements {
+                    let raw = element.rawValue?.value.as(StringLiteralExprSyntax.self)?.representedLiteralValue
+                    keys[element.name.text] = raw ?? element.name.text
+                }
+            }
+        }
+        return keys
     }
 
     private static func isObserverOnly(_ accessors: AccessorBlockSyntax) -> Bool {

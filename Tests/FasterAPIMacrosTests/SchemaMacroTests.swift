@@ -60,6 +60,32 @@ struct SchemaMacroTests {
         #expect(!source.contains(#""computed""#))
     }
 
+    /// Keys renamed by `CodingKeys` are the keys the decoder reads and the schema documents, as
+    /// `Codable` encodes them.
+    @Test func codingKeysRenameTheJSONKeys() {
+        let (source, diagnostics) = expand(
+            #"""
+            @Schema struct Account {
+                var userName: String
+                var age: Int
+                enum CodingKeys: String, CodingKey {
+                    case userName = "user_name"
+                    case age
+                }
+            }
+            """#)
+        #expect(diagnostics.isEmpty)
+        expectFragments(
+            source,
+            [
+                #"__properties["user_name"] = .object(registry.property((String).self, constraints: nil, description: nil))"#,
+                #"__properties["age"] = .object(registry.property((Int).self, constraints: nil, description: nil))"#,
+                #"let __f0 = context.field(__object, "user_name", as: (String).self, constraints: nil)"#,
+                #"__schema["required"] = ["user_name", "age"]"#,
+                "return Self(userName: __f0, age: __f1)",
+            ])
+    }
+
     @Test func schemaNameArgumentAndEmptyModel() {
         let (source, _) = expand("@Schema(\"ItemOut\") struct Item {}")
         expectFragments(
