@@ -91,12 +91,7 @@ struct DocsUITests {
     @Test func theDemoAppsPageWorks() async throws {
         try Self.requireBrowser()
         try await Self.requireSelenium()
-        let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("fasterapi-demo").path
-        #expect(FileManager.default.isExecutableFile(atPath: demo), "build the demo first: swift build --build-tests")
-        let server = try await PeerServer.start(executable: demo) { port in
-            ["--host", "127.0.0.1", "--port", String(port)]
-        }
+        let server = try await PeerServer.startDemo()
         defer { server.stop() }
         let url = "http://127.0.0.1:\(server.port)/docs"
         let operations = [

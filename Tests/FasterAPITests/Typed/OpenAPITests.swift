@@ -282,6 +282,16 @@ struct OpenAPITests {
         #expect(output.status == 0, "\(output.stdout)\n\(output.stderr)")
     }
 
+    /// The demo app's own document is valid too.
+    @Test func demoAppDocumentIsValid() async throws {
+        let demo = try await PeerServer.startDemo()
+        defer { demo.stop() }
+        let output = try await Peers.python(
+            script: "openapi_check.py", ["http://127.0.0.1:\(demo.port)/openapi.json"], timeout: 60)
+        #expect(output.status == 0, "\(output.stdout)\n\(output.stderr)")
+        #expect(output.stdout.contains("13 operations"), "\(output.stdout)")
+    }
+
     /// What the served document says is what `openAPIDocument()` returns, and the docs page is
     /// served beside it.
     @Test func servedDocumentIsOpenAPIDocument() async throws {
