@@ -80,13 +80,10 @@ public struct Request: Sendable {
         return value
     }
 
-    /// The path parameter called `name`, converted; an unconvertible value is a 422.
-    public func path<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T {
-        let text = try path(name)
-        guard let value = ValueParsing.convert(text, to: T.self) else {
-            throw ValidationError([ValueParsing.issue(for: T.self, location: ["path", .key(name)], input: text)])
-        }
-        return value
+    /// The path parameter called `name`, converted with the typed layer's rules; an
+    /// unconvertible value is a 422.
+    public func path<T: TextInput>(_ name: String, as type: T.Type) throws -> T {
+        try ValidationContext.convert(try path(name), to: T.self, at: ["path", .key(name)])
     }
 
     /// Decodes the body as JSON; malformed JSON or the wrong shape is a 422 with the problems.
@@ -133,13 +130,11 @@ public struct QueryParameters: Sendable, Sequence {
     /// Every value for `name`, in order.
     public func values(for name: String) -> [String] { pairs.filter { $0.name == name }.map(\.value) }
 
-    /// The first value for `name`, converted; nil if absent, 422 if unconvertible.
-    public func get<T: LosslessStringConvertible>(_ name: String, as type: T.Type) throws -> T? {
+    /// The first value for `name`, converted with the typed layer's rules; nil if absent, 422
+    /// if unconvertible.
+    public func get<T: TextInput>(_ name: String, as type: T.Type) throws -> T? {
         guard let text = self[name] else { return nil }
-        guard let value = ValueParsing.convert(text, to: T.self) else {
-            throw ValidationError([ValueParsing.issue(for: T.self, location: ["query", .key(name)], input: text)])
-        }
-        return value
+        return try ValidationContext.convert(text, to: T.self, at: ["query", .key(name)])
     }
 
     /// Iterates the pairs in order.
@@ -157,41 +152,6 @@ public struct RequestStorage: Sendable {
     public subscript<T: Sendable>(_ type: T.Type) -> T? {
         get { values[ObjectIdentifier(type)] as? T }
         set { values[ObjectIdentifier(type)] = newValue }
-    }
-}
-
-/// Text-to-value conversion with Pydantic's rules, and its messages for values that do not convert.
-enum ValueParsing {
-    /// `text` as a `T`; booleans accept Pydantic's spellings (`1`/`0`, `true`/`false`, `yes`/`no`,
-    /// `on`/`off`, `t`/`f`, `y`/`n`, any case).
-    static func convert<T: LosslessStringConvertible>(_ text: String, to type: T.Type) -> T? {
-        guard T.self == Bool.self else { return T(text) }
-        switch text.lowercased() {
-        case "1", "true", "t", "yes", "y", "on": return (true as! T)
-        case "0", "false", "f", "no", "n", "off": return (false as! T)
-        default: return nil
-        }
-    }
-
-    static func issue(for type: Any.Type, location: [ValidationIssue.LocationElement], input: String?)
-        -> ValidationIssue
-    {
-        switch type {
-        case is any BinaryInteger.Type:
-            ValidationIssue(
-                type: "int_parsing", loc: location,
-                msg: "Input should be a valid integer, unable to parse string as an integer", input: input)
-        case is any BinaryFloatingPoint.Type:
-            ValidationIssue(
-                type: "float_parsing", loc: location,
-                msg: "Input should be a valid number, unable to parse string as a number", input: input)
-        case is Bool.Type:
-            ValidationIssue(
-                type: "bool_parsing", loc: location,
-                msg: "Input should be a valid boolean, unable to interpret input", input: input)
-        default:
-            ValidationIssue(type: "value_error", loc: location, msg: "Value error, invalid value", input: input)
-        }
     }
 }
 
@@ -228,15 +188,26 @@ enum JSONBody {
         case .valueNotFound(_, let context):
             return ValidationIssue(type: "missing", loc: location(context.codingPath), msg: "Field required")
         case .typeMismatch(let type, let context):
-            var issue = ValueParsing.issue(for: type, location: location(context.codingPath), input: nil)
-            if type is String.Type {
-                issue = ValidationIssue(type: "string_type", loc: issue.loc, msg: "Input should be a valid string")
-            } else if issue.type == "value_error" {
-                issue = ValidationIssue(
-                    type: "model_attributes_type", loc: issue.loc,
+            let loc = location(context.codingPath)
+            switch type {
+            case is any BinaryInteger.Type:
+                return ValidationIssue(
+                    type: "int_parsing", loc: loc,
+                    msg: "Input should be a valid integer, unable to parse string as an integer")
+            case is any BinaryFloatingPoint.Type:
+                return ValidationIssue(
+                    type: "float_parsing", loc: loc,
+                    msg: "Input should be a valid number, unable to parse string as a number")
+            case is Bool.Type:
+                return ValidationIssue(
+                    type: "bool_parsing", loc: loc, msg: "Input should be a valid boolean, unable to interpret input")
+            case is String.Type:
+                return ValidationIssue(type: "string_type", loc: loc, msg: "Input should be a valid string")
+            default:
+                return ValidationIssue(
+                    type: "model_attributes_type", loc: loc,
                     msg: "Input should be a valid dictionary or object to extract fields from")
             }
-            return issue
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
             return ValidationIssue(type: "json_invalid", loc: ["body"], msg: "JSON decode error")
         case .dataCorrupted(let context):

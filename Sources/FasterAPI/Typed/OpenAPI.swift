@@ -172,8 +172,8 @@ struct OpenAPIBuilder {
         if !collected.formFields.isEmpty {
             let multipart = collected.formFields.contains { field in
                 var scratch = SchemaRegistry()
-                return field.schema(&scratch)["format"] == "binary"
-                    || field.schema(&scratch)["items"] == ["type": "string", "format": "binary"]
+                let schema = field.schema(&scratch)
+                return schema["format"] == "binary" || schema["items"] == ["type": "string", "format": "binary"]
             }
             let schema = registry.define(
                 "Body_\(operationID)", object(collected.formFields, title: "Body_\(operationID)"))

@@ -109,7 +109,7 @@ public struct Parameter<Value: ParameterInput>: Sendable {
     }
 
     /// Checks `value` against the constraints; a broken one reports the text that was sent.
-    fileprivate func check(_ value: Value, raw: String?, in context: inout ValidationContext) -> Value? {
+    func check(_ value: Value, raw: String?, in context: inout ValidationContext) -> Value? {
         guard let constraints = spec.constraints else { return value }
         let mark = context.issues.count
         value.check(constraints, in: &context)
@@ -152,13 +152,7 @@ public struct FormField<Value: ParameterInput>: Sendable {
         reader.context.location = ["body", .key(spec.name ?? "")]
         let values = ParameterValues(storage: raw == nil ? .none : .query(present, spec.name ?? ""))
         guard let value = Value.decode(parameter: values, in: &reader.context) else { return nil }
-        return parameter.checkForm(value, raw: raw, in: &reader.context)
-    }
-}
-
-extension Parameter {
-    fileprivate func checkForm(_ value: Value, raw: String?, in context: inout ValidationContext) -> Value? {
-        check(value, raw: raw, in: &context)
+        return parameter.check(value, raw: raw, in: &reader.context)
     }
 }
 

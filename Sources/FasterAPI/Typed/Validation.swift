@@ -31,6 +31,15 @@ public struct ValidationContext: Sendable {
         return body(&self)
     }
 
+    /// `text` as a `T` read from `location`, or the 422 saying why it is not one.
+    static func convert<T: TextInput>(
+        _ text: String, to type: T.Type, at location: [ValidationIssue.LocationElement]
+    ) throws(ValidationError) -> T {
+        var context = ValidationContext(location: location)
+        guard let value = T.decode(text: text, in: &context) else { throw ValidationError(context.issues) }
+        return value
+    }
+
     /// Throws the 422 for the problems found, if any.
     public func finish() throws(ValidationError) {
         if !issues.isEmpty { throw ValidationError(issues) }
