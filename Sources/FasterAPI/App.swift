@@ -6,6 +6,10 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import Dispatch
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Application-wide settings.
 public struct AppConfiguration: Sendable {
@@ -244,11 +248,16 @@ public final class App: RouteRegistrar, Sendable {
     /// Starts the app and serves until SIGTERM or SIGINT, then shuts down gracefully: stops
     /// accepting, lets in-flight requests finish (up to the grace period) and runs the shutdown
     /// hooks.
+    ///
+    /// With TLS configured, SIGHUP reloads the certificates from their files without a restart.
     public func run(host: String? = nil, port: Int? = nil) async throws {
         try await runStartupHooks()
+        let scheme = configuration.server.tls == nil ? "http" : "https"
         let server = makeServer(host: host, port: port) { [logger] address in
-            logger.notice("Serving on http://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
+            logger.notice("Serving on \(scheme)://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
         }
+        let reload = configuration.server.tls == nil ? nil : TLSReloadOnSignal(server: server, logger: logger)
+        defer { reload?.cancel() }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -260,6 +269,22 @@ public final class App: RouteRegistrar, Sendable {
         }
         await runShutdownHooks()
     }
+}
+
+/// Reloads a server's TLS certificates on SIGHUP.
+private struct TLSReloadOnSignal {
+    private let source: any DispatchSourceSignal
+
+    init<R: HTTPResponder>(server: HTTPServer<R>, logger: Logger) {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP)
+        source.setEventHandler {
+            do { try server.reloadTLS() } catch { logger.error("TLS reload failed; keeping the old certificates: \(error)") }
+        }
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
 }
 
 /// The composed application: what the server calls for every request.

@@ -28,16 +28,28 @@ final class EventLoopTaskExecutor: TaskExecutor {
 package final class DateCache: @unchecked Sendable {
     // Sendable: each instance is used only on the event loop it belongs to (see `LoopResources`).
     private var second: time_t = 0
-    private(set) var value = ByteBuffer()
+    private var value = ByteBuffer()
+    private var text = ""
 
     /// The current IMF-fixdate (RFC 9110 §5.6.7).
     func current() -> ByteBuffer {
+        refresh()
+        return value
+    }
+
+    /// The current IMF-fixdate as a string.
+    func currentString() -> String {
+        refresh()
+        return text
+    }
+
+    private func refresh() {
         let now = time(nil)
         if now != second {
             second = now
-            value = ByteBuffer(string: Self.format(now))
+            text = Self.format(now)
+            value = ByteBuffer(string: text)
         }
-        return value
     }
 
     /// `seconds` since 1970 as an IMF-fixdate.

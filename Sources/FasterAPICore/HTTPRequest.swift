@@ -1,4 +1,5 @@
 import NIOCore
+import X509
 
 /// An error that carries the HTTP status a server should answer with.
 ///
@@ -59,13 +60,30 @@ public struct ConnectionInfo: Sendable {
     /// The local address the connection was accepted on.
     public var localAddress: SocketAddress?
     /// Whether the connection is encrypted.
-    public var isSecure: Bool
+    public var isSecure: Bool { tls != nil }
+    /// The TLS session's facts; nil in cleartext.
+    public var tls: TLSConnectionInfo?
 
     /// Connection facts; all unknown by default.
-    public init(remoteAddress: SocketAddress? = nil, localAddress: SocketAddress? = nil, isSecure: Bool = false) {
+    public init(remoteAddress: SocketAddress? = nil, localAddress: SocketAddress? = nil, tls: TLSConnectionInfo? = nil) {
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress
-        self.isSecure = isSecure
+        self.tls = tls
+    }
+}
+
+/// Facts about a TLS connection.
+public struct TLSConnectionInfo: Sendable {
+    /// The protocol chosen by ALPN (`h2`, `http/1.1`), if the client offered any.
+    public var applicationProtocol: String?
+    /// The client's certificate, verified against the trust roots, when the server asks for
+    /// client certificates and the client presented one.
+    public var peerCertificate: Certificate?
+
+    /// TLS facts from their parts.
+    public init(applicationProtocol: String? = nil, peerCertificate: Certificate? = nil) {
+        self.applicationProtocol = applicationProtocol
+        self.peerCertificate = peerCertificate
     }
 }
 

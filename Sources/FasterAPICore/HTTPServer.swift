@@ -20,6 +20,7 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
+    private let tls = NIOLockedValueBox<TLSContextProvider?>(nil)
     private let onStart: @Sendable (SocketAddress) async -> Void
 
     private struct State {
@@ -64,7 +65,13 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
         let loopResources = resources
         let logger = self.logger
         let configuration = self.configuration
-        let responder = self.responder
+        var tlsProvider: TLSContextProvider?
+        if let tls = configuration.tls {
+            tlsProvider = try TLSContextProvider(
+                tls, applicationProtocols: ConnectionSetup<Responder>.applicationProtocols(configuration))
+        }
+        self.tls.withLockedValue { $0 = tlsProvider }
+        let setup = ConnectionSetup(responder: responder, configuration: configuration, tls: tlsProvider)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -83,18 +90,29 @@ public final class HTTPServer<Responder: HTTPResponder>: Service, Sendable {
                     ?? LoopResources(
                         executor: EventLoopTaskExecutor(channel.eventLoop), dateCache: DateCache(), logger: logger)
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTP1ConnectionHandler(responder: responder, configuration: configuration, resources: resources)
-                    )
+                    try setup.configure(channel, resources: resources)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
         state.withLockedValue { $0.channel = channel }
         let address = channel.localAddress!
-        logger.info("FasterAPI listening", metadata: ["address": "\(address)"])
+        logger.info(
+            "FasterAPI listening",
+            metadata: ["address": "\(address)", "tls": "\(tlsProvider != nil)", "http2": "\(configuration.http2 != nil)"])
         await onStart(address)
         return address
+    }
+
+    /// Reads the TLS certificates and keys again (from their files) and presents them on new
+    /// connections; open connections keep theirs. Throws, changing nothing, if the new material
+    /// does not load or the server has no TLS.
+    public func reloadTLS() throws {
+        guard let provider = tls.withLockedValue({ $0 }) else {
+            throw TLSConfigurationError(description: "the server is not serving TLS")
+        }
+        try provider.reload()
+        logger.info("TLS certificates reloaded")
     }
 
     /// Starts, serves until graceful shutdown is requested (SIGTERM/SIGINT through a

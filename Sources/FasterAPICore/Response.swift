@@ -23,6 +23,25 @@ public struct Response: Sendable {
     }
 }
 
+extension Response {
+    /// The answer to an error that escaped a responder: its status and detail as
+    /// `{"detail": …}` if it is an ``HTTPStatusError``, else 500 without its text.
+    init(error: any Error) {
+        let status: HTTPStatus
+        let detail: String
+        if let error = error as? any HTTPStatusError {
+            status = error.status
+            detail = error.detail
+        } else {
+            status = .internalServerError
+            detail = "Internal Server Error"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        self.init(status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(jsonQuoted(detail))}"))
+    }
+}
+
 /// A response body: bytes in memory, or a producer that streams them.
 public struct ResponseBody: Sendable {
     enum Storage: Sendable {
@@ -85,6 +104,13 @@ public struct ResponseBody: Sendable {
 public protocol ResponseBodySink: Sendable {
     /// Sends `buffer`, returning once the transport can take more.
     func write(_ buffer: ByteBuffer) async throws
+    /// Keeps trailer fields to send after the body, where the protocol can carry them.
+    func writeTrailers(_ trailers: HTTPHeaders) async throws
+}
+
+extension ResponseBodySink {
+    /// Drops the trailers: for sinks that collect the body only.
+    public func writeTrailers(_ trailers: HTTPHeaders) async throws {}
 }
 
 /// The writer a streaming body producer is given.
@@ -103,6 +129,13 @@ public struct ResponseBodyWriter: Sendable {
     /// Sends a UTF-8 string.
     public func write(_ string: String) async throws {
         try await write(ByteBuffer(string: string))
+    }
+
+    /// Ends the body with trailer fields (a checksum, a gRPC status): sent as a trailing
+    /// HEADERS frame over HTTP/2 and after the last chunk in chunked HTTP/1.1; dropped when
+    /// the body has a declared length over HTTP/1.1. Nothing may be written after them.
+    public func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        try await sink.writeTrailers(trailers)
     }
 }
 

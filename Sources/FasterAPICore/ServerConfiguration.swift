@@ -30,6 +30,13 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGracePeriod: TimeAmount = .seconds(10)
     /// Most pipelined bytes buffered while a response is in progress.
     public var maxPipelinedBytes: Int = 64 * 1024
+    /// TLS; nil serves cleartext. With TLS, ALPN chooses HTTP/2 or HTTP/1.1 on the one port.
+    public var tls: ServerTLSConfiguration?
+    /// HTTP/2; nil serves HTTP/1.1 only.
+    public var http2: HTTP2Configuration? = HTTP2Configuration()
+    /// An `Alt-Svc` field value (RFC 7838) added to every response, such as `h3=":443"; ma=86400`
+    /// to announce HTTP/3; nil adds none.
+    public var altSvc: String?
 
     /// Settings for `host`:`port` with every limit at its default.
     public init(host: String = "127.0.0.1", port: Int = 8000) {

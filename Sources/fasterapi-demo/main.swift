@@ -6,12 +6,24 @@ import Logging
 /// folder. It needs no database or configuration.
 ///
 ///     fasterapi-demo [--host 127.0.0.1] [--port 8000] [--static Demo/public] [--access-log]
+///                    [--tls | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE]
+///
+/// HTTP/1.1 and HTTP/2 share the port: cleartext h2c (prior knowledge or `Upgrade: h2c`), or over
+/// TLS by ALPN. `--tls` uses a self-signed development certificate kept in `.fasterapi/tls`
+/// (trust it with `curl --cacert .fasterapi/tls/cert.pem`); SIGHUP reloads `--cert`/`--key`.
 
 struct Options {
+    static let usage =
+        "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log] [--tls | --cert FILE --key FILE] [--alt-svc VALUE]"
+
     var host = "127.0.0.1"
     var port = 8000
     var staticDirectory = "Demo/public"
     var accessLog = false
+    var developmentTLS = false
+    var certificateFile: String?
+    var keyFile: String?
+    var altSvc: String?
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -25,12 +37,29 @@ struct Options {
                 self.port = port
             case "--static": staticDirectory = try Self.value(for: flag, &rest)
             case "--access-log": accessLog = true
-            case "--help", "-h":
-                throw UsageError(
-                    message: "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log]")
+            case "--tls": developmentTLS = true
+            case "--cert": certificateFile = try Self.value(for: flag, &rest)
+            case "--key": keyFile = try Self.value(for: flag, &rest)
+            case "--alt-svc": altSvc = try Self.value(for: flag, &rest)
+            case "--help", "-h": throw UsageError(message: Self.usage)
             default: throw UsageError(message: "unknown option \(flag); try --help")
             }
         }
+        if (certificateFile == nil) != (keyFile == nil) {
+            throw UsageError(message: "--cert and --key go together")
+        }
+        if developmentTLS && certificateFile != nil {
+            throw UsageError(message: "--tls makes a development certificate; leave it out with --cert and --key")
+        }
+    }
+
+    /// The TLS settings the flags ask for, if any.
+    func tls() throws -> ServerTLSConfiguration? {
+        if let certificateFile, let keyFile {
+            return ServerTLSConfiguration(certificateChainFile: certificateFile, privateKeyFile: keyFile)
+        }
+        guard developmentTLS else { return nil }
+        return try DevelopmentCertificate.loadOrCreate(in: ".fasterapi/tls").tlsConfiguration
     }
 
     private static func value(for flag: String, _ rest: inout ArraySlice<String>) throws -> String {
@@ -59,6 +88,8 @@ LoggingSystem.bootstrap { label in
 }
 
 var configuration = AppConfiguration()
+configuration.server.tls = try options.tls()
+configuration.server.altSvc = options.altSvc
 configuration.openAPI.title = "FasterAPI demo"
 configuration.openAPI.version = "1.0.0"
 configuration.openAPI.description =

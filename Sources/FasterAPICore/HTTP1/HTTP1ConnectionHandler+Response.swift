@@ -2,49 +2,13 @@ import NIOCore
 
 /// Writing responses: the head in one buffer with the body when it is in memory, or the head
 /// then a streamed body (chunked, or with its declared length checked).
-extension HTTP1ConnectionHandler {
-    /// What the connection task must still do after the head is written: stream the body.
-    struct StreamJob: Sendable {
-        let produce: @Sendable (ResponseBodyWriter) async throws -> Void
-        let sink: ChannelBodySink
-    }
-
-    static func send(_ response: Response, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop)
-        async
-    {
-        // The task's executor is the event loop, so this is normally a plain call.
-        let started: StreamJob?
-        if eventLoop.inEventLoop {
-            started = handler.value.beginResponse(response)
-        } else {
-            started = await onLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil
-        }
-        guard let job = started else { return }
-        var failure: (any Error)? = nil
-        do {
-            try await job.produce(ResponseBodyWriter(job.sink))
-            try job.sink.checkComplete()
-        } catch {
-            failure = error
-        }
-        let outcome = failure
-        await onLoop(eventLoop) { handler.value.endStreamedResponse(failure: outcome, chunked: job.sink.chunked) }
-    }
-
-    /// Runs `body` on the event loop: inline when already there (the usual case, as the task's
-    /// executor is the loop), else by hopping. Nil if the loop is gone.
-    private static func onLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable () -> T) async -> T?
-    {
-        if eventLoop.inEventLoop { return body() }
-        return try? await eventLoop.submit(body).get()
-    }
-
+extension HTTP1ConnectionHandler: ResponseWriting {
     /// Writes the head, and the body if it is in memory. Returns the streaming job, if any.
-    func beginResponse(_ response: Response) -> StreamJob? {
+    func beginResponse(_ response: Response) -> ResponseStreamJob? {
         guard var exchange, !isClosed, context != nil else { return nil }
         if response.status.code < 200 {
             // An interim status cannot end an exchange: the client would wait forever.
-            return beginResponse(Self.errorResponse(for: HTTPParseError(.internalServerError, "Internal Server Error")))
+            return beginResponse(Response(error: HTTPParseError(.internalServerError, "Internal Server Error")))
         }
         let status = response.status
         if exchange.awaitingContinue {
@@ -88,8 +52,8 @@ extension HTTP1ConnectionHandler {
             if sendsBody {
                 self.exchange = exchange
                 context.flush()
-                return StreamJob(
-                    produce: produce, sink: ChannelBodySink(channel: context.channel, chunked: chunked, length: length))
+                return ResponseStreamJob(
+                    produce: produce, sink: ChannelBodySink(channel: context.channel, framing: chunked ? .chunked : .raw, length: length))
             }
         }
         self.exchange = exchange
@@ -97,7 +61,7 @@ extension HTTP1ConnectionHandler {
         return nil
     }
 
-    func endStreamedResponse(failure: (any Error)?, chunked: Bool) {
+    func endStreamedResponse(_ sink: ChannelBodySink, failure: (any Error)?) {
         guard exchange != nil, !isClosed, context != nil else { return }
         if let failure {
             // The body is cut short: the only honest signal left is closing the connection.
@@ -110,28 +74,15 @@ extension HTTP1ConnectionHandler {
             context.close(promise: nil)
             return
         }
-        if chunked {
+        if sink.framing == .chunked {
+            // The last chunk, then the trailer fields if the producer gave any.
             var end = context.channel.allocator.buffer(capacity: 5)
-            end.writeStaticString("0\r\n\r\n")
+            end.writeStaticString("0\r\n")
+            if let trailers = sink.trailers { trailers.write(to: &end) }
+            end.writeStaticString("\r\n")
             context.write(wrapOutboundOut(end), promise: nil)
         }
         completeResponse()
-    }
-
-    static func errorResponse(for error: any Error) -> Response {
-        let status: HTTPStatus
-        let detail: String
-        if let error = error as? any HTTPStatusError {
-            status = error.status
-            detail = error.detail
-        } else {
-            status = .internalServerError
-            detail = "Internal Server Error"
-        }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        return Response(
-            status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(jsonQuoted(detail))}"))
     }
 
     // MARK: - Head serialization
@@ -142,6 +93,11 @@ extension HTTP1ConnectionHandler {
         buffer.writeStaticString("HTTP/1.1 ")
         Self.writeStatusLine(response.status, to: &buffer)
         if !response.headers.isEmpty { Self.writeUserHeaders(response.headers, to: &buffer) }
+        if let altSvc = configuration.altSvc {
+            buffer.writeStaticString("Alt-Svc: ")
+            buffer.writeString(altSvc)
+            buffer.writeStaticString("\r\n")
+        }
         buffer.writeStaticString("Date: ")
         buffer.writeImmutableBuffer(resources.dateCache.current())
         buffer.writeStaticString("\r\n")
@@ -207,49 +163,3 @@ extension HTTP1ConnectionHandler {
 /// Fields the server writes itself, dropped from a handler's headers.
 private let serverOwnedFields = ["content-length", "transfer-encoding", "connection", "date"]
 
-/// Errors in a streamed response body.
-enum ResponseBodyError: Error {
-    /// The producer wrote more or fewer bytes than the `Content-Length` it declared.
-    case lengthMismatch(declared: Int, written: Int)
-}
-
-/// Writes a streamed response body to a channel, chunk-encoded when needed, with back-pressure;
-/// holds a body of declared length to exactly that many bytes.
-final class ChannelBodySink: ResponseBodySink, @unchecked Sendable {
-    // Sendable: `written` is changed only by the one task that produces this body, write by write.
-    let channel: any Channel
-    let chunked: Bool
-    let length: Int?
-    private var written = 0
-
-    init(channel: any Channel, chunked: Bool, length: Int?) {
-        self.channel = channel
-        self.chunked = chunked
-        self.length = length
-    }
-
-    func write(_ buffer: ByteBuffer) async throws {
-        guard channel.isActive else { throw HTTPBodyError.connectionClosed }
-        written += buffer.readableBytes
-        if let length, written > length { throw ResponseBodyError.lengthMismatch(declared: length, written: written) }
-        let future: EventLoopFuture<Void>
-        if chunked {
-            var prefix = channel.allocator.buffer(capacity: 12)
-            prefix.writeString(String(buffer.readableBytes, radix: 16))
-            prefix.writeStaticString("\r\n")
-            channel.write(prefix, promise: nil)
-            channel.write(buffer, promise: nil)
-            var suffix = channel.allocator.buffer(capacity: 2)
-            suffix.writeStaticString("\r\n")
-            future = channel.writeAndFlush(suffix)
-        } else {
-            future = channel.writeAndFlush(buffer)
-        }
-        if !channel.isWritable { try await future.get() }
-    }
-
-    /// Throws if a declared length was not reached.
-    func checkComplete() throws {
-        if let length, written != length { throw ResponseBodyError.lengthMismatch(declared: length, written: written) }
-    }
-}

@@ -1,5 +1,8 @@
 import NIOCore
 
+/// The client connection preface of HTTP/2 (RFC 9113 §3.4).
+private let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
 /// Serves HTTP/1.1 on one connection: parses requests, runs the responder for each (one at a
 /// time, so pipelined responses leave in order), writes responses, and enforces the limits and
 /// timeouts of ``ServerConfiguration``.
@@ -51,9 +54,17 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         case linger
     }
 
+    /// Hands the connection to HTTP/2: the bytes from the client's preface on, and for
+    /// `Upgrade: h2c` the request that becomes stream 1.
+    typealias SwitchToHTTP2 = (ChannelHandlerContext, ByteBuffer, HTTPRequestHead?) throws -> Void
+
     let responder: Responder
     let configuration: ServerConfiguration
     let resources: LoopResources
+    /// Set when cleartext HTTP/2 is allowed; cleared once the first request has started.
+    var switchToHTTP2: SwitchToHTTP2?
+    /// True until the first bytes show whether they are HTTP/2's preface.
+    var mayBeHTTP2Preface: Bool
     var parser: HTTP1Parser
     var unread = ByteBuffer()
     var exchange: Exchange?
@@ -66,7 +77,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     var readPending = false
     var context: ChannelHandlerContext!
     var bound: NIOLoopBound<HTTP1ConnectionHandler>!
-    var connectionInfo = ConnectionInfo()
+    let connectionInfo: ConnectionInfo
     /// The task answering this connection's requests; started with the first request.
     var connectionTask: Task<Void, Never>?
     /// A request the task has not picked up yet.
@@ -77,10 +88,16 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     var timer: Scheduled<Void>?
     var timerFiresAt: NIODeadline?
 
-    init(responder: Responder, configuration: ServerConfiguration, resources: LoopResources) {
+    init(
+        responder: Responder, configuration: ServerConfiguration, resources: LoopResources,
+        connection: ConnectionInfo, switchToHTTP2: SwitchToHTTP2? = nil
+    ) {
         self.responder = responder
         self.configuration = configuration
         self.resources = resources
+        self.connectionInfo = connection
+        self.switchToHTTP2 = switchToHTTP2
+        self.mayBeHTTP2Preface = switchToHTTP2 != nil
         self.parser = HTTP1Parser(limits: configuration.parserLimits)
     }
 
@@ -89,8 +106,6 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        connectionInfo = ConnectionInfo(
-            remoteAddress: context.channel.remoteAddress, localAddress: context.channel.localAddress)
         setDeadline(.idle)
     }
 
@@ -110,7 +125,51 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
             if unread.readerIndex > 4096 { unread.discardReadBytes() }
             unread.writeBuffer(&buffer)
         }
+        if mayBeHTTP2Preface && awaitsHTTP2Preface() { return }
         process()
+    }
+
+    /// Before the first request: true while the bytes so far could be the start of HTTP/2's
+    /// connection preface (a client with prior knowledge), and hands over to HTTP/2 once all 24
+    /// have arrived.
+    private func awaitsHTTP2Preface() -> Bool {
+        let count = min(unread.readableBytes, http2Preface.count)
+        guard unread.readableBytesView.prefix(count).elementsEqual(http2Preface.prefix(count)) else {
+            mayBeHTTP2Preface = false
+            return false
+        }
+        guard count == http2Preface.count else { return true }
+        handOverToHTTP2(upgrade: nil)
+        return true
+    }
+
+    /// Passes the connection to HTTP/2; this handler leaves the pipeline.
+    private func handOverToHTTP2(upgrade: HTTPRequestHead?) {
+        guard let switchToHTTP2 else { return }
+        isClosed = true
+        timer?.cancel()
+        let bytes = unread
+        unread = ByteBuffer()
+        do {
+            try switchToHTTP2(context, bytes, upgrade)
+        } catch {
+            resources.logger.warning("Could not switch the connection to HTTP/2", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// Whether `head` asks to upgrade this connection to cleartext HTTP/2 in a way we can honour
+    /// (RFC 7540 §3.2): `Upgrade: h2c` with one `HTTP2-Settings`, both named in `Connection`, no
+    /// body, nothing pipelined behind it. Otherwise the request is answered over HTTP/1.1.
+    private func acceptsH2CUpgrade(_ head: HTTPRequestHead, framing: HTTP1BodyFraming) -> Bool {
+        guard switchToHTTP2 != nil, let http2 = configuration.http2, framing == .none, unread.readableBytes == 0,
+            head.version == .http1_1,
+            head.headers.containsToken("h2c", in: "upgrade"),
+            head.headers.containsToken("upgrade", in: "connection"),
+            head.headers.containsToken("http2-settings", in: "connection"),
+            head.headers.values(for: "http2-settings").count == 1
+        else { return false }
+        return H2CUpgradeInjector.headerBlockSize(for: head) <= http2.maxFrameSize
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -221,6 +280,14 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         _ head: HTTPRequestHead, framing: HTTP1BodyFraming, keepAlive: Bool, expectContinue: Bool
     ) {
         clearDeadline()
+        if acceptsH2CUpgrade(head, framing: framing) {
+            var switching = context.channel.allocator.buffer(capacity: 80)
+            switching.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+            context.write(wrapOutboundOut(switching), promise: nil)
+            handOverToHTTP2(upgrade: head)
+            return
+        }
+        switchToHTTP2 = nil
         if case .length(let length) = framing, length > configuration.maxRequestBodyBytes {
             // Refuse before reading a byte of it; the client may still send it, so drain, then close.
             writeErrorAndClose(HTTPBodyError.tooLarge(limit: configuration.maxRequestBodyBytes))
@@ -368,9 +435,9 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
             do {
                 response = try await responder.respond(to: request)
             } catch {
-                response = errorResponse(for: error)
+                response = Response(error: error)
             }
-            await send(response, handler: handler, eventLoop: eventLoop)
+            await sendResponse(response, via: handler, eventLoop: eventLoop)
             if let afterSent = response.afterSent { await afterSent() }
         }
     }
@@ -433,7 +500,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
 
     /// Answers a request that could not be served with its error status and closes.
     func writeErrorAndClose(_ error: any HTTPStatusError) {
-        let response = Self.errorResponse(for: error)
+        let response = Response(error: error)
         let body = response.body.buffer ?? ByteBuffer()
         var buffer = context.channel.allocator.buffer(capacity: 192 + body.readableBytes)
         writeHeadStart(response, to: &buffer)
