@@ -4,11 +4,14 @@ import NIOCore
 import NIOPosix
 
 /// How ``App/test(_:_:)`` reaches the app.
-public enum TestMode: Sendable {
+public enum TestMode: Sendable, CaseIterable {
     /// Calls the app's responder directly: no socket, same routing, middleware and handlers.
     case inProcess
     /// Starts the real server on a free 127.0.0.1 port and talks HTTP/1.1 to it over a socket.
     case live
+    /// Starts the real server on a free 127.0.0.1 port and talks HTTP/2 to it (cleartext, with
+    /// prior knowledge), one stream per request.
+    case http2
 }
 
 /// A response as the test client saw it.
@@ -19,6 +22,8 @@ public struct TestResponse: Sendable {
     public var headers: HTTPHeaders
     /// The whole body.
     public var body: ByteBuffer
+    /// Trailer fields sent after the body (HTTP/2, chunked HTTP/1.1); empty if none.
+    public var trailers = HTTPHeaders()
 
     /// The body as UTF-8 text.
     public var text: String { String(buffer: body) }
@@ -118,10 +123,13 @@ extension App {
             let responder = makeResponder()
             return try await body(
                 TestClient { head, requestBody in try await InProcessTransport.send(head, requestBody, to: responder) })
-        case .live:
+        case .live, .http2:
             let server = makeServer(host: "127.0.0.1", port: 0)
             let address = try await server.start()
-            let connection = try await LiveTestConnection.connect(to: address)
+            let connection: any LiveTestTransport =
+                mode == .live
+                ? try await LiveTestConnection.connect(to: address)
+                : try await HTTP2TestConnection.connect(to: address)
             do {
                 let result = try await body(
                     TestClient { head, requestBody in try await connection.send(head, requestBody) })
@@ -135,6 +143,12 @@ extension App {
             }
         }
     }
+}
+
+/// A connection the live test modes send requests over.
+protocol LiveTestTransport: Sendable {
+    func send(_ head: HTTPRequestHead, _ body: TestBody) async throws -> TestResponse
+    func close() async
 }
 
 enum InProcessTransport {
@@ -166,15 +180,16 @@ enum InProcessTransport {
         if response.status.allowsBody, let length = response.body.knownLength, !headers.contains("content-length") {
             headers.add(name: "Content-Length", value: String(length))
         }
-        let bytes =
-            head.method == .head || !response.status.allowsBody ? ByteBuffer() : try await response.body.collect()
+        let (bytes, trailers) =
+            head.method == .head || !response.status.allowsBody
+            ? (ByteBuffer(), HTTPHeaders()) : try await response.body.collectWithTrailers()
         if let afterSent = response.afterSent { await afterSent() }
-        return TestResponse(status: response.status, headers: headers, body: bytes)
+        return TestResponse(status: response.status, headers: headers, body: bytes, trailers: trailers)
     }
 }
 
 /// One keep-alive HTTP/1.1 connection to a live server; requests go one at a time.
-actor LiveTestConnection {
+actor LiveTestConnection: LiveTestTransport {
     private let channel: any Channel
     private var inbound: AsyncThrowingStream<ByteBuffer, any Error>.Iterator
     private var reader = HTTP1ResponseReader()
@@ -291,9 +306,9 @@ struct HTTP1ResponseReader {
                 return TestResponse(status: status, headers: headers, body: buffer.readSlice(length: length)!)
             }
             if headers["transfer-encoding"]?.lowercased().contains("chunked") == true {
-                guard let (body, consumed) = try Self.dechunk(view.dropFirst(bodyStart)) else { return nil }
+                guard let (body, trailers, consumed) = try Self.dechunk(view.dropFirst(bodyStart)) else { return nil }
                 buffer.moveReaderIndex(forwardBy: bodyStart + consumed)
-                return TestResponse(status: status, headers: headers, body: body)
+                return TestResponse(status: status, headers: headers, body: body, trailers: trailers)
             }
             return nil  // delimited by close: see finish()
         }
@@ -315,7 +330,7 @@ struct HTTP1ResponseReader {
         return response
     }
 
-    static func dechunk(_ bytes: ByteBufferView.SubSequence) throws -> (ByteBuffer, Int)? {
+    static func dechunk(_ bytes: ByteBufferView.SubSequence) throws -> (ByteBuffer, HTTPHeaders, Int)? {
         var body = ByteBuffer()
         var index = bytes.startIndex
         while true {
@@ -326,16 +341,18 @@ struct HTTP1ResponseReader {
             }
             index = lineEnd.upperBound
             if size == 0 {
-                guard let end = bytes[index...].firstRange(of: [13, 10]) else { return nil }
-                // Skip trailers until the empty line.
-                var cursor = index
-                var lineEndRange = end
-                while lineEndRange.lowerBound != cursor {
-                    cursor = lineEndRange.upperBound
-                    guard let next = bytes[cursor...].firstRange(of: [13, 10]) else { return nil }
-                    lineEndRange = next
+                // Trailer fields, one per line, until an empty line.
+                var trailers = HTTPHeaders()
+                while true {
+                    guard let lineEnd = bytes[index...].firstRange(of: [13, 10]) else { return nil }
+                    let line = String(decoding: bytes[index..<lineEnd.lowerBound], as: UTF8.self)
+                    index = lineEnd.upperBound
+                    guard let colon = line.firstIndex(of: ":") else { break }
+                    trailers.add(
+                        name: String(line[..<colon]),
+                        value: String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
                 }
-                return (body, lineEndRange.upperBound - bytes.startIndex)
+                return (body, trailers, index - bytes.startIndex)
             }
             guard bytes.endIndex - index >= size + 2 else { return nil }
             body.writeBytes(bytes[index..<(index + size)])

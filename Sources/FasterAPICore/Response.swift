@@ -89,9 +89,14 @@ public struct ResponseBody: Sendable {
 
     /// Reads the whole body into memory (runs the producer of a streamed body).
     public func collect() async throws -> ByteBuffer {
+        try await collectWithTrailers().body
+    }
+
+    /// Reads the whole body into memory with the trailer fields the producer gave.
+    public func collectWithTrailers() async throws -> (body: ByteBuffer, trailers: HTTPHeaders) {
         switch storage {
         case .buffer(let buffer):
-            return buffer
+            return (buffer, HTTPHeaders())
         case .stream(_, let produce):
             let sink = CollectingSink()
             try await produce(ResponseBodyWriter(sink))
@@ -140,9 +145,12 @@ public struct ResponseBodyWriter: Sendable {
 }
 
 final class CollectingSink: ResponseBodySink {
-    let collected = NIOLockedValueBox(ByteBuffer())
+    let collected = NIOLockedValueBox((body: ByteBuffer(), trailers: HTTPHeaders()))
     func write(_ buffer: ByteBuffer) async throws {
         var buffer = buffer
-        collected.withLockedValue { _ = $0.writeBuffer(&buffer) }
+        collected.withLockedValue { _ = $0.body.writeBuffer(&buffer) }
+    }
+    func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        collected.withLockedValue { $0.trailers = trailers }
     }
 }

@@ -131,7 +131,7 @@ struct LiveRobustnessTests {
             let handler = HTTP1ConnectionHandler(
                 responder: ClosureResponder { _ in Response(status: .ok) }, configuration: ServerConfiguration(),
                 resources: LoopResources(
-                    executor: EventLoopTaskExecutor(loop), dateCache: DateCache(), logger: quietLogger))
+                    executor: EventLoopTaskExecutor(loop), dateCache: DateCache(), logger: quietLogger), connection: ConnectionInfo())
             weakHandler = handler
             try channel.pipeline.syncOperations.addHandler(handler)
         }

@@ -29,7 +29,7 @@ struct CORSMiddlewareTests {
             })
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func simpleRequestFromAnAllowedOrigin(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
             let response = try await client.get("/items", headers: HTTPHeaders([("Origin", Self.allowed)]))
@@ -42,7 +42,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func simpleRequestFromADeniedOriginGetsNoCORSHeaders(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
             let response = try await client.get("/items", headers: HTTPHeaders([("Origin", Self.denied)]))
@@ -57,7 +57,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func preflightSucceeds(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
             let response = try await client.execute(
@@ -75,7 +75,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func preflightIsAnsweredEvenWithoutAMatchingRoute(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
             let response = try await client.execute(
@@ -86,7 +86,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func preflightRefusals(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
             let cases: [(String, [(String, String)])] = [
@@ -109,7 +109,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func plainOptionsWithoutRequestMethodIsNotAPreflight(_ mode: TestMode) async throws {
         try await Self.listApp().test(mode) { client throws in
             let response = try await client.execute(
@@ -121,7 +121,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func credentialsEchoTheOriginNeverStar(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: CORSMiddleware(allowedOrigins: .any, allowCredentials: true))
@@ -147,7 +147,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func anyOriginWithoutCredentialsIsStarWithoutVary(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: CORSMiddleware())
@@ -159,7 +159,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func varyIsMergedWithTheHandlersVary(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: CORSMiddleware(allowedOrigins: .custom { $0.hasSuffix(".example.com") }))
@@ -183,7 +183,7 @@ struct CORSMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func errorResponsesCarryCORSHeaders(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: CORSMiddleware(allowedOrigins: .list([Self.allowed])))

@@ -57,7 +57,7 @@ struct CompressionMiddlewareTests {
         response.headers.values(for: "vary").joined(separator: ",").lowercased().contains("accept-encoding")
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func gzipIsChosenAndDecompresses(_ mode: TestMode) async throws {
         try await Self.app().test(mode) { client throws in
             let response = try await Self.get(client, "/text", acceptEncoding: "gzip")
@@ -73,7 +73,7 @@ struct CompressionMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func deflateIsTheZlibFormat(_ mode: TestMode) async throws {
         try await Self.app().test(mode) { client throws in
             let response = try await Self.get(client, "/text", acceptEncoding: "deflate")
@@ -83,7 +83,7 @@ struct CompressionMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func negotiationFollowsQValues(_ mode: TestMode) async throws {
         try await Self.app().test(mode) { client throws in
             let cases: [(String, String?)] = [
@@ -121,7 +121,7 @@ struct CompressionMiddlewareTests {
         #expect(CompressionMiddleware.negotiate([]) == nil)
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func smallAndIncompressibleBodiesAreLeftAlone(_ mode: TestMode) async throws {
         try await Self.app().test(mode) { client throws in
             let small = try await Self.get(client, "/small", acceptEncoding: "gzip")
@@ -146,7 +146,7 @@ struct CompressionMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func streamedBodiesAreCompressedAsTheyStream(_ mode: TestMode) async throws {
         let expected = (1...300).map { "event \($0) with some repeated payload payload payload\n" }.joined()
         try await Self.app().test(mode) { client throws in
@@ -165,7 +165,7 @@ struct CompressionMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func strongETagIsWeakenedAndVaryMerged(_ mode: TestMode) async throws {
         try await Self.app().test(mode) { client throws in
             let compressed = try await Self.get(client, "/tagged", acceptEncoding: "gzip")
@@ -181,7 +181,7 @@ struct CompressionMiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func partialContentIsNotCompressed(_ mode: TestMode) async throws {
         let directory = try Support.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

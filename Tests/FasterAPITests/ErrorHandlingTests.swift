@@ -30,7 +30,7 @@ struct ErrorHandlingTests {
         var detail: String { "Top up first" }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func httpErrorWithTextDetail(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items/{id}") { _ -> String in throw HTTPError(.notFound, detail: "Item not found") }
@@ -51,7 +51,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func httpErrorWithStructuredDetailAndHeaders(_ mode: TestMode) async throws {
         let app = App()
         app.get("/structured") { _ -> String in
@@ -76,7 +76,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func unknownErrorIs500WithoutLeaking(_ mode: TestMode) async throws {
         let app = App()
         app.get("/boom") { _ -> String in throw LeakyError() }
@@ -98,7 +98,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func statusErrorsAndValidationErrors(_ mode: TestMode) async throws {
         let app = App()
         app.get("/pay") { _ -> String in throw PaymentRequired() }
@@ -122,7 +122,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func customErrorHandler(_ mode: TestMode) async throws {
         let app = App()
         app.errorHandler(for: TeapotError.self) { request, error in
@@ -142,7 +142,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func customHandlerForHTTPErrorOverridesTheBuiltIn(_ mode: TestMode) async throws {
         let app = App()
         app.errorHandler(for: HTTPError.self) { _, error in
@@ -160,7 +160,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func failingErrorHandlerFallsBackToTheBuiltIn(_ mode: TestMode) async throws {
         let app = App()
         app.errorHandler(for: TeapotError.self) { _, _ in throw LeakyError() }
@@ -172,7 +172,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func errorsThrownInMiddleware(_ mode: TestMode) async throws {
         let app = App()
         // Outermost: sees every inner error already turned into a response.
@@ -217,7 +217,7 @@ struct ErrorHandlingTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func handlerErrorsAreResponsesToMiddleware(_ mode: TestMode) async throws {
         let app = App()
         app.add(

@@ -46,7 +46,7 @@ struct FileResponseTests {
         func cleanUp() { try? FileManager.default.removeItem(at: directory) }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func servesTheFileWithValidators(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -73,7 +73,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func missingFileIs404(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -84,7 +84,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func ifNoneMatchGives304(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -109,7 +109,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func ifModifiedSinceGives304(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -131,7 +131,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func singleRanges(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -155,7 +155,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func rangeAcrossReadChunks(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -168,7 +168,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func unsatisfiableRangeIs416(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -183,7 +183,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func multipleOrMalformedRangesSendTheWholeFile(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -197,7 +197,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func ifRange(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -223,7 +223,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func rangeIsOnlyForGetAndHead(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -240,7 +240,7 @@ struct FileResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func mediaTypesFromTheExtension(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -260,7 +260,7 @@ struct FileResponseTests {
         #expect(MediaType.forPath("pic.JPEG") == "image/jpeg")
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func downloadNameAndExplicitType(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

@@ -32,7 +32,7 @@ struct HardeningTests {
         #expect(HTTPDate.parse("Sun, 32 Nov 1994 08:49:37 GMT") == nil)
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func ifNoneMatchOnAnUnsafeMethodIs412(_ mode: TestMode) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hardening-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -50,7 +50,7 @@ struct HardeningTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func malformedJSONIsNotEchoedBack(_ mode: TestMode) async throws {
         struct Item: Codable, Sendable { let name: String }
         let app = App()

@@ -27,7 +27,7 @@ struct LifespanTests {
         let greeting: String
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func startupRunsBeforeRequestsAndStateReachesHandlers(_ mode: TestMode) async throws {
         let journal = Journal()
         let app = App()
@@ -54,7 +54,7 @@ struct LifespanTests {
         #expect(app.state[Settings.self]?.greeting == "hello")
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func shutdownHooksHaveRunWhenTestReturns(_ mode: TestMode) async throws {
         let journal = Journal()
         let app = App()
@@ -83,7 +83,7 @@ struct LifespanTests {
         #expect(journal.all == ["second"])
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func failingStartupFailsTheTestRun(_ mode: TestMode) async throws {
         struct StartupFailed: Error {}
         let journal = Journal()
@@ -99,7 +99,7 @@ struct LifespanTests {
         #expect(journal.all.isEmpty)
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func missingStateIs500(_ mode: TestMode) async throws {
         let app = App()
         app.get("/") { request in try request.app.state.require(Settings.self).greeting }
@@ -123,7 +123,7 @@ struct LifespanTests {
         #expect(throws: AppState.StateMissing.self) { try app.state.require(Int.self) }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func configurationIsVisibleToHandlers(_ mode: TestMode) async throws {
         let app = App()
         app.configuration.maxBodyBytes = 1234

@@ -23,7 +23,7 @@ struct MiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func firstAddedIsOutermost(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: Tag(name: "A"), Tag(name: "B"))
@@ -40,7 +40,7 @@ struct MiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func middlewareCanAnswerEarly(_ mode: TestMode) async throws {
         let calls = Mutex(0)
         let app = App()
@@ -67,7 +67,7 @@ struct MiddlewareTests {
 
     // MARK: - TrustedHostMiddleware
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func trustedHosts(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: TrustedHostMiddleware(allowedHosts: ["example.com", "*.Example.org", "[::1]"]))
@@ -90,7 +90,7 @@ struct MiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func trustedHostWildcardAllowsEverything(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: TrustedHostMiddleware(allowedHosts: ["*"]))
@@ -102,7 +102,7 @@ struct MiddlewareTests {
 
     // MARK: - RequestIDMiddleware
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func requestIDs(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: RequestIDMiddleware())
@@ -132,7 +132,7 @@ struct MiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func requestIDWithCustomHeaderName(_ mode: TestMode) async throws {
         let app = App()
         app.add(middleware: RequestIDMiddleware(headerName: "X-Correlation-ID"))
@@ -178,7 +178,7 @@ struct MiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func accessLogLinePerRequest(_ mode: TestMode) async throws {
         let store = LogStore()
         let logger = Logger(label: "access-test") { _ in CapturingLogHandler(store: store) }
@@ -197,7 +197,8 @@ struct MiddlewareTests {
 
         #expect(records.allSatisfy { $0.level == .info })
         let first = records[0]
-        #expect(first.message.contains("\"GET /items?page=2 HTTP/1.1\" 200"), "\(first.message)")
+        let version = mode == .http2 ? "HTTP/2" : "HTTP/1.1"
+        #expect(first.message.contains("\"GET /items?page=2 \(version)\" 200"), "\(first.message)")
         #expect(first.message.hasPrefix("127.0.0.1:"), "\(first.message)")
         #expect(first.message.hasSuffix("ms"), "\(first.message)")
         #expect(first.metadata["method"] == "GET")
@@ -207,9 +208,9 @@ struct MiddlewareTests {
         #expect(first.metadata["client"]?.hasPrefix("127.0.0.1:") == true)
         #expect(first.metadata["duration_ms"].flatMap(Double.init) != nil)
 
-        #expect(records[1].message.contains("\"POST /items HTTP/1.1\" 409"), "\(records[1].message)")
+        #expect(records[1].message.contains("\"POST /items \(version)\" 409"), "\(records[1].message)")
         #expect(records[1].metadata["status"] == "409")
-        #expect(records[2].message.contains("\"GET /missing HTTP/1.1\" 404"), "\(records[2].message)")
+        #expect(records[2].message.contains("\"GET /missing \(version)\" 404"), "\(records[2].message)")
     }
 
     @Test func accessLogRespectsTheLoggerLevel() async throws {
@@ -235,7 +236,7 @@ struct MiddlewareTests {
 
     // MARK: - RateLimitMiddleware
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func rateLimitAnswers429AfterTheBurst(_ mode: TestMode) async throws {
         let app = App()
         // One token every ~17 minutes: nothing refills during the test.
@@ -262,7 +263,7 @@ struct MiddlewareTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func rateLimitKeysAreSeparate(_ mode: TestMode) async throws {
         let app = App()
         app.add(

@@ -36,7 +36,7 @@ import Testing
         return app
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func exampleBehavesAsDescribed(_ mode: TestMode) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

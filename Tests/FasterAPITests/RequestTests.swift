@@ -22,7 +22,7 @@ struct RequestTests {
         let pairCount: Int
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func methodPathAndQueryWithRepeatedKeys(_ mode: TestMode) async throws {
         let app = App()
         let handler: @Sendable (Request) async throws -> Echo = { request in
@@ -57,7 +57,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func typedQueryValues(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items") { request in
@@ -72,7 +72,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func badIntegerQueryIs422InFastAPIShape(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items") { request in "\(try request.query.get("limit", as: Int.self) ?? 100)" }
@@ -92,7 +92,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func badFloatAndBoolQueryAre422(_ mode: TestMode) async throws {
         let app = App()
         app.get("/f") { request in "\(try request.query.get("v", as: Double.self) ?? 0)" }
@@ -107,7 +107,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func queryWithAMalformedEscapeKeepsTheOtherParameters(_ mode: TestMode) async throws {
         let app = App()
         app.get("/search") { request in
@@ -122,7 +122,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func boolQueryAcceptsPydanticSpellings(_ mode: TestMode) async throws {
         let app = App()
         app.get("/flag") { request in "\(try request.query.get("v", as: Bool.self).map(String.init) ?? "nil")" }
@@ -140,7 +140,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func headersAreCaseInsensitiveAndKeepRepeats(_ mode: TestMode) async throws {
         let app = App()
         app.get("/h") { request in
@@ -158,7 +158,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func cookiesAreParsed(_ mode: TestMode) async throws {
         let app = App()
         app.get("/c") { request in
@@ -174,7 +174,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func clientAddressIsPresent(_ mode: TestMode) async throws {
         let app = App()
         app.get("/who") { request in
@@ -197,7 +197,7 @@ struct RequestTests {
         return app
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func jsonBodyDecodes(_ mode: TestMode) async throws {
         try await Self.jsonApp().test(mode) { client throws in
             let response = try await client.execute(.post, "/users", json: NewUser(name: "Ann", age: 41, tags: ["a"]))
@@ -207,7 +207,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func invalidJSONIs422JSONInvalid(_ mode: TestMode) async throws {
         try await Self.jsonApp().test(mode) { client throws in
             let response = try await client.execute(
@@ -221,7 +221,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func missingFieldIs422Missing(_ mode: TestMode) async throws {
         try await Self.jsonApp().test(mode) { client throws in
             let response = try await client.execute(.post, "/users", text: #"{"age": 3}"#)
@@ -234,7 +234,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func emptyBodyIs422Missing(_ mode: TestMode) async throws {
         try await Self.jsonApp().test(mode) { client throws in
             let response = try await client.execute(
@@ -247,7 +247,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func wrongTypeIs422WithItsLocation(_ mode: TestMode) async throws {
         try await Self.jsonApp().test(mode) { client throws in
             let age = try await client.execute(.post, "/users", text: #"{"name": "Ann", "age": "old"}"#)
@@ -272,7 +272,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func bodyOverTheConfiguredLimitIs413(_ mode: TestMode) async throws {
         let app = App()
         app.configuration.maxBodyBytes = 16
@@ -295,7 +295,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func urlEncodedForm(_ mode: TestMode) async throws {
         let app = App()
         app.post("/form") { request in
@@ -337,7 +337,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func multipartTextFieldAndStreamedBinaryFile(_ mode: TestMode) async throws {
         let app = App()
         app.post("/upload") { request in
@@ -396,7 +396,7 @@ struct RequestTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func multipartErrors(_ mode: TestMode) async throws {
         let app = App()
         app.post("/upload") { request in

@@ -21,7 +21,7 @@ struct ResponseTests {
         let middle: Bool
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func stringIsPlainTextUTF8(_ mode: TestMode) async throws {
         let app = App()
         app.get("/") { _ in "Hello, wörld! 👋" }
@@ -34,7 +34,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func codableIsJSONInDeclarationOrderWithNulls(_ mode: TestMode) async throws {
         let app = App()
         app.get("/person") { _ in
@@ -55,7 +55,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func htmlResponse(_ mode: TestMode) async throws {
         let app = App()
         app.get("/page") { _ in HTML("<h1>Hi</h1>") }
@@ -70,7 +70,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func byteBufferIsOctetStream(_ mode: TestMode) async throws {
         let bytes: [UInt8] = [0, 1, 2, 0xFF, 0x0D, 0x0A, 0x7F]
         let app = App()
@@ -83,7 +83,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func statusOnly(_ mode: TestMode) async throws {
         let app = App()
         app.delete("/thing") { _ in HTTPStatus.noContent }
@@ -99,7 +99,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func redirects(_ mode: TestMode) async throws {
         let app = App()
         app.get("/old") { _ in Redirect(to: "/new?x=1") }
@@ -118,7 +118,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func jsonWithStatusAndHeaders(_ mode: TestMode) async throws {
         let app = App()
         app.post("/items") { _ in
@@ -133,7 +133,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func streamingResponseIsCollected(_ mode: TestMode) async throws {
         let app = App()
         app.get("/stream") { _ in
@@ -161,7 +161,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func setCookieHeaders(_ mode: TestMode) async throws {
         let app = App()
         app.post("/login") { request in
@@ -187,7 +187,7 @@ struct ResponseTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func handcraftedResponse(_ mode: TestMode) async throws {
         let app = App()
         app.get("/raw") { _ in

@@ -19,7 +19,7 @@ struct RouterTests {
         return app
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func staticBeatsParameterBeatsCatchAll(_ mode: TestMode) async throws {
         try await Self.priorityApp().test(mode) { client throws in
             #expect(try await client.get("/users/me").text == "me")
@@ -29,7 +29,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func backtracksFromLiteralToParameterAndCatchAll(_ mode: TestMode) async throws {
         try await Self.priorityApp().test(mode) { client throws in
             // "me" is a literal with no "posts" child: the {id} branch must be tried next.
@@ -40,7 +40,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func matchedRoutePatternIsVisibleToHandlers(_ mode: TestMode) async throws {
         let app = App()
         app.get("/orgs/{org}/repos/{repo}") { request in
@@ -52,7 +52,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func parametersArePercentDecoded(_ mode: TestMode) async throws {
         let app = App()
         app.get("/files/{name}") { request in try request.path("name") }
@@ -68,7 +68,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func typedPathParameterRejectsNonIntegersWith422(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items/{id}") { request in "item \(try request.path("id", as: Int.self))" }
@@ -84,7 +84,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func catchAllsKeepSlashes(_ mode: TestMode) async throws {
         let app = App()
         app.get("/files/{path...}") { request in "dots:\(try request.path("path"))" }
@@ -97,7 +97,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func eachMethodHasItsOwnHandler(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items") { _ in "list" }
@@ -116,7 +116,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func unknownPathIs404WithFastAPIBody(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items") { _ in "list" }
@@ -130,7 +130,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func wrongMethodIs405WithAllowHeader(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items") { _ in "list" }
@@ -153,7 +153,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func headIsAnsweredByGetWithoutABody(_ mode: TestMode) async throws {
         let app = App()
         app.get("/doc") { _ in
@@ -178,7 +178,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func optionsIsAnsweredAutomaticallyWith204AndAllow(_ mode: TestMode) async throws {
         let app = App()
         app.get("/items") { _ in "list" }
@@ -194,7 +194,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func explicitOptionsAndHeadHandlersWin(_ mode: TestMode) async throws {
         let app = App()
         app.get("/r") { _ in "get" }
@@ -209,7 +209,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func trailingSlashRedirectsByDefaultKeepingTheQuery(_ mode: TestMode) async throws {
         let app = App()
         #expect(app.configuration.trailingSlash == .redirect)
@@ -235,7 +235,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func trailingSlashIgnoreServesTheRoute(_ mode: TestMode) async throws {
         let app = App()
         app.configuration.trailingSlash = .ignore
@@ -249,7 +249,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func trailingSlashStrictIs404(_ mode: TestMode) async throws {
         let app = App()
         app.configuration.trailingSlash = .strict
@@ -296,7 +296,7 @@ struct RouterTests {
         #expect(routes[3].tags == [])
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func groupMiddlewareRunsOnlyForItsRoutesOuterFirst(_ mode: TestMode) async throws {
         try await Self.groupApp().test(mode) { client throws in
             let root = try await client.get("/api")
@@ -323,7 +323,7 @@ struct RouterTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func automaticAnswersPassThroughGroupMiddleware(_ mode: TestMode) async throws {
         try await Self.groupApp().test(mode) { client throws in
             let options = try await client.execute(.options, "/api/ping")

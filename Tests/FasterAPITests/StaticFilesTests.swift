@@ -43,7 +43,7 @@ struct StaticFilesTests {
         func cleanUp() { try? FileManager.default.removeItem(at: base) }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func directoryServesIndexHTML(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -60,7 +60,7 @@ struct StaticFilesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func directoryWithoutSlashRedirects(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -74,7 +74,7 @@ struct StaticFilesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func nestedFilesWithTypesAndValidators(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -103,7 +103,7 @@ struct StaticFilesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func traversalIsRefused(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -127,7 +127,7 @@ struct StaticFilesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func symlinksOutsideTheRootAreNotFollowed(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -145,7 +145,7 @@ struct StaticFilesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func rootMountRedirectIsNeverProtocolRelative(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }
@@ -181,7 +181,7 @@ struct StaticFilesTests {
         #expect(files.resolve("missing") == nil)
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func rootPrefixInAGroup(_ mode: TestMode) async throws {
         let fixture = try Fixture()
         defer { fixture.cleanUp() }

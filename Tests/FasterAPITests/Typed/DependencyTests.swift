@@ -192,7 +192,7 @@ private func detail(_ issues: JSONValue...) -> JSONValue { ["detail": .array(iss
 
 @Suite("Dependencies")
 struct DependencyTests {
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func dependencyBuiltFromADependencyAndAQueryParameter(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -216,7 +216,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func resolvedOncePerRequest(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -229,7 +229,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func teardownRunsAfterTheResponse(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -241,7 +241,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func teardownRunsWhenTheHandlerThrows(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -253,7 +253,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func teardownRunsWhenValidationFails(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -271,7 +271,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func backgroundTasksRunInOrderAfterTheResponse(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -284,7 +284,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func backgroundTasksRunBeforeTeardownsWhichRunInReverse(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -298,7 +298,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func appSingletonFromState(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())
@@ -326,7 +326,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func groupDependencyRunsForEveryRouteAndStopsTheHandler(_ mode: TestMode) async throws {
         let app = makeApp()
         let admin = app.group("/admin", dependencies: [RouteDependency(DepRequireKey.self)])
@@ -363,7 +363,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func groupDependencyProblemsComeBeforeTheRoutesOwn(_ mode: TestMode) async throws {
         let app = makeApp()
         app.group("/admin", dependencies: [RouteDependency(DepRequireKey.self)]).include(DepAdminAPI())
@@ -380,7 +380,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func includeDependenciesRunForEveryRoute(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAdminAPI(), prefix: "/v2", dependencies: [RouteDependency(DepRequireKey.self)])
@@ -392,7 +392,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func groupDependencyTeardownRunsForClosureRoutes(_ mode: TestMode) async throws {
         let app = makeApp()
         app.group("/db", dependencies: [RouteDependency(DepSession.self)]).get("/ping") { request in
@@ -405,7 +405,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func overridesReplaceDependenciesAndSingletons(_ mode: TestMode) async throws {
         let app = makeApp()
         app.dependencyOverrides[DepTenant.self] = { request in DepTenant(name: "test-\(request.query["as"] ?? "x")") }
@@ -433,7 +433,7 @@ struct DependencyTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func dependencyProblemsAreReportedFirstWithTheRoutesOwn(_ mode: TestMode) async throws {
         let app = makeApp()
         app.include(DepAPI())

@@ -160,7 +160,7 @@ private func expectUnauthorized(
 
 @Suite("Security")
 struct SecurityTests {
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func bearerToken(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             #expect(try await client.get("/bearer", headers: bearer("abc.def")).text == "abc.def")
@@ -172,7 +172,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func basicCredentials(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             let response = try await client.get("/basic", headers: basic("alice:open:sesame"))
@@ -189,7 +189,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func apiKeysInHeaderQueryAndCookie(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             #expect(try await client.get("/key/header", headers: ["X-API-Key": "k-123"]).text == "key accepted")
@@ -211,7 +211,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func oauth2TokenIsRequired(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             #expect(try await client.get("/raw-token", headers: bearer("anything")).text == "anything")
@@ -223,7 +223,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func scopesGiveForbiddenOrAllow(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             let reader = bearer(SecDirectory.token(user: "bob", scopes: ["items:read"]))
@@ -247,7 +247,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func nestedSecurityScopesAccumulateOutermostFirst(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             let reader = bearer(SecDirectory.token(user: "bob", scopes: ["items:read"]))
@@ -264,7 +264,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func tokenEndpointIssuesTokensFromThePasswordForm(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             let response = try await client.execute(
@@ -294,7 +294,7 @@ struct SecurityTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func tokenEndpointValidatesTheForm(_ mode: TestMode) async throws {
         try await makeApp().test(mode) { client throws in
             let missing = try await client.execute(.post, "/token", text: "username=alice", headers: formHeaders)

@@ -212,7 +212,7 @@ struct TypedRoutesTests {
 
     // MARK: - Path and query
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func pathAndQueryAreConverted(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get("/items/42?limit=5&q=red%20shoes&verbose=yes")
@@ -227,7 +227,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func queryConstraintIs422WithFullShape(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get("/items/1?limit=0")
@@ -248,7 +248,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func conversionFailuresAreReportedTogether(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get("/items/abc?limit=ten&verbose=maybe")
@@ -287,7 +287,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func requiredOptionalAndDefaultedQueryParameters(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let missing = try await client.get("/required")
@@ -313,7 +313,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func repeatedQueryKeysFillArrays(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get("/search?tags=a&ids=3&tags=b%20c&ids=1&page-size=5")
@@ -339,7 +339,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func enumQueryParameter(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let blue = try await client.get("/search?color=blue")
@@ -355,7 +355,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func headerNamesAreHyphenated(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get(
@@ -378,7 +378,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func cookiesAreRead(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get("/cookies", headers: ["Cookie": "session=abc123; theme=dark"])
@@ -395,7 +395,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func problemsAreReportedPathQueryHeaderWhateverTheDeclarationOrder(_ mode: TestMode) async throws {
         try await app(TRParametersAPI()).test(mode) { client throws in
             let response = try await client.get("/mixed/x")
@@ -416,7 +416,7 @@ struct TypedRoutesTests {
 
     // MARK: - JSON bodies
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func jsonBodyIsDecodedIntoTheModel(_ mode: TestMode) async throws {
         try await app(TRBodyAPI()).test(mode) { client throws in
             let body: JSONValue = ["name": "Lamp", "price": "12.5", "size": ["width": 3, "height": 4.0]]
@@ -429,7 +429,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func nestedModelErrorsCarryTheFullLocation(_ mode: TestMode) async throws {
         try await app(TRBodyAPI()).test(mode) { client throws in
             let body: JSONValue = ["name": "", "price": -1, "size": ["width": 0], "tags": "x", "note": 5]
@@ -465,7 +465,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func missingMalformedAndNonObjectBodies(_ mode: TestMode) async throws {
         try await app(TRBodyAPI()).test(mode) { client throws in
             let missing = try await client.execute(.post, "/products")
@@ -498,7 +498,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func severalBodyParametersAreEmbeddedByName(_ mode: TestMode) async throws {
         try await app(TRBodyAPI()).test(mode) { client throws in
             let product: JSONValue = ["name": "Desk", "price": 100, "size": ["width": 1, "height": 2]]
@@ -528,7 +528,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func explicitlyEmbeddedAndOptionalBodies(_ mode: TestMode) async throws {
         try await app(TRBodyAPI()).test(mode) { client throws in
             let embedded = try await client.execute(.post, "/owners", json: ["owner": ["name": "bo"]] as JSONValue)
@@ -546,7 +546,7 @@ struct TypedRoutesTests {
 
     // MARK: - Forms and files
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func urlEncodedFormFields(_ mode: TestMode) async throws {
         try await app(TRFormAPI()).test(mode) { client throws in
             let response = try await client.execute(
@@ -575,7 +575,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func multipartFormFieldsAndFile(_ mode: TestMode) async throws {
         try await app(TRFormAPI()).test(mode) { client throws in
             let login = try await client.execute(
@@ -606,7 +606,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func severalAndOptionalFiles(_ mode: TestMode) async throws {
         try await app(TRFormAPI()).test(mode) { client throws in
             let response = try await client.execute(
@@ -635,7 +635,7 @@ struct TypedRoutesTests {
 
     // MARK: - Responses
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func statusFromTheRouteAttribute(_ mode: TestMode) async throws {
         try await app(TRResponsesAPI()).test(mode) { client throws in
             let created = try await client.execute(.post, "/things")
@@ -653,7 +653,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func stringAndResponseConvertibleResults(_ mode: TestMode) async throws {
         try await app(TRResponsesAPI()).test(mode) { client throws in
             let text = try await client.get("/text")
@@ -690,7 +690,7 @@ struct TypedRoutesTests {
         #expect(route?.operation?.response.mediaType == "text/plain")
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func requestParameterAndThrownErrors(_ mode: TestMode) async throws {
         try await app(TRResponsesAPI()).test(mode) { client throws in
             let response = try await client.get("/request/5?x=1&y=2")
@@ -702,7 +702,7 @@ struct TypedRoutesTests {
         }
     }
 
-    @Test(arguments: [TestMode.inProcess, .live])
+    @Test(arguments: TestMode.allCases)
     func includeAddsPrefixAndTags(_ mode: TestMode) async throws {
         let app = App()
         app.include(TRResponsesAPI(), prefix: "/v1/", tags: ["things"])
