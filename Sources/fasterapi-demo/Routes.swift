@@ -65,6 +65,14 @@ import FasterAPI
     var note: String?
 }
 
+/// What `/delay` answers.
+@Schema struct Delayed: Codable {
+    /// How long the answer was held back.
+    var delayedMs: Int
+
+    enum CodingKeys: String, CodingKey { case delayedMs = "delayed_ms" }
+}
+
 /// One uploaded file.
 @Schema struct FileSummary: Codable, Sendable {
     var filename: String
@@ -83,6 +91,26 @@ import FasterAPI
             guard count > 0 else { return }
             for index in 1...count { try await writer.write("chunk \(index)\n") }
         }
+    }
+
+    /// Stream numbered lines, then a trailer field with their count.
+    ///
+    /// Over HTTP/2 (and chunked HTTP/1.1) the `x-line-count` trailer follows the body.
+    @GET("/stream/trailers", tags: ["files"])
+    func streamWithTrailers(@Query(ge: 0, le: 100_000) count: Int = 10) -> StreamingResponse {
+        StreamingResponse(contentType: "text/plain; charset=utf-8") { writer in
+            for index in stride(from: 1, through: count, by: 1) { try await writer.write("chunk \(index)\n") }
+            try await writer.writeTrailers(["x-line-count": String(count)])
+        }
+    }
+
+    /// Answer after a pause.
+    ///
+    /// Useful to watch timeouts and graceful shutdown with a request in flight.
+    @GET("/delay", tags: ["files"])
+    func delay(@Query(ge: 0, le: 30_000) ms: Int = 100) async throws -> Delayed {
+        try await Task.sleep(for: .milliseconds(ms))
+        return Delayed(delayedMs: ms)
     }
 
     /// Upload files.
