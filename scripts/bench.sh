@@ -1,35 +1,61 @@
 #!/usr/bin/env bash
-# Side-by-side HTTP/1.1 benchmark: FasterAPI's demo vs Hummingbird 2, FastAPI (uvicorn) and nginx.
+# Side-by-side benchmark: FasterAPI's demo vs Hummingbird 2, FastAPI (uvicorn), nginx and nghttpd,
+# over cleartext HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 over TLS, each protocol reported apart.
 #
-# For each server: start it on a free loopback port, wait until it answers, warm up, then for
-# each route run `wrk -t1 -c64 --latency` and record req/s, p50/p99 latency (µs), the server's
-# CPU time per request (µs, from /proc/PID/stat over the whole process tree) and its RSS (MiB).
-# For fasterapi and hummingbird it also measures the RSS growth from IDLE_CONNS idle keep-alive
-# connections. Prints a table plus ratios and writes bench-results/bench.json.
+# Protocols (PROTOCOLS), and the servers that take part in each:
+#   h1     cleartext HTTP/1.1, `wrk -t1 -c64 --latency`: fasterapi, hummingbird, fastapi, nginx
+#   h1tls  HTTP/1.1 over TLS, the same wrk runs on https:// URLs: fasterapi, hummingbird
+#          (hb-peer --tls, Hummingbird's `.tls(.http1())`)
+#   h2tls  HTTP/2 over TLS (ALPN h2), `h2load -c16 -m16`: fasterapi, hummingbird (hb-peer --tls
+#          --http2, Hummingbird's `.http2Upgrade`) and nghttpd (nghttp2's reference server, one
+#          worker thread) serving static files that hold the GET routes' bodies at their paths
+# All servers bind 127.0.0.1 only; nginx, uvicorn and nghttpd run a single worker. The TLS
+# servers share one self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made with
+# openssl in the run's temporary directory.
+#
+# For each protocol, for each server that speaks it (started afresh): start it on a free loopback
+# port, wait until it answers, check every route's body and the negotiated HTTP version with curl,
+# warm up, then load each route and record req/s, latency, the server's CPU time per request (µs,
+# from /proc/PID/stat over the whole process tree) and its RSS (MiB). wrk gives p50/p99 (and
+# mean/sd/max); h2load gives mean/sd/max of the request time and no percentiles. h2load warms up
+# with --warm-up-time before each route, and its CPU is read over the measured window only; wrk
+# warms up once per server with a pass over all routes. For h1, fasterapi and hummingbird also get
+# the RSS growth from IDLE_CONNS idle keep-alive connections. Prints a table and ratios
+# (fasterapi over each peer) per protocol and writes bench-results/bench.json.
 #
 # Environment overrides:
-#   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx")
+#   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd");
+#               each runs for the protocols above that it speaks
+#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls")
 #   ROUTES      routes to load                  (default: "/plaintext /json /users/123 POST:/accounts")
-#               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body)
-#   DURATION    seconds of wrk per route        (default: 10)
-#   WARMUP      seconds of warm-up per server   (default: 2)
+#               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body);
+#               nghttpd serves only the GET routes whose body is known
+#   DURATION    seconds of load per route       (default: 10)
+#   WARMUP      seconds of warm-up: per server for wrk, per route for h2load (default: 2)
 #   CONNECTIONS wrk connections                 (default: 64)
+#   H2_CLIENTS  h2load clients (-c)             (default: 16)
+#   H2_STREAMS  h2load concurrent streams per client (-m) (default: 16)
 #   IDLE_CONNS  idle connections for the memory check (default: 1000; 0 skips it)
 #   SKIP_BUILD  1 to use the existing release binaries as they are
-#   FASTERAPI_BIN  the demo binary (default: .build/release/fasterapi-demo, run with
-#               --host 127.0.0.1 --port N)
+#   FASTERAPI_BIN  the demo binary (default: .build/release/fasterapi-demo), run with
+#               --host 127.0.0.1 --port N for h1, and with --cert CERT.pem --key KEY.pem added for
+#               h1tls and h2tls (HTTP/2 and HTTP/1.1 over TLS on one port, chosen by ALPN; wrk
+#               sends no ALPN and must get HTTP/1.1)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx}"
+SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd}"
+PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls}"
 ROUTES="${ROUTES:-/plaintext /json /users/123 POST:/accounts}"
 ACCOUNT_BODY='{"name":"Ada Lovelace","email":"ada@example.com","age":36,"score":9.5,"tags":["math","poetry"]}'
 
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 CONNECTIONS="${CONNECTIONS:-64}"
+H2_CLIENTS="${H2_CLIENTS:-16}"
+H2_STREAMS="${H2_STREAMS:-16}"
 IDLE_CONNS="${IDLE_CONNS:-1000}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
 
@@ -40,12 +66,32 @@ HB_PACKAGE="$ROOT/Benchmarks/peers/hb-peer"
 HB_BIN="$HB_PACKAGE/.build/release/hb-peer"
 CLK_TCK="$(getconf CLK_TCK)"
 
-for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$IDLE_CONNS"; do
-    [[ "$n" =~ ^[0-9]+$ ]] || { echo "bench: DURATION, WARMUP, CONNECTIONS and IDLE_CONNS must be integers" >&2; exit 2; }
+for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$H2_CLIENTS" "$H2_STREAMS" "$IDLE_CONNS"; do
+    [[ "$n" =~ ^[0-9]+$ ]] || {
+        echo "bench: DURATION, WARMUP, CONNECTIONS, H2_CLIENTS, H2_STREAMS and IDLE_CONNS must be integers" >&2
+        exit 2
+    }
+done
+
+# The servers taking part in each protocol.
+protocol_servers() {
+    case "$1" in
+    h1) echo "fasterapi hummingbird fastapi nginx" ;;
+    h1tls) echo "fasterapi hummingbird" ;;
+    h2tls) echo "fasterapi hummingbird nghttpd" ;;
+    *) return 1 ;;
+    esac
+}
+for p in $PROTOCOLS; do
+    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls)" >&2; exit 2; }
 done
 
 log() { printf '==> %s\n' "$*" >&2; }
 has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
+has_protocol() { [[ " $PROTOCOLS " == *" $1 "* ]]; }
+# speaks SERVER PROTOCOL
+speaks() { [[ " $(protocol_servers "$2") " == *" $1 "* ]]; }
+uses_tls() { has_protocol h1tls || has_protocol h2tls; }
 
 # ---------------------------------------------------------------------------------------------
 # Cleanup: every server this script starts is recorded in STARTED and killed (with its process
@@ -93,7 +139,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
-# Tools: wrk and nginx from apt (only if missing), FastAPI + uvicorn in .venv-bench/.
+# Tools: wrk, h2load, openssl, nginx and nghttpd from apt (only if missing), FastAPI + uvicorn in
+# .venv-bench/.
 apt_install() {
     log "installing $* with apt-get"
     apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
@@ -101,12 +148,18 @@ apt_install() {
 command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
 command -v ps >/dev/null || apt_install procps
-if has_server nginx && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+if uses_tls; then command -v openssl >/dev/null || apt_install openssl; fi
+if has_protocol h2tls; then command -v h2load >/dev/null || apt_install nghttp2-client; fi
+if has_protocol h1 && has_server nginx && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
     apt_install nginx-light
 fi
+if has_protocol h2tls && has_server nghttpd && ! command -v nghttpd >/dev/null && [[ ! -x /usr/sbin/nghttpd ]]; then
+    apt_install nghttp2-server
+fi
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
+NGHTTPD_BIN="$(command -v nghttpd || echo /usr/sbin/nghttpd)"
 
-if has_server fastapi && ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null; then
+if has_protocol h1 && has_server fastapi && ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null; then
     log "creating $VENV with fastapi and uvicorn[standard]"
     # Debian's own python3 needs python3-venv for `-m venv`.
     python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
@@ -160,7 +213,7 @@ rss_kib() {
     echo "$total"
 }
 
-# wrk latency like "812.00us", "1.23ms", "2.00s" -> microseconds.
+# wrk and h2load durations like "812.00us", "1.23ms", "2.00s" -> microseconds.
 to_us() {
     awk -v v="$1" 'BEGIN {
         n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
@@ -170,51 +223,7 @@ to_us() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Servers. start_server NAME PORT sets SERVER_PID.
-
-start_server() {
-    local name="$1" port="$2" logf="$WORK/$1.log"
-    case "$name" in
-    fasterapi)
-        [[ -x "$FASTERAPI_BIN" ]] || { log "missing $FASTERAPI_BIN"; return 1; }
-        "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" >"$logf" 2>&1 &
-        ;;
-    hummingbird)
-        [[ -x "$HB_BIN" ]] || { log "missing $HB_BIN"; return 1; }
-        "$HB_BIN" --port "$port" >"$logf" 2>&1 &
-        ;;
-    fastapi)
-        "$VENV/bin/uvicorn" fastapi_app:app --app-dir "$ROOT/Benchmarks/peers" \
-            --host 127.0.0.1 --port "$port" --loop uvloop --http httptools --workers 1 \
-            --log-level warning --no-access-log >"$logf" 2>&1 &
-        ;;
-    nginx)
-        local dir="$WORK/nginx"
-        mkdir -p "$dir"
-        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" \
-            "$ROOT/Benchmarks/peers/nginx.conf.template" >"$dir/nginx.conf"
-        # -e: the error log nginx opens before it reads the config.
-        "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$logf" 2>&1 &
-        ;;
-    *)
-        log "unknown server '$name'"; return 1 ;;
-    esac
-    SERVER_PID=$!
-    STARTED+=("$SERVER_PID")
-}
-
-# Waits (at most 60 s) until the first route answers 200.
-wait_ready() {
-    local pid="$1" port="$2" route="$3" i
-    for ((i = 0; i < 600; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port$route")" == 200 ]]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
+# Routes, bodies, certificate and static files.
 
 # The body each known route must return; unknown routes are not checked.
 expected_body() {
@@ -237,7 +246,11 @@ same_json() {
 route_path() { echo "${1#POST:}"; }
 curl_args() { [[ "$1" == POST:* ]] && printf '%s\n' -X POST -H 'Content-Type: application/json' --data "$ACCOUNT_BODY"; }
 
-# A wrk script per POST route, and one that cycles through every route for the warm-up.
+# url_base PROTOCOL PORT
+url_base() { if [[ "$1" == h1 ]]; then echo "http://127.0.0.1:$2"; else echo "https://127.0.0.1:$2"; fi; }
+
+# A wrk script per POST route, and one that cycles through every route for the warm-up; the POST
+# body as a file for h2load.
 LUA_BODY="$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$ACCOUNT_BODY")"
 POST_LUA="$WORK/post.lua"
 printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' "$LUA_BODY" >"$POST_LUA"
@@ -252,145 +265,382 @@ WARMUP_LUA="$WORK/warmup.lua"
     printf '    return wrk.format("POST", routes[i][2], {["Content-Type"] = "application/json"}, %s)\n' "$LUA_BODY"
     printf '  end\n  return wrk.format(nil, routes[i][2])\nend\n'
 } >"$WARMUP_LUA"
+POST_BODY="$WORK/account.json"
+printf '%s' "$ACCOUNT_BODY" >"$POST_BODY"
+
+# One self-signed ECDSA P-256 certificate for every TLS server of the run.
+CERT="$WORK/cert.pem"
+KEY="$WORK/key.pem"
+if uses_tls; then
+    log "making a self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+        -keyout "$KEY" -out "$CERT" 2>/dev/null
+fi
+
+# nghttpd's document root: each GET route with a known body is a file at the route's path, holding
+# exactly that body (no trailing newline), so nghttpd answers the same URLs as the others.
+HTDOCS="$WORK/htdocs"
+mkdir -p "$HTDOCS"
+for r in $ROUTES; do
+    body="$(expected_body "$r")"
+    if [[ "$r" == /?* && -n "$body" ]]; then
+        mkdir -p "$HTDOCS$(dirname "$r")"
+        printf '%s' "$body" >"$HTDOCS$r"
+    fi
+done
+
+# serves SERVER ROUTE: nghttpd has only the static files above; the others serve every route.
+serves() { [[ "$1" != nghttpd || -f "$HTDOCS$2" ]]; }
 
 # ---------------------------------------------------------------------------------------------
-# Run. Results are collected as tab-separated lines:
-#   RESULTS: server route rps p50_us p99_us cpu_us_per_req rss_mib requests socket_errors non_2xx
+# Servers. start_server NAME PROTOCOL PORT sets SERVER_PID.
+
+start_server() {
+    local name="$1" proto="$2" port="$3" logf="$WORK/$1-$2.log" tls=()
+    case "$name" in
+    fasterapi)
+        [[ -x "$FASTERAPI_BIN" ]] || { log "missing $FASTERAPI_BIN"; return 1; }
+        if [[ "$proto" != h1 ]]; then tls=(--cert "$CERT" --key "$KEY"); fi
+        "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" "${tls[@]}" >"$logf" 2>&1 &
+        ;;
+    hummingbird)
+        [[ -x "$HB_BIN" ]] || { log "missing $HB_BIN"; return 1; }
+        case "$proto" in
+        h1tls) tls=(--tls "$CERT" "$KEY") ;;
+        h2tls) tls=(--tls "$CERT" "$KEY" --http2) ;;
+        esac
+        "$HB_BIN" --port "$port" "${tls[@]}" >"$logf" 2>&1 &
+        ;;
+    fastapi)
+        "$VENV/bin/uvicorn" fastapi_app:app --app-dir "$ROOT/Benchmarks/peers" \
+            --host 127.0.0.1 --port "$port" --loop uvloop --http httptools --workers 1 \
+            --log-level warning --no-access-log >"$logf" 2>&1 &
+        ;;
+    nginx)
+        local dir="$WORK/nginx"
+        mkdir -p "$dir"
+        sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" \
+            "$ROOT/Benchmarks/peers/nginx.conf.template" >"$dir/nginx.conf"
+        # -e: the error log nginx opens before it reads the config.
+        "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$logf" 2>&1 &
+        ;;
+    nghttpd)
+        # TLS with ALPN h2, one worker thread.
+        "$NGHTTPD_BIN" --address=127.0.0.1 --workers=1 --htdocs="$HTDOCS" "$port" "$KEY" "$CERT" >"$logf" 2>&1 &
+        ;;
+    *)
+        log "unknown server '$name'"; return 1 ;;
+    esac
+    SERVER_PID=$!
+    STARTED+=("$SERVER_PID")
+}
+
+# fetch PROTOCOL PORT ROUTE: one request with curl, over HTTP/1.1 (h1, h1tls) or HTTP/2 by ALPN
+# (h2tls), TLS checked against the run's certificate. The body goes to $WORK/body; prints
+# "STATUS HTTP_VERSION" ("000 0" if there was no answer).
+fetch() {
+    local proto="$1" port="$2" route="$3" opts=() extra
+    case "$proto" in
+    h1tls) opts=(--http1.1 --cacert "$CERT") ;;
+    h2tls) opts=(--http2 --cacert "$CERT") ;;
+    esac
+    mapfile -t extra < <(curl_args "$route")
+    rm -f "$WORK/body"
+    curl -s --max-time 2 -o "$WORK/body" -w '%{http_code} %{http_version}' "${opts[@]}" "${extra[@]}" \
+        "$(url_base "$proto" "$port")$(route_path "$route")" || true
+}
+
+# wait_ready PID PROTOCOL PORT ROUTE: waits (at most 60 s) until ROUTE answers 2xx.
+wait_ready() {
+    local pid="$1" proto="$2" port="$3" route="$4" i
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [[ "$(fetch "$proto" "$port" "$route")" == 2* ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# check_bodies PROTOCOL SERVER PORT: warns about a wrong body or HTTP version on any route.
+check_bodies() {
+    local proto="$1" server="$2" port="$3" route want got answer version=1.1
+    [[ "$proto" == h2tls ]] && version=2
+    for route in $ROUTES; do
+        serves "$server" "$route" || continue
+        want="$(expected_body "$route")"
+        answer="$(fetch "$proto" "$port" "$route")"
+        got="$(cat "$WORK/body" 2>/dev/null || true)"
+        if [[ -n "$want" && "$got" != "$want" ]] && ! same_json "$got" "$want"; then
+            log "$server ($proto): WARNING $route returned '$got', expected '$want'"
+        fi
+        if [[ "${answer#* }" != "$version" ]]; then
+            log "$server ($proto): WARNING $route answered over HTTP/${answer#* }, expected HTTP/$version"
+        fi
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Load runs. Results are collected as tab-separated lines:
+#   RESULTS: protocol server route rps p50_us p99_us mean_us sd_us max_us cpu_us_per_req rss_mib
+#            requests errors non_2xx                                  (absent values are null)
 #   IDLE:    server rss_before_mib rss_after_mib delta_mib
 RESULTS="$WORK/results.tsv"
 IDLE="$WORK/idle.tsv"
 : >"$RESULTS"
 : >"$IDLE"
-FIRST_ROUTE="${ROUTES%% *}"
 
-for server in $SERVERS; do
+# record PROTOCOL SERVER ROUTE RPS P50 P99 MEAN SD MAX CPU_TICKS REQUESTS ERRORS NON2XX PID
+# appends a RESULTS line; CPU_TICKS is the server's CPU over the window in which REQUESTS completed.
+record() {
+    local cpu rss_mib
+    if [[ "${11:-0}" == 0 ]]; then
+        log "$2 ($1) $3: WARNING no request completed"
+        set -- "$1" "$2" "$3" null null null null null null "${10}" 0 "${12:-0}" "${13:-0}" "${14}"
+    fi
+    cpu="$(awk -v d="${10}" -v hz="$CLK_TCK" -v n="${11:-0}" \
+        'BEGIN { if (d != "null" && n > 0) printf "%.2f", d / hz * 1e6 / n; else print "null" }')"
+    rss_mib="$(awk -v k="$(rss_kib "${14}")" 'BEGIN { printf "%.1f", k / 1024 }')"
+    if [[ "${12:-0}" != 0 || "${13:-0}" != 0 ]]; then
+        log "$2 ($1) $3: errors ${12:-0}, non-2xx ${13:-0}"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-null}" \
+        "$5" "$6" "$7" "$8" "$9" "$cpu" "$rss_mib" "${11:-0}" "${12:-0}" "${13:-0}" >>"$RESULTS"
+}
+
+# warm_up PROTOCOL PORT: one wrk pass cycling through every route (h1, h1tls); h2load warms up
+# on its own before each route.
+warm_up() {
+    local proto="$1" port="$2"
+    if ((WARMUP > 0)) && [[ "$proto" != h2tls ]]; then
+        timeout $((WARMUP + 30)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$WARMUP_LUA" \
+            "$(url_base "$proto" "$port")" >/dev/null || log "warm-up failed"
+    fi
+}
+
+# load_wrk PROTOCOL SERVER PID PORT ROUTE
+load_wrk() {
+    local proto="$1" server="$2" pid="$3" port="$4" route="$5" script=() out before after lat
+    if [[ "$route" == POST:* ]]; then script=(-s "$POST_LUA"); fi
+    log "$server ($proto): wrk -t1 -c$CONNECTIONS -d${DURATION}s $route"
+    before="$(cpu_ticks "$pid")"
+    out="$(timeout $((DURATION + 30)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${script[@]}" \
+        "$(url_base "$proto" "$port")$(route_path "$route")")" || log "$server ($proto) $route: wrk failed"
+    after="$(cpu_ticks "$pid")"
+    # "Latency  avg  stdev  max  +/- stdev" (not the "Latency Distribution" heading).
+    read -r -a lat <<<"$(awk '$1 == "Latency" && $2 != "Distribution" { print $2, $3, $4 }' <<<"$out")"
+    record "$proto" "$server" "$route" \
+        "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" \
+        "$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")" \
+        "$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")" \
+        "$(to_us "${lat[0]:-}")" "$(to_us "${lat[1]:-}")" "$(to_us "${lat[2]:-}")" \
+        $((after - before)) \
+        "$(awk '/requests in/ { print $1 }' <<<"$out")" \
+        "$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")" \
+        "$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")" \
+        "$pid"
+}
+
+# Copies h2load's output through, and reads PID's CPU ticks into $WORK/ticks.start and
+# $WORK/ticks.end as h2load's measured window (after --warm-up-time) starts and ends.
+mark_window() {
+    local pid="$1" line
+    while IFS= read -r line; do
+        case "$line" in
+        "Main benchmark duration is started"*) cpu_ticks "$pid" >"$WORK/ticks.start" ;;
+        "Main benchmark duration is over"*) cpu_ticks "$pid" >"$WORK/ticks.end" ;;
+        esac
+        printf '%s\n' "$line"
+    done
+}
+
+# load_h2load PROTOCOL SERVER PID PORT ROUTE
+load_h2load() {
+    local proto="$1" server="$2" pid="$3" port="$4" route="$5" data=() out ticks=null alpn lat
+    if [[ "$route" == POST:* ]]; then data=(-d "$POST_BODY" -H 'content-type: application/json'); fi
+    log "$server ($proto): h2load -c$H2_CLIENTS -m$H2_STREAMS -D$DURATION --warm-up-time=$WARMUP $route"
+    rm -f "$WORK/ticks.start" "$WORK/ticks.end"
+    out="$(timeout $((WARMUP + DURATION + 30)) h2load --npn-list=h2 -t1 -c"$H2_CLIENTS" -m"$H2_STREAMS" \
+        -D "$DURATION" --warm-up-time="$WARMUP" "${data[@]}" \
+        "$(url_base "$proto" "$port")$(route_path "$route")" 2>&1 | mark_window "$pid")" ||
+        log "$server ($proto) $route: h2load failed"
+    if [[ -s "$WORK/ticks.start" && -s "$WORK/ticks.end" ]]; then
+        ticks=$(($(cat "$WORK/ticks.end") - $(cat "$WORK/ticks.start")))
+    fi
+    alpn="$(awk '/^Application protocol:/ { print $3; exit }' <<<"$out")"
+    [[ "$alpn" == h2 ]] || log "$server ($proto) $route: WARNING h2load negotiated '${alpn:-nothing}', not h2"
+    # "time for request:  min  max  mean  sd  +/- sd"
+    read -r -a lat <<<"$(awk '/^time for request:/ { print $6, $7, $5 }' <<<"$out")"
+    # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+    record "$proto" "$server" "$route" \
+        "$(awk '/^finished in/ { print $4 }' <<<"$out")" \
+        null null \
+        "$(to_us "${lat[0]:-}")" "$(to_us "${lat[1]:-}")" "$(to_us "${lat[2]:-}")" \
+        "$ticks" \
+        "$(awk '/^requests:/ { print $6 }' <<<"$out")" \
+        "$(awk '/^requests:/ { print $10 + $12 + $14 }' <<<"$out")" \
+        "$(awk '/^status codes:/ { print $5 + $7 + $9 }' <<<"$out")" \
+        "$pid"
+}
+
+# idle_check SERVER PID PORT: memory cost of IDLE_CONNS idle keep-alive connections (cleartext).
+idle_check() {
+    local server="$1" pid="$2" port="$3" ready="$WORK/idle.ready" before after helper i
+    log "$server: RSS with $IDLE_CONNS idle keep-alive connections"
+    rm -f "$ready"
+    before="$(rss_kib "$pid")"
+    python3 "$ROOT/scripts/idle_conns.py" "$port" "$IDLE_CONNS" 5 "$ready" &
+    helper=$!
+    STARTED+=("$helper")
+    for ((i = 0; i < 300; i++)); do
+        [[ -e "$ready" ]] || ! kill -0 "$helper" 2>/dev/null && break
+        sleep 0.1
+    done
+    if [[ -e "$ready" ]]; then
+        sleep 1 # let the server settle
+        after="$(rss_kib "$pid")"
+        awk -v s="$server" -v b="$before" -v a="$after" \
+            'BEGIN { printf "%s\t%.1f\t%.1f\t%.1f\n", s, b / 1024, a / 1024, (a - b) / 1024 }' >>"$IDLE"
+    else
+        log "$server: idle connection helper failed"
+    fi
+    wait "$helper" 2>/dev/null || true
+}
+
+# bench_server PROTOCOL SERVER: start, check, warm up, load every route it serves, stop.
+bench_server() {
+    local proto="$1" server="$2" port pid route first=""
+    for route in $ROUTES; do
+        if serves "$server" "$route"; then first="$route"; break; fi
+    done
+    if [[ -z "$first" ]]; then
+        log "$server ($proto): serves none of ROUTES (skipped)"
+        return 0
+    fi
     port="$(free_port)"
-    log "$server: starting on 127.0.0.1:$port"
-    if ! start_server "$server" "$port" || ! wait_ready "$SERVER_PID" "$port" "$FIRST_ROUTE"; then
-        log "$server: did not start; log follows (skipped)"
-        tail -n 20 "$WORK/$server.log" >&2 2>/dev/null || true
-        [[ -n "$SERVER_PID" ]] && stop_tree "$SERVER_PID"
+    log "$server ($proto): starting on 127.0.0.1:$port"
+    if ! start_server "$server" "$proto" "$port" || ! wait_ready "$SERVER_PID" "$proto" "$port" "$first"; then
+        log "$server ($proto): did not start; log follows (skipped)"
+        tail -n 20 "$WORK/$server-$proto.log" >&2 2>/dev/null || true
+        if [[ -n "$SERVER_PID" ]]; then stop_tree "$SERVER_PID"; fi
         SERVER_PID=""
-        continue
+        return 0
     fi
     pid="$SERVER_PID"
 
+    check_bodies "$proto" "$server" "$port"
+    warm_up "$proto" "$port"
     for route in $ROUTES; do
-        want="$(expected_body "$route")"
-        mapfile -t extra < <(curl_args "$route")
-        got="$(curl -s --max-time 5 "${extra[@]}" "http://127.0.0.1:$port$(route_path "$route")" || true)"
-        if [[ -n "$want" && "$got" != "$want" ]] && ! same_json "$got" "$want"; then
-            log "$server: WARNING $route returned '$got', expected '$want'"
-        fi
-    done
-
-    if ((WARMUP > 0)); then
-        timeout $((WARMUP + 30)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$WARMUP_LUA" \
-            "http://127.0.0.1:$port" >/dev/null
-    fi
-
-    for route in $ROUTES; do
-        log "$server: wrk -t1 -c$CONNECTIONS -d${DURATION}s $route"
-        ticks_before="$(cpu_ticks "$pid")"
-        script=()
-        [[ "$route" == POST:* ]] && script=(-s "$POST_LUA")
-        out="$(timeout $((DURATION + 30)) wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${script[@]}" \
-            "http://127.0.0.1:$port$(route_path "$route")")"
-        ticks_after="$(cpu_ticks "$pid")"
-        rss="$(rss_kib "$pid")"
-
-        rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
-        requests="$(awk '/requests in/ { print $1 }' <<<"$out")"
-        p50="$(to_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
-        p99="$(to_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")"
-        sock_errors="$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")"
-        non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")"
-        cpu="$(awk -v d=$((ticks_after - ticks_before)) -v hz="$CLK_TCK" -v n="${requests:-0}" \
-            'BEGIN { if (n > 0) printf "%.2f", d / hz * 1e6 / n; else print "null" }')"
-        rss_mib="$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
-        if [[ "${sock_errors:-0}" != 0 || -n "$non2xx" ]]; then
-            log "$server $route: socket errors ${sock_errors:-0}, non-2xx ${non2xx:-0}"
-        fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$route" "${rps:-null}" \
-            "$p50" "$p99" "$cpu" "$rss_mib" "${requests:-0}" "${sock_errors:-0}" "${non2xx:-0}" >>"$RESULTS"
-    done
-
-    # Memory cost of idle keep-alive connections (ours and Hummingbird's).
-    if ((IDLE_CONNS > 0)) && [[ "$server" == fasterapi || "$server" == hummingbird ]]; then
-        log "$server: RSS with $IDLE_CONNS idle keep-alive connections"
-        ready="$WORK/idle.ready"
-        rm -f "$ready"
-        before="$(rss_kib "$pid")"
-        python3 "$ROOT/scripts/idle_conns.py" "$port" "$IDLE_CONNS" 5 "$ready" &
-        helper=$!
-        STARTED+=("$helper")
-        for ((i = 0; i < 300; i++)); do
-            [[ -e "$ready" ]] || ! kill -0 "$helper" 2>/dev/null && break
-            sleep 0.1
-        done
-        if [[ -e "$ready" ]]; then
-            sleep 1 # let the server settle
-            after="$(rss_kib "$pid")"
-            awk -v s="$server" -v b="$before" -v a="$after" \
-                'BEGIN { printf "%s\t%.1f\t%.1f\t%.1f\n", s, b / 1024, a / 1024, (a - b) / 1024 }' >>"$IDLE"
+        serves "$server" "$route" || continue
+        if [[ "$proto" == h2tls ]]; then
+            load_h2load "$proto" "$server" "$pid" "$port" "$route"
         else
-            log "$server: idle connection helper failed"
+            load_wrk "$proto" "$server" "$pid" "$port" "$route"
         fi
-        wait "$helper" 2>/dev/null || true
+    done
+    if [[ "$proto" == h1 && ("$server" == fasterapi || "$server" == hummingbird) ]] && ((IDLE_CONNS > 0)); then
+        idle_check "$server" "$pid" "$port"
     fi
 
-    log "$server: stopping"
+    log "$server ($proto): stopping"
     stop_tree "$pid"
     SERVER_PID=""
+}
+
+for proto in $PROTOCOLS; do
+    for server in $SERVERS; do
+        if speaks "$server" "$proto"; then bench_server "$proto" "$server"; fi
+    done
 done
 
 # ---------------------------------------------------------------------------------------------
-# Report: table, ratios, idle deltas; then JSON.
+# Report: per protocol a table and ratios; idle deltas; then JSON.
 
-# metric SERVER ROUTE COLUMN -> value from RESULTS (empty if absent).
-metric() { awk -F'\t' -v s="$1" -v r="$2" -v c="$3" '$1 == s && $2 == r { print $c }' "$RESULTS"; }
+# metric PROTOCOL SERVER ROUTE COLUMN -> value from RESULTS (empty if absent).
+metric() { awk -F'\t' -v p="$1" -v s="$2" -v r="$3" -v c="$4" '$1 == p && $2 == s && $3 == r { print $c }' "$RESULTS"; }
 # ratio A B -> A/B with 2 decimals, or "null".
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && a != "null" && b != "null" && b + 0 > 0) printf "%.2f", a / b; else print "null" }'; }
+short_name() { if [[ "$1" == hummingbird ]]; then echo hb; else echo "$1"; fi; }
 
-echo
-printf '%-12s %-12s %12s %10s %10s %12s %9s\n' server route 'req/s' 'p50 µs' 'p99 µs' 'CPU µs/req' 'RSS MiB'
-while IFS=$'\t' read -r s r rps p50 p99 cpu rss _; do
-    rps="$(awk -v v="$rps" 'BEGIN { if (v == "null") print v; else printf "%.0f", v }')"
-    printf '%-12s %-12s %12s %10s %10s %12s %9s\n' "$s" "$r" "$rps" "$p50" "$p99" "$cpu" "$rss"
-done <"$RESULTS"
+# Sets the latency columns a protocol's load tool gives (RESULTS column numbers and headings),
+# and the one compared with Hummingbird in the ratios (lower is better).
+latency_columns() {
+    if [[ "$1" == h2tls ]]; then
+        LAT_COLS=(7 8 9); LAT_NAMES=('mean µs' 'sd µs' 'max µs')
+        LAT_RATIO_COL=7; LAT_RATIO_NAME='mean fa/hb (lower)'; LAT_RATIO_KEY=fasterapi_over_hummingbird_mean_latency
+    else
+        LAT_COLS=(5 6); LAT_NAMES=('p50 µs' 'p99 µs')
+        LAT_RATIO_COL=6; LAT_RATIO_NAME='p99 fa/hb (lower)'; LAT_RATIO_KEY=fasterapi_over_hummingbird_p99
+    fi
+}
 
-echo
-printf '%-12s %16s %16s %16s %18s\n' route 'fa/hb req/s' 'fa/fastapi req/s' 'fa/nginx req/s' 'p99 fa/hb (lower)'
+protocol_title() {
+    case "$1" in
+    h1) echo "h1: HTTP/1.1 cleartext, wrk -t1 -c$CONNECTIONS --latency, ${DURATION} s per route" ;;
+    h1tls) echo "h1tls: HTTP/1.1 over TLS, wrk -t1 -c$CONNECTIONS --latency, ${DURATION} s per route" ;;
+    h2tls) echo "h2tls: HTTP/2 over TLS (ALPN h2), h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS, ${DURATION} s per route after ${WARMUP} s warm-up" ;;
+    esac
+}
+
 RATIOS_JSON=""
-for route in $ROUTES; do
-    fa_rps="$(metric fasterapi "$route" 3)"
-    r_hb="$(ratio "$fa_rps" "$(metric hummingbird "$route" 3)")"
-    r_fastapi="$(ratio "$fa_rps" "$(metric fastapi "$route" 3)")"
-    r_nginx="$(ratio "$fa_rps" "$(metric nginx "$route" 3)")"
-    r_p99="$(ratio "$(metric fasterapi "$route" 5)" "$(metric hummingbird "$route" 5)")"
-    printf '%-12s %16s %16s %16s %18s\n' "$route" "$r_hb" "$r_fastapi" "$r_nginx" "$r_p99"
-    RATIOS_JSON+="${RATIOS_JSON:+,}
-    {\"route\": \"$route\", \"fasterapi_over_hummingbird_rps\": $r_hb, \"fasterapi_over_fastapi_rps\": $r_fastapi, \"fasterapi_over_nginx_rps\": $r_nginx, \"fasterapi_over_hummingbird_p99\": $r_p99}"
+for proto in $PROTOCOLS; do
+    latency_columns "$proto"
+    echo
+    protocol_title "$proto"
+    printf '%-12s %-15s %12s' server route 'req/s'
+    printf ' %10s' "${LAT_NAMES[@]}"
+    printf ' %12s %9s\n' 'CPU µs/req' 'RSS MiB'
+    while IFS=$'\t' read -r -a row; do
+        [[ "${row[0]}" == "$proto" ]] || continue
+        rps="$(awk -v v="${row[3]}" 'BEGIN { if (v == "null") print v; else printf "%.0f", v }')"
+        printf '%-12s %-15s %12s' "${row[1]}" "${row[2]}" "$rps"
+        for c in "${LAT_COLS[@]}"; do printf ' %10s' "${row[c - 1]}"; done
+        printf ' %12s %9s\n' "${row[9]}" "${row[10]}"
+    done <"$RESULTS"
+
+    peers=()
+    for s in $(protocol_servers "$proto"); do
+        if [[ "$s" != fasterapi ]]; then peers+=("$s"); fi
+    done
+    echo
+    printf '%-15s' route
+    for s in "${peers[@]}"; do printf ' %16s' "fa/$(short_name "$s") req/s"; done
+    printf ' %18s\n' "$LAT_RATIO_NAME"
+    for route in $ROUTES; do
+        fa_rps="$(metric "$proto" fasterapi "$route" 4)"
+        fields="\"protocol\": \"$proto\", \"route\": \"$route\""
+        printf '%-15s' "$route"
+        for s in "${peers[@]}"; do
+            r="$(ratio "$fa_rps" "$(metric "$proto" "$s" "$route" 4)")"
+            printf ' %16s' "$r"
+            fields+=", \"fasterapi_over_${s}_rps\": $r"
+        done
+        r="$(ratio "$(metric "$proto" fasterapi "$route" "$LAT_RATIO_COL")" "$(metric "$proto" hummingbird "$route" "$LAT_RATIO_COL")")"
+        printf ' %18s\n' "$r"
+        RATIOS_JSON+="${RATIOS_JSON:+,}
+    {$fields, \"$LAT_RATIO_KEY\": $r}"
+    done
 done
 
 if [[ -s "$IDLE" ]]; then
     echo
-    echo "RSS growth with $IDLE_CONNS idle keep-alive connections:"
+    echo "RSS growth with $IDLE_CONNS idle keep-alive connections (h1):"
     while IFS=$'\t' read -r s b a d; do
         printf '  %-12s %8s MiB -> %8s MiB   delta %6s MiB\n' "$s" "$b" "$a" "$d"
     done <"$IDLE"
 fi
 
 RESULTS_JSON=""
-while IFS=$'\t' read -r s r rps p50 p99 cpu rss n errs non2xx; do
+while IFS=$'\t' read -r p s r rps p50 p99 mean sd max cpu rss n errs non2xx; do
     RESULTS_JSON+="${RESULTS_JSON:+,}
-    {\"server\": \"$s\", \"route\": \"$r\", \"requests_per_sec\": $rps, \"p50_us\": $p50, \"p99_us\": $p99, \"cpu_us_per_request\": $cpu, \"rss_mib\": $rss, \"requests\": $n, \"socket_errors\": $errs, \"non_2xx\": $non2xx}"
+    {\"protocol\": \"$p\", \"server\": \"$s\", \"route\": \"$r\", \"requests_per_sec\": $rps, \"p50_us\": $p50, \"p99_us\": $p99, \"mean_us\": $mean, \"sd_us\": $sd, \"max_us\": $max, \"cpu_us_per_request\": $cpu, \"rss_mib\": $rss, \"requests\": $n, \"errors\": $errs, \"non_2xx\": $non2xx}"
 done <"$RESULTS"
 IDLE_JSON=""
 while IFS=$'\t' read -r s b a d; do
     IDLE_JSON+="${IDLE_JSON:+,}
     {\"server\": \"$s\", \"rss_before_mib\": $b, \"rss_after_mib\": $a, \"delta_mib\": $d}"
 done <"$IDLE"
+PROTOCOLS_JSON="$(printf '"%s",' $PROTOCOLS)"
 
 mkdir -p "$OUT_DIR"
 cat >"$OUT_DIR/bench.json" <<EOF
@@ -398,7 +648,10 @@ cat >"$OUT_DIR/bench.json" <<EOF
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)",
   "cpus": $(nproc),
+  "protocols": [${PROTOCOLS_JSON%,}],
   "wrk": {"threads": 1, "connections": $CONNECTIONS, "duration_s": $DURATION, "warmup_s": $WARMUP},
+  "h2load": {"threads": 1, "clients": $H2_CLIENTS, "max_concurrent_streams": $H2_STREAMS, "duration_s": $DURATION, "warmup_s": $WARMUP},
+  "tls": {"certificate": "self-signed ECDSA P-256", "nghttpd_workers": 1},
   "results": [$RESULTS_JSON
   ],
   "ratios": [$RATIOS_JSON

@@ -270,7 +270,10 @@ struct LiveMalformedRequestTests {
     @Test(arguments: rejectedCases)
     func rejected(_ testCase: RejectedCase) async throws {
         let responder = RecordingResponder()
-        try await withLiveServer(responder, configure: { $0.maxRequestBodyBytes = tableBodyLimit }) { server in
+        try await withLiveServer(responder, configure: {
+            $0.maxRequestBodyBytes = tableBodyLimit
+            $0.http2 = nil  // HTTP/1.1 only, so HTTP/2's preface is just a request with the wrong version
+        }) { server in
             let pieces =
                 testCase.followerSeparately
                 ? [testCase.request, Array(follower.utf8)] : [testCase.request + Array(follower.utf8)]

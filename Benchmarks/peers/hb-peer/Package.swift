@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
-// Hummingbird 2 peer for scripts/bench.sh: the same three routes as fasterapi-demo,
-// written the way a Hummingbird user would write them.
+// Hummingbird 2 peer for scripts/bench.sh: the same routes as fasterapi-demo, over cleartext
+// HTTP/1.1, TLS HTTP/1.1 or HTTP/2 over TLS, written the way a Hummingbird user would write them.
 // The folder is not named `hummingbird`: SwiftPM names a root package after its folder,
 // which would clash with the dependency of that name.
 import PackageDescription
@@ -14,7 +14,12 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "hb-peer",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+            ]
         )
     ]
 )

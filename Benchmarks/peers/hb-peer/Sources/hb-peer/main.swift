@@ -1,6 +1,12 @@
 // Benchmark peer: Hummingbird 2 serving /plaintext, /json, /users/{id} and POST /accounts.
-// Usage: hb-peer --port N   (binds 127.0.0.1)
+// Usage: hb-peer --port N [--tls CERT.pem KEY.pem [--http2]]   (binds 127.0.0.1)
+//   no --tls:       cleartext HTTP/1.1
+//   --tls:          HTTP/1.1 over TLS
+//   --tls --http2:  HTTP/2 over TLS (ALPN h2, falling back to http/1.1)
 import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
 
 /// Body of `GET /json`.
 struct Message: ResponseEncodable {
@@ -32,14 +38,27 @@ struct Account: ResponseEncodable {
     let tags: [String]
 }
 
-/// Reads `--port N` from the command line (default 8080).
-func parsePort(_ arguments: [String]) -> Int {
-    if let index = arguments.firstIndex(of: "--port"), index + 1 < arguments.count,
-        let port = Int(arguments[index + 1])
-    {
-        return port
+/// The value following `flag` on the command line, if any.
+func argument(_ flag: String, offset: Int = 1) -> String? {
+    let arguments = CommandLine.arguments
+    guard let index = arguments.firstIndex(of: flag), index + offset < arguments.count else { return nil }
+    return arguments[index + offset]
+}
+
+/// The server's protocol stack from `--tls CERT KEY` and `--http2`.
+func makeServer() throws -> HTTPServerBuilder {
+    guard let certificatePath = argument("--tls"), let keyPath = argument("--tls", offset: 2) else {
+        precondition(!CommandLine.arguments.contains("--http2"), "--http2 needs --tls CERT KEY")
+        return .http1()
     }
-    return 8080
+    let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) },
+        privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
+    )
+    if CommandLine.arguments.contains("--http2") {
+        return try .http2Upgrade(tlsConfiguration: tlsConfiguration)
+    }
+    return try .tls(.http1(), tlsConfiguration: tlsConfiguration)
 }
 
 let router = Router()
@@ -65,6 +84,7 @@ router.post("/accounts") { request, context -> EditedResponse<Account> in
 
 let app = Application(
     router: router,
-    configuration: .init(address: .hostname("127.0.0.1", port: parsePort(CommandLine.arguments)))
+    server: try makeServer(),
+    configuration: .init(address: .hostname("127.0.0.1", port: argument("--port").flatMap(Int.init) ?? 8080))
 )
 try await app.runService()

@@ -1,0 +1,105 @@
+import NIOCore
+import Testing
+
+@testable import FasterAPICore
+
+/// How a cleartext listener tells HTTP/2 from HTTP/1.1, byte by byte over a raw socket. The
+/// frame-level behaviour is checked with Python's `h2` in the interop suite.
+@Suite("Live HTTP/2 detection")
+struct LiveHTTP2Tests {
+    static let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    static let emptySettings: [UInt8] = [0, 0, 0, 4, 0, 0, 0, 0, 0]
+
+    static func ok() -> ClosureResponder {
+        ClosureResponder { request in Response(body: ResponseBody(string: "\(request.head.version)")) }
+    }
+
+    /// The frame type of the first frame in `bytes`, if a whole frame header has arrived.
+    static func firstFrameType(_ bytes: [UInt8]) -> UInt8? { bytes.count >= 9 ? bytes[3] : nil }
+
+    @Test func priorKnowledgePrefaceSwitchesToHTTP2() async throws {
+        try await withLiveServer(Self.ok()) { server in
+            let connection = try await RawConnection.connect(port: server.port)
+            // The preface split across writes is still recognised.
+            _ = await connection.send(
+                pieces: [bytes("PRI * HT"), bytes("TP/2.0\r\n\r\nSM\r\n\r\n") + Self.emptySettings], pause: .milliseconds(30))
+            let state = await connection.wait { $0.received.count >= 9 }
+            #expect(Self.firstFrameType(state.received) == 4, "the server's first frame is SETTINGS: \(state)")
+            await connection.close()
+        }
+    }
+
+    @Test func withoutHTTP2ThePrefaceIsAnHTTP1Error() async throws {
+        try await withLiveServer(Self.ok(), configure: { $0.http2 = nil }) { server in
+            let state = try await rawExchange(port: server.port, pieces: [bytes(Self.preface)], timeout: .seconds(3))
+            let response = try #require(try ResponseParser.parseAll(state.received, closed: state.closed).responses.first)
+            #expect(response.status == 505)
+        }
+    }
+
+    @Test func cleartextHTTP2CanBeTurnedOff() async throws {
+        try await withLiveServer(Self.ok(), configure: { $0.http2?.allowCleartext = false }) { server in
+            let state = try await rawExchange(port: server.port, pieces: [bytes(Self.preface)], timeout: .seconds(3))
+            let response = try #require(try ResponseParser.parseAll(state.received, closed: state.closed).responses.first)
+            #expect(response.status == 505)
+        }
+    }
+
+    @Test func upgradeSwitchesAndAnswersTheRequestAsStreamOne() async throws {
+        try await withLiveServer(Self.ok()) { server in
+            let connection = try await RawConnection.connect(port: server.port)
+            try await connection.send(
+                "GET /hello HTTP/1.1\r\nHost: example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
+            )
+            let switched = await connection.wait { $0.received.text.contains("\r\n\r\n") }
+            #expect(switched.received.text.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), "\(switched)")
+            try await connection.send(bytes(Self.preface) + Self.emptySettings)
+            // After the 101: SETTINGS, then the answer on stream 1 (a HEADERS frame for stream 1).
+            let state = await connection.wait { Self.frames(after: $0.received).contains { $0.type == 1 && $0.stream == 1 } }
+            let frames = Self.frames(after: state.received)
+            #expect(frames.first?.type == 4, "\(frames)")
+            #expect(frames.contains { $0.type == 1 && $0.stream == 1 }, "\(frames)")
+            #expect(frames.contains { $0.type == 0 && $0.stream == 1 && $0.payload == bytes("HTTP/2") }, "\(frames)")
+            await connection.close()
+        }
+    }
+
+    /// An upgrade that carries a body, or is not asked for properly, is answered over HTTP/1.1.
+    @Test(arguments: [
+        "POST /hello HTTP/1.1\r\nHost: example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\nContent-Length: 2\r\n\r\nhi",
+        "GET /hello HTTP/1.1\r\nHost: example\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nHost: example\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: websocket\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+    ])
+    func upgradesThatAreNotHonouredGetHTTP1(_ request: String) async throws {
+        try await withLiveServer(Self.ok()) { server in
+            let state = try await rawExchange(port: server.port, pieces: [bytes(request)], timeout: .seconds(3))
+            let response = try #require(try ResponseParser.parseAll(state.received, closed: state.closed).responses.first)
+            #expect(response.status == 200)
+            #expect(String(decoding: response.body, as: UTF8.self) == "HTTP/1.1")
+        }
+    }
+
+    struct Frame: CustomStringConvertible {
+        var type: UInt8
+        var stream: UInt32
+        var payload: [UInt8]
+        var description: String { "type=\(type) stream=\(stream) length=\(payload.count)" }
+    }
+
+    /// The HTTP/2 frames after an HTTP/1.1 101 response's head.
+    static func frames(after received: [UInt8]) -> [Frame] {
+        guard let headEnd = received.firstRange(of: bytes("\r\n\r\n")) else { return [] }
+        var rest = received[headEnd.upperBound...]
+        var frames: [Frame] = []
+        while rest.count >= 9 {
+            let start = rest.startIndex
+            let length = Int(rest[start]) << 16 | Int(rest[start + 1]) << 8 | Int(rest[start + 2])
+            guard rest.count >= 9 + length else { break }
+            let stream = rest[(start + 5)..<(start + 9)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF
+            frames.append(Frame(type: rest[start + 3], stream: stream, payload: Array(rest[(start + 9)..<(start + 9 + length)])))
+            rest = rest[(start + 9 + length)...]
+        }
+        return frames
+    }
+}
