@@ -80,6 +80,19 @@ struct LiveHTTP2Tests {
         }
     }
 
+    @Test func anIdleConnectionGetsGoAwayAndIsClosed() async throws {
+        try await withLiveServer(Self.ok(), configure: { $0.idleTimeout = .milliseconds(300) }) { server in
+            let connection = try await RawConnection.connect(port: server.port)
+            try await connection.send(bytes(Self.preface) + Self.emptySettings)
+            let state = await connection.readUntilClosed(timeout: .seconds(3))
+            #expect(state.closed)
+            // The frames are read as if after an empty HTTP/1.1 head.
+            let frames = Self.frames(after: bytes("\r\n\r\n") + state.received)
+            let goAway = try #require(frames.first { $0.type == 7 }, "\(frames)")
+            #expect(goAway.payload.suffix(4) == [0, 0, 0, 0], "NO_ERROR")
+        }
+    }
+
     struct Frame: CustomStringConvertible {
         var type: UInt8
         var stream: UInt32

@@ -6,7 +6,7 @@ Usage:
                     [--body-field name=value ...] [--expect-status 200]]
                    [--oauth2 USER:PASSWORD [--scopes a,b]]
                    [--authorize SCHEME --auth-field key=value ...]
-                   [--screenshot PATH]
+                   [--screenshot PATH] [--spki HASH] [--expect-protocol h2]
 
 Loads the page and waits for `data-ready` on `#docs-root` (or fails with its `data-error`),
 asserts that every expected operation is rendered and prints the rendered operation ids with
@@ -17,6 +17,9 @@ operation. `--try` expands the operation, opens "Try it out", fills the paramete
 status and checks it, then prints the response body. Repeating `--param` with one name fills an
 array parameter (one value per line). Every wait is bounded (at most 20 s). Exits 0 on success,
 1 with a message on the first failure; uncaught JavaScript errors also fail the check.
+`--spki` trusts a self-signed certificate by the base64 SHA-256 of its public key (Chromium's
+`--ignore-certificate-errors-spki-list`), and `--expect-protocol` checks the protocol the page and
+its fetches went over (`h2` for HTTP/2), as the browser's resource timing reports it.
 """
 
 import argparse
@@ -52,11 +55,13 @@ def css_string(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\a ") + '"'
 
 
-def make_driver(window_size):
+def make_driver(window_size, spki=None):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={window_size}"):
         options.add_argument(argument)
+    if spki:
+        options.add_argument(f"--ignore-certificate-errors-spki-list={spki}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(MAX_WAIT)
@@ -267,6 +272,20 @@ def screenshot(driver, path):
     print(f"screenshot: {path}")
 
 
+def check_protocol(driver, expected):
+    """Every resource the page loaded (the page, the OpenAPI document, try-it fetches) went over `expected`."""
+    entries = driver.execute_script(
+        "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+        ".map(e => [e.name, e.nextHopProtocol])"
+    )
+    if not entries:
+        raise CheckFailed("the browser reported no resource timing")
+    wrong = [entry for entry in entries if entry[1] != expected]
+    if wrong:
+        raise CheckFailed(f"resources not loaded over {expected}: {json.dumps(wrong)}")
+    print(f"protocol {expected}: " + ", ".join(name for name, _ in entries))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="the /docs page")
@@ -282,6 +301,8 @@ def main():
     parser.add_argument("--auth-field", action="append", default=[], help="key=value for the Authorize form")
     parser.add_argument("--screenshot", help="save a screenshot here at the end")
     parser.add_argument("--window-size", default="1280,1600", help="browser window size W,H")
+    parser.add_argument("--spki", help="trust the server certificate with this SPKI hash")
+    parser.add_argument("--expect-protocol", help="protocol every resource must use (h2, http/1.1)")
     parser.add_argument("--timeout", type=float, default=MAX_WAIT, help="seconds for each wait (at most 20)")
     args = parser.parse_args()
     args.timeout = max(1.0, min(args.timeout, MAX_WAIT))
@@ -289,7 +310,7 @@ def main():
     scopes = [item.strip() for item in args.scopes.split(",") if item.strip()]
 
     try:
-        driver = make_driver(args.window_size)
+        driver = make_driver(args.window_size, args.spki)
     except WebDriverException as error:
         print(f"FAIL: could not start headless Chromium: {error.msg}")
         return 1
@@ -305,6 +326,8 @@ def main():
             authorize(driver, args, args.authorize, parse_pairs(args.auth_field, "--auth-field"), scopes)
         if args.try_operation:
             try_operation(driver, args)
+        if args.expect_protocol:
+            check_protocol(driver, args.expect_protocol)
         errors = browser_errors(driver)
         if errors:
             raise CheckFailed("JavaScript errors on the page: " + json.dumps(errors))

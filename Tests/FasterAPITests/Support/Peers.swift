@@ -88,14 +88,17 @@ final class PeerServer: Sendable {
         throw PeerError(message: "\(executable) did not start listening on port \(port)")
     }
 
-    /// Starts the demo app (the binary `swift build --build-tests` builds beside the tests).
-    static func startDemo() async throws -> PeerServer {
+    /// Starts the demo app (the binary `swift build --build-tests` builds beside the tests) with
+    /// `extraArguments` after its address.
+    static func startDemo(_ extraArguments: [String] = []) async throws -> PeerServer {
         let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("fasterapi-demo").path
         guard FileManager.default.isExecutableFile(atPath: demo) else {
             throw PeerError(message: "\(demo) is missing: build it first with swift build --build-tests")
         }
-        return try await start(executable: demo) { port in ["--host", "127.0.0.1", "--port", String(port)] }
+        return try await start(executable: demo) { port in
+            ["--host", "127.0.0.1", "--port", String(port)] + extraArguments
+        }
     }
 
     /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s.
