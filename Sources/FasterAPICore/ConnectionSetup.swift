@@ -109,6 +109,7 @@ struct ConnectionSetup<Responder: HTTPResponder>: Sendable {
         let responder = self.responder
         let configuration = self.configuration
         let sync = channel.pipeline.syncOperations
+        try sync.addHandler(FlushCoalescer())
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connectionSettings, streamConfiguration: streamSettings
         ) { stream in

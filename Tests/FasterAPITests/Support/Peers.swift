@@ -43,6 +43,16 @@ enum Peers {
             stderr: String(decoding: await stderr, as: UTF8.self))
     }
 
+    /// The demo app's binary, which `swift build --build-tests` builds beside the tests.
+    static func demoExecutable() throws -> String {
+        let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("fasterapi-demo").path
+        guard FileManager.default.isExecutableFile(atPath: demo) else {
+            throw PeerServer.PeerError(message: "\(demo) is missing: build it first with swift build --build-tests")
+        }
+        return demo
+    }
+
     /// Runs a Python script from `Tests/FasterAPITests/Interop/` with the peers' Python.
     static func python(script: String, _ arguments: [String], timeout: Double = 60) async throws -> Output {
         let path = repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path
@@ -91,12 +101,7 @@ final class PeerServer: Sendable {
     /// Starts the demo app (the binary `swift build --build-tests` builds beside the tests) with
     /// `extraArguments` after its address.
     static func startDemo(_ extraArguments: [String] = []) async throws -> PeerServer {
-        let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("fasterapi-demo").path
-        guard FileManager.default.isExecutableFile(atPath: demo) else {
-            throw PeerError(message: "\(demo) is missing: build it first with swift build --build-tests")
-        }
-        return try await start(executable: demo) { port in
+        return try await start(executable: try Peers.demoExecutable()) { port in
             ["--host", "127.0.0.1", "--port", String(port)] + extraArguments
         }
     }
