@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the peers the interop tests drive
-# (curl, headless Chromium and its driver, a Python venv with httpx, h11, FastAPI, the OpenAPI
-# validator and Selenium), then builds and runs every Swift test.
+# (curl, nghttp2's nghttp and h2load, headless Chromium and its driver, a Python venv with httpx,
+# h11, h2, FastAPI, the OpenAPI validator and Selenium), then builds and runs every Swift test.
 # Idempotent: a second run reuses the venv and the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v curl >/dev/null || need_apt+=(curl)
+command -v nghttp >/dev/null || need_apt+=(nghttp2-client)  # nghttp and h2load
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)

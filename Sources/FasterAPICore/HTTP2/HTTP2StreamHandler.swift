@@ -247,7 +247,7 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
 
     /// Answers a request the handler never sees (over a limit).
     private func answerWithoutHandler(_ error: any HTTPStatusError) {
-        bodyAbandoned = true
+        if case .complete = state {} else { bodyAbandoned = true }
         _ = beginResponse(Response(error: error))
     }
 

@@ -1,7 +1,7 @@
 """The harness the HTTP/2 interop scripts share: start the demo, run named cases, print results.
 
 A script builds a `Suite`, registers one function per case with `@suite.case(...)`, and calls
-`suite.main()`. That parses `--demo PATH [--tls] [--only NAME ...]`, starts the demo binary on a
+`suite.main()`. That parses `--demo PATH [--tls] [--only NAME ...] [--slow]`, starts the demo binary on a
 free 127.0.0.1 port in a temporary working directory (so `--tls` writes its development
 certificate there), waits until it accepts connections, runs every case in registration order
 with a per-case timeout, and prints one JSON object per line:
@@ -191,8 +191,9 @@ class Target:
 
 
 class Case:
-    def __init__(self, function, name, timeout, only, last):
+    def __init__(self, function, name, timeout, only, last, slow):
         self.function = function
+        self.slow = slow  # runs only with --slow (takes minutes)
         self.name = name
         self.timeout = timeout
         self.only = only  # None, "tls" or "cleartext"
@@ -204,21 +205,21 @@ class Suite:
         self.description = description
         self.cases = []
 
-    def case(self, name=None, timeout=8.0, only=None, last=False):
+    def case(self, name=None, timeout=8.0, only=None, last=False, slow=False):
         """Register a case function (decorator)."""
 
         def register(function):
-            self.cases.append(Case(function, name or function.__name__, timeout, only, last))
+            self.cases.append(Case(function, name or function.__name__, timeout, only, last, slow))
             return function
 
         return register
 
-    def selected(self, tls, names):
+    def selected(self, tls, names, slow=False):
         chosen = []
         for case in self.cases:
             if case.only == "tls" and not tls or case.only == "cleartext" and tls:
                 continue
-            if names and case.name not in names:
+            if names and case.name not in names or case.slow and not slow and not names:
                 continue
             chosen.append(case)
         return [c for c in chosen if not c.last] + [c for c in chosen if c.last]
@@ -253,9 +254,10 @@ class Suite:
         parser.add_argument("--demo", required=True, help="path to the fasterapi-demo binary")
         parser.add_argument("--tls", action="store_true", help="serve over TLS (development certificate)")
         parser.add_argument("--only", nargs="*", help="run only these cases")
+        parser.add_argument("--slow", action="store_true", help="also run the slow cases (minutes)")
         parser.add_argument("--list", action="store_true", help="list the cases and exit")
         args = parser.parse_args(argv)
-        cases = self.selected(args.tls, set(args.only or []))
+        cases = self.selected(args.tls, set(args.only or []), args.slow)
         if args.list:
             for case in cases:
                 print(case.name)
