@@ -3,9 +3,10 @@ import Testing
 
 @testable import FasterAPICore
 
-/// How a cleartext listener tells HTTP/2 from HTTP/1.1, byte by byte over a raw socket. The
-/// frame-level behaviour is checked with Python's `h2` in the interop suite.
-@Suite("Live HTTP/2 detection")
+/// HTTP/2 byte by byte over a raw socket: how a cleartext listener tells it from HTTP/1.1
+/// (preface, `Upgrade: h2c`), the idle timeout, and flow control holding a producer back. The
+/// rest of the frame-level behaviour is checked with Python's `h2` in the interop suite.
+@Suite("Live HTTP/2 over raw sockets")
 struct LiveHTTP2Tests {
     static let preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
     static let emptySettings: [UInt8] = [0, 0, 0, 4, 0, 0, 0, 0, 0]
@@ -90,6 +91,40 @@ struct LiveHTTP2Tests {
             let frames = Self.frames(after: bytes("\r\n\r\n") + state.received)
             let goAway = try #require(frames.first { $0.type == 7 }, "\(frames)")
             #expect(goAway.payload.suffix(4) == [0, 0, 0, 0], "NO_ERROR")
+        }
+    }
+
+    /// A client that grants no flow-control window holds a streaming producer back: the server
+    /// buffers a few kilobytes, not the body.
+    @Test func aClientThatReadsNothingHoldsTheProducerBack() async throws {
+        let produced = EventLog<Int>()
+        let responder = ClosureResponder { _ in
+            Response(
+                body: ResponseBody { writer in
+                    let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 4096)
+                    for _ in 0..<25_600 {  // 100 MiB if nothing held it back
+                        try await writer.write(chunk)
+                        produced.append(chunk.readableBytes)
+                    }
+                })
+        }
+        try await withLiveServer(responder) { server in
+            let connection = try await RawConnection.connect(port: server.port)
+            // SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send no DATA until we say so.
+            let settings: [UInt8] = [0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0]
+            let request = H2CUpgradeInjector.headersFrame(
+                for: HTTPRequestHead(method: .get, target: "/big", headers: ["host": "example"]))
+            try await connection.send(bytes(Self.preface) + settings + Array(request.readableBytesView))
+            let headers = await connection.wait { state in
+                Self.frames(after: bytes("\r\n\r\n") + state.received).contains { $0.type == 1 && $0.stream == 1 }
+            }
+            #expect(Self.frames(after: bytes("\r\n\r\n") + headers.received).contains { $0.type == 1 }, "\(headers)")
+            try await Task.sleep(for: .milliseconds(500))
+            let total = produced.events.reduce(0, +)
+            #expect(total < 256 * 1024, "the producer ran ahead: \(total) bytes")
+            let frames = Self.frames(after: bytes("\r\n\r\n") + (await connection.wait { _ in true }).received)
+            #expect(!frames.contains { $0.type == 0 && !$0.payload.isEmpty }, "DATA sent without a window")
+            await connection.close()
         }
     }
 
