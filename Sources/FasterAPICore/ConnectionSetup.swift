@@ -87,8 +87,11 @@ struct ConnectionSetup<Responder: HTTPResponder>: Sendable {
     private func addHTTP2(
         to channel: any Channel, _ http2: HTTP2Configuration, resources: LoopResources, connection: ConnectionInfo
     ) throws {
+        // NIOHTTP2 closes the connection on a stream over its limit; it is given room above the
+        // advertised limit, within which the stream handler refuses streams one by one.
+        let enforcedStreamLimit = http2.maxConcurrentStreams + 100
         var settings: HTTP2Settings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: http2.maxConcurrentStreams),
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: enforcedStreamLimit),
             HTTP2Setting(parameter: .initialWindowSize, value: http2.initialStreamWindowSize),
             HTTP2Setting(parameter: .maxFrameSize, value: http2.maxFrameSize),
             HTTP2Setting(parameter: .maxHeaderListSize, value: http2.maxHeaderListSize),
@@ -109,17 +112,22 @@ struct ConnectionSetup<Responder: HTTPResponder>: Sendable {
         let responder = self.responder
         let configuration = self.configuration
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(FlushCoalescer())
+        let manager = HTTP2ConnectionManager(
+            idleTimeout: configuration.idleTimeout, goAwayGracePeriod: http2.goAwayGracePeriod)
+        let managerOnLoop = NIOLoopBound(manager, eventLoop: channel.eventLoop)
+        try sync.addHandler(
+            HTTP2ConnectionWriter(
+                enforcedStreamLimit: enforcedStreamLimit, advertisedStreamLimit: http2.maxConcurrentStreams))
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connectionSettings, streamConfiguration: streamSettings
         ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(
                     HTTP2StreamHandler(
-                        responder: responder, configuration: configuration, resources: resources, connection: connection))
+                        responder: responder, configuration: configuration, resources: resources, connection: connection,
+                        manager: managerOnLoop))
             }
         }
-        try sync.addHandler(
-            HTTP2ConnectionManager(idleTimeout: configuration.idleTimeout, goAwayGracePeriod: http2.goAwayGracePeriod))
+        try sync.addHandler(manager)
     }
 }

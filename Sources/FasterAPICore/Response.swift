@@ -113,10 +113,6 @@ public protocol ResponseBodySink: Sendable {
     func writeTrailers(_ trailers: HTTPHeaders) async throws
 }
 
-extension ResponseBodySink {
-    /// Drops the trailers: for sinks that collect the body only.
-    public func writeTrailers(_ trailers: HTTPHeaders) async throws {}
-}
 
 /// The writer a streaming body producer is given.
 public struct ResponseBodyWriter: Sendable {

@@ -50,7 +50,8 @@ public struct CompressionMiddleware: Middleware {
                 let compressor = algorithm.compressor
                 try compressor.startStream()
                 defer { try? compressor.finishStream() }
-                try await produce(ResponseBodyWriter(CompressingSink(compressor: compressor, writer: writer)))
+                let sink = CompressingSink(compressor: compressor, writer: writer)
+                try await produce(ResponseBodyWriter(sink))
                 var tail = ByteBufferAllocator().buffer(capacity: 64)
                 while true {
                     do {
@@ -62,6 +63,7 @@ public struct CompressionMiddleware: Middleware {
                     }
                 }
                 try await writer.write(tail)
+                if let trailers = sink.trailers { try await writer.writeTrailers(trailers) }
             }
         }
         response.headers.replaceOrAdd(name: "Content-Encoding", value: coding.rawValue)
@@ -94,11 +96,13 @@ public struct CompressionMiddleware: Middleware {
     }
 }
 
-/// Compresses each streamed chunk and flushes it, so streams stay live.
+/// Compresses each streamed chunk and flushes it, so streams stay live; keeps the trailers for
+/// after the compressed tail.
 private final class CompressingSink: ResponseBodySink, @unchecked Sendable {
     // Sendable: used only by the one producer task that owns the stream, one write at a time.
     let compressor: any NIOCompressor
     let writer: ResponseBodyWriter
+    private(set) var trailers: HTTPHeaders?
 
     init(compressor: any NIOCompressor, writer: ResponseBodyWriter) {
         self.compressor = compressor
@@ -110,5 +114,9 @@ private final class CompressingSink: ResponseBodySink, @unchecked Sendable {
         var output = ByteBufferAllocator().buffer(capacity: compressor.maxSize(from: input) + 64)
         try compressor.streamDeflate(from: &input, to: &output, flush: .sync)
         try await writer.write(output)
+    }
+
+    func writeTrailers(_ trailers: HTTPHeaders) async throws {
+        self.trailers = trailers
     }
 }

@@ -26,7 +26,8 @@ final class HTTP2ConnectionManager: ChannelDuplexHandler {
     let idleTimeout: TimeAmount
     let goAwayGracePeriod: TimeAmount
     var state = State.active
-    var openStreams = 0
+    /// Streams open now, counted by their handlers.
+    private(set) var openStreams = 0
     var lastStreamID = HTTP2StreamID.rootStream
     var idleTimer: Scheduled<Void>?
     var graceTimer: Scheduled<Void>?
@@ -57,27 +58,28 @@ final class HTTP2ConnectionManager: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case let created as NIOHTTP2StreamCreatedEvent:
-            openStreams += 1
-            if created.streamID > lastStreamID { lastStreamID = created.streamID }
-            idleTimer?.cancel()
-            idleTimer = nil
-        case is StreamClosedEvent:
-            openStreams -= 1
-            if openStreams == 0 {
-                if state == .closing {
-                    context.close(promise: nil)
-                } else {
-                    scheduleIdleTimer()
-                }
-            }
-        case is ChannelShouldQuiesceEvent:
-            beginShutdown()
-        default:
-            break
-        }
+        if event is ChannelShouldQuiesceEvent { beginShutdown() }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A stream's handler was added: the stream is open. Called by ``HTTP2StreamHandler`` as
+    /// its stream starts, so the count is exact when the stream's first frame is read.
+    func streamOpened(_ id: HTTP2StreamID) {
+        openStreams += 1
+        if id > lastStreamID { lastStreamID = id }
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    /// A stream's handler was removed: the stream is closed.
+    func streamClosed() {
+        openStreams -= 1
+        guard openStreams == 0, let context else { return }
+        if state == .closing {
+            context.close(promise: nil)
+        } else {
+            scheduleIdleTimer()
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -28,6 +28,8 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
     let configuration: ServerConfiguration
     let resources: LoopResources
     let connection: ConnectionInfo
+    /// The connection's manager, which counts its open streams.
+    let manager: NIOLoopBound<HTTP2ConnectionManager>
     var state = RequestState.head
     var bodyBytes = 0
     var bodyDemand = true
@@ -43,23 +45,29 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
     var bound: NIOLoopBound<HTTP2StreamHandler>!
     var bodyTimer: Scheduled<Void>?
 
-    init(responder: Responder, configuration: ServerConfiguration, resources: LoopResources, connection: ConnectionInfo)
-    {
+    init(
+        responder: Responder, configuration: ServerConfiguration, resources: LoopResources, connection: ConnectionInfo,
+        manager: NIOLoopBound<HTTP2ConnectionManager>
+    ) {
         self.responder = responder
         self.configuration = configuration
         self.resources = resources
         self.connection = connection
+        self.manager = manager
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let id = (try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)) ?? .rootStream
+        manager.value.streamOpened(id)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         bodyTimer?.cancel()
         bound = nil
         self.context = nil
+        manager.value.streamClosed()
     }
 
     // MARK: - Inbound
@@ -113,6 +121,12 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
     }
 
     private func startRequest(_ fields: HPACKHeaders, endStream: Bool) {
+        if let limit = configuration.http2?.maxConcurrentStreams, manager.value.openStreams > limit {
+            // Over the advertised SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2).
+            state = .complete
+            resetStream(.refusedStream)
+            return
+        }
         var method = ""
         var path = ""
         var authority: String?

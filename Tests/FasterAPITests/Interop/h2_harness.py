@@ -1,12 +1,16 @@
 """The harness the HTTP/2 interop scripts share: start the demo, run named cases, print results.
 
 A script builds a `Suite`, registers one function per case with `@suite.case(...)`, and calls
-`suite.main()`. That parses `--demo PATH [--tls] [--only NAME ...] [--slow]`, starts the demo binary on a
-free 127.0.0.1 port in a temporary working directory (so `--tls` writes its development
-certificate there), waits until it accepts connections, runs every case in registration order
-with a per-case timeout, and prints one JSON object per line:
+`suite.main()`. That parses `--demo PATH [--tls | --cleartext] [--only NAME ...] [--slow]`, starts
+the demo binary on a free 127.0.0.1 port in a temporary working directory (so `--tls` writes its
+development certificate there), waits until it accepts connections, runs every case in
+registration order with a per-case timeout, and prints one JSON object per line:
 
     {"case": "get_json", "ok": true, "detail": "..."}
+
+A suite made with `dual=True` runs twice by default, cleartext then TLS (one demo each), and names
+a case that runs in both modes `name[h2c]` / `name[tls]`; `--tls` or `--cleartext` picks one mode.
+Otherwise the mode is cleartext unless `--tls` is given.
 
 The exit status is 0 iff every case passed. The demo is always stopped at the end (and it dies
 with this process, through PR_SET_PDEATHSIG, should this process be killed). If a case leaves
@@ -201,8 +205,9 @@ class Case:
 
 
 class Suite:
-    def __init__(self, description):
+    def __init__(self, description, dual=False):
         self.description = description
+        self.dual = dual  # run in both modes (cleartext and TLS) by default
         self.cases = []
 
     def case(self, name=None, timeout=8.0, only=None, last=False, slow=False):
@@ -253,16 +258,36 @@ class Suite:
         parser = argparse.ArgumentParser(description=self.description)
         parser.add_argument("--demo", required=True, help="path to the fasterapi-demo binary")
         parser.add_argument("--tls", action="store_true", help="serve over TLS (development certificate)")
+        parser.add_argument("--cleartext", action="store_true", help="serve cleartext HTTP/1.1 + h2c")
         parser.add_argument("--only", nargs="*", help="run only these cases")
         parser.add_argument("--slow", action="store_true", help="also run the slow cases (minutes)")
         parser.add_argument("--list", action="store_true", help="list the cases and exit")
         args = parser.parse_args(argv)
-        cases = self.selected(args.tls, set(args.only or []), args.slow)
+        # A dual suite runs in both modes (cleartext, then TLS, one demo each) unless told one;
+        # otherwise cleartext unless --tls.
+        if self.dual and not (args.tls or args.cleartext):
+            modes = [False, True]
+        else:
+            modes = [args.tls]
+        names = set(args.only or [])
         if args.list:
-            for case in cases:
-                print(case.name)
+            for tls in modes:
+                for case in self.selected(tls, names, args.slow):
+                    print(self.case_name(case, tls))
             return 0
-        demo = Demo(args.demo, args.tls)
+        all_ok = True
+        for tls in modes:
+            all_ok = self.run_mode(args.demo, tls, self.selected(tls, names, args.slow)) and all_ok
+        return 0 if all_ok else 1
+
+    def case_name(self, case, tls):
+        """In a dual suite, a case that runs in both modes is reported as name[h2c] or name[tls]."""
+        if self.dual and case.only is None:
+            return f"{case.name}[{'tls' if tls else 'h2c'}]"
+        return case.name
+
+    def run_mode(self, binary, tls, cases):
+        demo = Demo(binary, tls)
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def interrupted(signum, frame):
@@ -284,15 +309,15 @@ class Suite:
                     outcome["ok"] = False
                     outcome["detail"] += f" | the demo died (exit {code}): {demo.log_tail(5)}"
                 all_ok = all_ok and outcome["ok"]
-                line = {"case": case.name, "ok": outcome["ok"], "detail": outcome["detail"]}
-                line["seconds"] = outcome["seconds"]
+                line = {"case": self.case_name(case, tls), "ok": outcome["ok"], "detail": outcome["detail"],
+                        "seconds": outcome["seconds"]}
                 print(json.dumps(line), flush=True)
         except Exception as error:  # noqa: BLE001 - a harness failure is reported like a case
-            print(json.dumps({"case": "harness", "ok": False, "detail": f"{type(error).__name__}: {error}"}),
-                  flush=True)
+            print(json.dumps({"case": f"harness[{'tls' if tls else 'h2c'}]", "ok": False,
+                              "detail": f"{type(error).__name__}: {error}"}), flush=True)
             all_ok = False
         finally:
             demo.cleanup()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-        return 0 if all_ok else 1
+        return all_ok
