@@ -5,11 +5,17 @@ import NIOTLS
 
 /// Builds a new connection's pipeline: TLS with ALPN choosing HTTP/2 or HTTP/1.1, or cleartext
 /// HTTP/1.1 that switches to HTTP/2 on the prior-knowledge preface or `Upgrade: h2c`. Whatever
-/// the protocol, requests reach the same responder.
-struct ConnectionSetup<Responder: HTTPResponder>: Sendable {
+/// the protocol, requests reach the same responder. One per server, shared by its connections.
+final class ConnectionSetup<Responder: HTTPResponder>: Sendable {
     let responder: Responder
     let configuration: ServerConfiguration
     let tls: TLSContextProvider?
+
+    init(responder: Responder, configuration: ServerConfiguration, tls: TLSContextProvider?) {
+        self.responder = responder
+        self.configuration = configuration
+        self.tls = tls
+    }
 
     /// Configures `channel`; runs on its event loop.
     func configure(_ channel: any Channel, resources: LoopResources) throws {
@@ -36,10 +42,10 @@ struct ConnectionSetup<Responder: HTTPResponder>: Sendable {
                     connection.tls = TLSConnectionInfo(
                         applicationProtocol: negotiated,
                         peerCertificate: wantsPeerCertificate ? TLSContextProvider.peerCertificate(of: channel) : nil)
-                    if negotiated == "h2", let http2 = configuration.http2 {
-                        try addHTTP2(to: channel, http2, resources: resources, connection: connection)
+                    if negotiated == "h2", let http2 = self.configuration.http2 {
+                        try self.addHTTP2(to: channel, http2, resources: resources, connection: connection)
                     } else {
-                        try addHTTP1(to: channel, resources: resources, connection: connection, cleartextHTTP2: false)
+                        try self.addHTTP1(to: channel, resources: resources, connection: connection, cleartextHTTP2: false)
                     }
                 }
             })

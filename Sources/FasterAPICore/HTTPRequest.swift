@@ -72,13 +72,14 @@ public struct ConnectionInfo: Sendable {
     }
 }
 
-/// Facts about a TLS connection.
-public struct TLSConnectionInfo: Sendable {
+/// Facts about a TLS connection. A class, so every request of the connection shares one copy
+/// (a certificate is large, and requests are copied along the handler chain).
+public final class TLSConnectionInfo: Sendable {
     /// The protocol chosen by ALPN (`h2`, `http/1.1`), if the client offered any.
-    public var applicationProtocol: String?
+    public let applicationProtocol: String?
     /// The client's certificate, verified against the trust roots, when the server asks for
     /// client certificates and the client presented one.
-    public var peerCertificate: Certificate?
+    public let peerCertificate: Certificate?
 
     /// TLS facts from their parts.
     public init(applicationProtocol: String? = nil, peerCertificate: Certificate? = nil) {
