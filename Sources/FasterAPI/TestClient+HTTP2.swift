@@ -23,6 +23,16 @@ struct HTTP2TestConnection: LiveTestTransport {
 
     func send(_ head: HTTPRequestHead, _ body: TestBody) async throws -> TestResponse {
         let promise = channel.eventLoop.makePromise(of: TestResponse.self)
+        do {
+            try await open(head, body, promise: promise)
+        } catch {
+            promise.fail(error)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    /// Opens a stream for the request and sends it; the collector completes `promise`.
+    private func open(_ head: HTTPRequestHead, _ body: TestBody, promise: EventLoopPromise<TestResponse>) async throws {
         let expectsBody = head.method != .head
         let stream = try await multiplexer.createStreamChannel { stream in
             stream.eventLoop.makeCompletedFuture {
@@ -54,7 +64,6 @@ struct HTTP2TestConnection: LiveTestTransport {
         }
         for frame in frames.dropLast() { stream.write(frame, promise: nil) }
         try await stream.writeAndFlush(frames.last!).get()
-        return try await promise.futureResult.get()
     }
 
     func close() async {

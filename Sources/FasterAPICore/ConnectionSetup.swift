@@ -41,7 +41,7 @@ final class ConnectionSetup<Responder: HTTPResponder>: Sendable {
                     var connection = connection
                     connection.tls = TLSConnectionInfo(
                         applicationProtocol: negotiated,
-                        peerCertificate: wantsPeerCertificate ? TLSContextProvider.peerCertificate(of: channel) : nil)
+                        peerCertificateDER: wantsPeerCertificate ? TLSContextProvider.peerCertificate(of: channel) : nil)
                     if negotiated == "h2", let http2 = self.configuration.http2 {
                         try self.addHTTP2(to: channel, http2, resources: resources, connection: connection)
                     } else {

@@ -72,19 +72,24 @@ public struct ConnectionInfo: Sendable {
     }
 }
 
-/// Facts about a TLS connection. A class, so every request of the connection shares one copy
-/// (a certificate is large, and requests are copied along the handler chain).
-public final class TLSConnectionInfo: Sendable {
+/// Facts about a TLS connection.
+public struct TLSConnectionInfo: Sendable {
     /// The protocol chosen by ALPN (`h2`, `http/1.1`), if the client offered any.
-    public let applicationProtocol: String?
-    /// The client's certificate, verified against the trust roots, when the server asks for
-    /// client certificates and the client presented one.
-    public let peerCertificate: Certificate?
+    public var applicationProtocol: String?
+    /// The client's certificate (DER), verified against the trust roots, when the server asks
+    /// for client certificates and the client presented one. Kept as bytes: requests are
+    /// copied along the handler chain, and a parsed certificate is large.
+    public var peerCertificateDER: [UInt8]?
+
+    /// The client's certificate, parsed from ``peerCertificateDER``.
+    public var peerCertificate: Certificate? {
+        peerCertificateDER.flatMap { try? Certificate(derEncoded: $0) }
+    }
 
     /// TLS facts from their parts.
-    public init(applicationProtocol: String? = nil, peerCertificate: Certificate? = nil) {
+    public init(applicationProtocol: String? = nil, peerCertificateDER: [UInt8]? = nil) {
         self.applicationProtocol = applicationProtocol
-        self.peerCertificate = peerCertificate
+        self.peerCertificateDER = peerCertificateDER
     }
 }
 

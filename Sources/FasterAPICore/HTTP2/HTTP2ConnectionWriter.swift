@@ -29,22 +29,67 @@ final class HTTP2ConnectionWriter: ChannelOutboundHandler, RemovableChannelHandl
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .byteBuffer(var buffer) = unwrapOutboundIn(data), buffer.readableBytes >= 9,
-            let type = buffer.getInteger(at: buffer.readerIndex + 3, as: UInt8.self)
-        else {
+        guard case .byteBuffer(var buffer) = unwrapOutboundIn(data) else {
             context.write(data, promise: promise)
             return
         }
-        if type == 4 && !settingsSeen {
+        inspectFrames(in: &buffer)
+        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+    }
+
+    /// Bytes of the current frame's payload still to come (DATA payloads are separate writes).
+    private var payloadRemaining = 0
+    /// A frame header split across writes, gathered until whole.
+    private var partialHeader: [UInt8] = []
+
+    /// Walks the frames in `buffer`: notes a GOAWAY with an error, and advertises the stream
+    /// limit in the first SETTINGS frame (which NIOHTTP2 writes whole, in one buffer).
+    private func inspectFrames(in buffer: inout ByteBuffer) {
+        var index = buffer.readerIndex
+        let end = buffer.writerIndex
+        while index < end {
+            if payloadRemaining > 0 {
+                let skipped = min(payloadRemaining, end - index)
+                payloadRemaining -= skipped
+                index += skipped
+                continue
+            }
+            let headerStart: Int
+            if partialHeader.isEmpty && end - index >= 9 {
+                headerStart = index
+            } else {
+                let taken = min(9 - partialHeader.count, end - index)
+                partialHeader += buffer.getBytes(at: index, length: taken) ?? []
+                index += taken
+                guard partialHeader.count == 9 else { return }
+                let length = Int(partialHeader[0]) << 16 | Int(partialHeader[1]) << 8 | Int(partialHeader[2])
+                frameStarted(type: partialHeader[3], payloadAt: nil, in: &buffer)
+                partialHeader = []
+                payloadRemaining = length
+                continue
+            }
+            let length = Int(buffer.getInteger(at: headerStart, as: UInt32.self)! >> 8)
+            let type = buffer.getInteger(at: headerStart + 3, as: UInt8.self)!
+            index = headerStart + 9
+            frameStarted(type: type, payloadAt: end - index >= length ? index : nil, in: &buffer)
+            payloadRemaining = length
+        }
+    }
+
+    /// A frame of `type` starts; `payloadAt` is where its whole payload is in `buffer`, if it is.
+    private func frameStarted(type: UInt8, payloadAt payload: Int?, in buffer: inout ByteBuffer) {
+        switch type {
+        case 4 where !settingsSeen:
             settingsSeen = true
-            advertiseStreamLimit(in: &buffer)
-            context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
-            return
+            if let payload { advertiseStreamLimit(in: &buffer, payloadAt: payload) }
+        case 7:
+            // GOAWAY: last stream ID (4 bytes), then the error code.
+            if let payload, let code = buffer.getInteger(at: payload + 4, as: UInt32.self), code != 0 {
+                closeAfterFlush = true
+            }
+        default:
+            break
         }
-        if type == 7, let code = buffer.getInteger(at: buffer.readerIndex + 13, as: UInt32.self), code != 0 {
-            closeAfterFlush = true
-        }
-        context.write(data, promise: promise)
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -75,13 +120,10 @@ final class HTTP2ConnectionWriter: ChannelOutboundHandler, RemovableChannelHandl
     }
 
     /// Rewrites SETTINGS_MAX_CONCURRENT_STREAMS from the enforced to the advertised value.
-    private func advertiseStreamLimit(in buffer: inout ByteBuffer) {
-        let start = buffer.readerIndex
-        guard let header = buffer.getInteger(at: start, as: UInt32.self) else { return }
-        let length = Int(header >> 8)
-        guard buffer.readableBytes >= 9 + length else { return }
-        var offset = start + 9
-        while offset + 6 <= start + 9 + length {
+    private func advertiseStreamLimit(in buffer: inout ByteBuffer, payloadAt payload: Int) {
+        let length = Int(buffer.getInteger(at: payload - 9, as: UInt32.self)! >> 8)
+        var offset = payload
+        while offset + 6 <= payload + length {
             if buffer.getInteger(at: offset, as: UInt16.self) == 3,
                 buffer.getInteger(at: offset + 2, as: UInt32.self) == enforcedStreamLimit
             {

@@ -1,7 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
-import X509
 
 /// The TLS state a listener gives each new connection: the current context, and the
 /// certificates by host name for SNI. ``reload()`` reads the material again and swaps it in;
@@ -114,12 +113,12 @@ final class TLSContextProvider: Sendable {
         }
     }
 
-    /// The peer's certificate on a TLS connection whose handshake is done, if it sent one.
-    static func peerCertificate(of channel: any Channel) -> Certificate? {
-        guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-            let certificate = handler.peerCertificate, let der = try? certificate.toDERBytes()
-        else { return nil }
-        return try? Certificate(derEncoded: der)
+    /// The peer's certificate (DER) on a TLS connection whose handshake is done, if it sent one.
+    static func peerCertificate(of channel: any Channel) -> [UInt8]? {
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self) else {
+            return nil
+        }
+        return try? handler.peerCertificate?.toDERBytes()
     }
 }
 

@@ -19,8 +19,8 @@ enum CommandLineTool {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stdout = readToEnd(out.fileHandleForReading)
+        async let stderr = readToEnd(err.fileHandleForReading)
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning {
             if Date() > deadline { process.terminate() }
@@ -29,6 +29,14 @@ enum CommandLineTool {
         return Output(
             status: process.terminationStatus, stdout: String(decoding: await stdout, as: UTF8.self),
             stderr: String(decoding: await stderr, as: UTF8.self))
+    }
+}
+
+/// Reads `handle` to its end on a thread of its own: a blocking read on one of Swift's few
+/// cooperative threads would stall every other test while the tool runs.
+func readToEnd(_ handle: FileHandle) async -> Data {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }.start()
     }
 }
 

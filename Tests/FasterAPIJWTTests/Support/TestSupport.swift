@@ -89,8 +89,13 @@ enum PyJWTPeer {
         process.standardError = errors
         try process.run()
         let request = try JSONSerialization.data(withJSONObject: requests)
-        async let stdout = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
+        // Each pipe is read on a thread of its own, not on one of Swift's few cooperative threads.
+        async let stdout = withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: output.fileHandleForReading.readDataToEndOfFile()) }.start()
+        }
+        async let stderr = withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: errors.fileHandleForReading.readDataToEndOfFile()) }.start()
+        }
         try input.fileHandleForWriting.write(contentsOf: request)
         try input.fileHandleForWriting.close()
         let deadline = ContinuousClock.now + timeout

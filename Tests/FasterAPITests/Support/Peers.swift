@@ -32,8 +32,8 @@ enum Peers {
         process.standardError = err
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        async let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stdout = Self.readToEnd(out.fileHandleForReading)
+        async let stderr = Self.readToEnd(err.fileHandleForReading)
         while process.isRunning {
             if Date() > deadline { process.terminate() }
             try await Task.sleep(for: .milliseconds(20))
@@ -51,6 +51,14 @@ enum Peers {
             throw PeerServer.PeerError(message: "\(demo) is missing: build it first with swift build --build-tests")
         }
         return demo
+    }
+
+    /// Reads `handle` to its end on a thread of its own: a blocking read on one of Swift's few
+    /// cooperative threads would stall every other test while a long peer runs.
+    static func readToEnd(_ handle: FileHandle) async -> Data {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }.start()
+        }
     }
 
     /// Runs a Python script from `Tests/FasterAPITests/Interop/` with the peers' Python.
