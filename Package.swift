@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "FasterAPICore", targets: ["FasterAPICore"]),
         .library(name: "FasterAPI", targets: ["FasterAPI"]),
         .library(name: "FasterAPIJWT", targets: ["FasterAPIJWT"]),
+        .library(name: "FasterAPIWebSocket", targets: ["FasterAPIWebSocket"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
     ],
     dependencies: [
@@ -76,6 +77,11 @@ let package = Package(
             dependencies: ["FasterAPI", .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FasterAPIWebSocket",
+            dependencies: ["FasterAPI", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "fasterapi-demo", dependencies: ["FasterAPI", "FasterAPIJWT"], swiftSettings: swiftSettings),
         .testTarget(
@@ -106,6 +112,7 @@ let package = Package(
                 .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
             ]
         ),
+        .testTarget(name: "FasterAPIWebSocketTests", dependencies: ["FasterAPIWebSocket"]),
         .testTarget(
             name: "FasterAPIJWTTests",
             dependencies: [
