@@ -73,16 +73,16 @@ final class ConnectionSetup<Responder: HTTPResponder>: Sendable {
     }
 
     /// Replaces the HTTP/1.1 handler at `context` with HTTP/2 and hands it `bytes` (the
-    /// client's preface onwards). For `Upgrade: h2c`, `upgrade` is the request that becomes
-    /// stream 1.
+    /// client's preface onwards). For `Upgrade: h2c`, `upgrade` is the HEADERS frame of the
+    /// request that becomes stream 1.
     private func switchToHTTP2(
-        context: ChannelHandlerContext, _ http2: HTTP2Configuration, bytes: ByteBuffer, upgrade: HTTPRequestHead?,
+        context: ChannelHandlerContext, _ http2: HTTP2Configuration, bytes: ByteBuffer, upgrade: ByteBuffer?,
         resources: LoopResources, connection: ConnectionInfo
     ) throws {
         let sync = context.pipeline.syncOperations
         let channel = context.channel
         // This handler is the pipeline's last, so what is added goes right after it.
-        if let upgrade { try sync.addHandler(H2CUpgradeInjector(request: upgrade)) }
+        if let upgrade { try sync.addHandler(H2CUpgradeInjector(headersFrame: upgrade)) }
         try addHTTP2(to: channel, http2, resources: resources, connection: connection)
         if bytes.readableBytes > 0 { context.fireChannelRead(NIOAny(bytes)) }
         sync.removeHandler(context: context, promise: nil)

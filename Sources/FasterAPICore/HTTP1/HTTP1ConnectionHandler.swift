@@ -55,8 +55,8 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     }
 
     /// Hands the connection to HTTP/2: the bytes from the client's preface on, and for
-    /// `Upgrade: h2c` the request that becomes stream 1.
-    typealias SwitchToHTTP2 = (ChannelHandlerContext, ByteBuffer, HTTPRequestHead?) throws -> Void
+    /// `Upgrade: h2c` the HEADERS frame that carries the request over as stream 1.
+    typealias SwitchToHTTP2 = (ChannelHandlerContext, ByteBuffer, ByteBuffer?) throws -> Void
 
     let responder: Responder
     let configuration: ServerConfiguration
@@ -144,7 +144,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     }
 
     /// Passes the connection to HTTP/2; this handler leaves the pipeline.
-    private func handOverToHTTP2(upgrade: HTTPRequestHead?) {
+    private func handOverToHTTP2(upgrade: ByteBuffer?) {
         guard let switchToHTTP2 else { return }
         isClosed = true
         timer?.cancel()
@@ -158,18 +158,20 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         }
     }
 
-    /// Whether `head` asks to upgrade this connection to cleartext HTTP/2 in a way we can honour
-    /// (RFC 7540 §3.2): `Upgrade: h2c` with one `HTTP2-Settings`, both named in `Connection`, no
-    /// body, nothing pipelined behind it. Otherwise the request is answered over HTTP/1.1.
-    private func acceptsH2CUpgrade(_ head: HTTPRequestHead, framing: HTTP1BodyFraming) -> Bool {
+    /// The HEADERS frame that carries `head` over as stream 1, if it asks to upgrade this
+    /// connection to cleartext HTTP/2 in a way we can honour (RFC 7540 §3.2): `Upgrade: h2c`
+    /// with one `HTTP2-Settings`, both named in `Connection`, no body, nothing pipelined behind
+    /// it, and a header block within the largest frame. Otherwise nil: answered over HTTP/1.1.
+    private func h2cUpgradeFrame(_ head: HTTPRequestHead, framing: HTTP1BodyFraming) -> ByteBuffer? {
         guard switchToHTTP2 != nil, let http2 = configuration.http2, framing == .none, unread.readableBytes == 0,
             head.version == .http1_1,
             head.headers.containsToken("h2c", in: "upgrade"),
             head.headers.containsToken("upgrade", in: "connection"),
             head.headers.containsToken("http2-settings", in: "connection"),
             head.headers.values(for: "http2-settings").count == 1
-        else { return false }
-        return H2CUpgradeInjector.headerBlockSize(for: head) <= http2.maxFrameSize
+        else { return nil }
+        let frame = H2CUpgradeInjector.headersFrame(for: head)
+        return frame.readableBytes - 9 <= http2.maxFrameSize ? frame : nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -280,11 +282,11 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         _ head: HTTPRequestHead, framing: HTTP1BodyFraming, keepAlive: Bool, expectContinue: Bool
     ) {
         clearDeadline()
-        if acceptsH2CUpgrade(head, framing: framing) {
+        if let upgrade = h2cUpgradeFrame(head, framing: framing) {
             var switching = context.channel.allocator.buffer(capacity: 80)
             switching.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
             context.write(wrapOutboundOut(switching), promise: nil)
-            handOverToHTTP2(upgrade: head)
+            handOverToHTTP2(upgrade: upgrade)
             return
         }
         switchToHTTP2 = nil

@@ -8,11 +8,12 @@ final class H2CUpgradeInjector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private var headersFrame: ByteBuffer
+    private let headersFrame: ByteBuffer
     private var buffered = ByteBuffer()
 
-    init(request: HTTPRequestHead) {
-        headersFrame = Self.headersFrame(for: request)
+    /// Inserts `headersFrame` (from ``headersFrame(for:)``).
+    init(headersFrame: ByteBuffer) {
+        self.headersFrame = headersFrame
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -44,7 +45,7 @@ final class H2CUpgradeInjector: ChannelInboundHandler, RemovableChannelHandler {
         literal(":path", request.target)
         if let host = request.headers["host"] { literal(":authority", host) }
         for (name, value) in request.headers {
-            let name = name.lowercased()
+            let name = lowercasedFieldName(name)
             if h1OnlyFields.contains(name) || (name == "te" && value.lowercased() != "trailers") { continue }
             literal(name, value)
         }
@@ -58,10 +59,6 @@ final class H2CUpgradeInjector: ChannelInboundHandler, RemovableChannelHandler {
         frame.writeBuffer(&block)
         return frame
     }
-
-    /// The encoded size of the frame's header block; the upgrade is refused if it is larger
-    /// than the server's largest frame.
-    static func headerBlockSize(for request: HTTPRequestHead) -> Int { headersFrame(for: request).readableBytes - 9 }
 
     /// An HPACK string literal without Huffman coding (RFC 7541 §5.2).
     private static func writeString(_ string: String, to buffer: inout ByteBuffer) {

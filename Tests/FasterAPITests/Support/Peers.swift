@@ -114,13 +114,18 @@ final class PeerServer: Sendable {
         }
     }
 
-    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s.
+    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. The wait runs on
+    /// a thread of its own, so a slow graceful shutdown does not hold one of Swift's few
+    /// cooperative threads (and stall the tests running beside it).
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let process = self.process
+        Thread {
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }.start()
     }
 
     struct PeerError: Error, CustomStringConvertible {
