@@ -114,18 +114,13 @@ final class PeerServer: Sendable {
         }
     }
 
-    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. The wait runs on
-    /// a thread of its own, so a slow graceful shutdown does not hold one of Swift's few
-    /// cooperative threads (and stall the tests running beside it).
+    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s.
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        let process = self.process
-        Thread {
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }.start()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     struct PeerError: Error, CustomStringConvertible {
