@@ -79,11 +79,19 @@ let package = Package(
         ),
         .target(
             name: "FasterAPIWebSocket",
-            dependencies: ["FasterAPI", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "FasterAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
-            name: "fasterapi-demo", dependencies: ["FasterAPI", "FasterAPIJWT"], swiftSettings: swiftSettings),
+            name: "fasterapi-demo", dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",
             dependencies: [
@@ -112,7 +120,15 @@ let package = Package(
                 .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
             ]
         ),
-        .testTarget(name: "FasterAPIWebSocketTests", dependencies: ["FasterAPIWebSocket"]),
+        .testTarget(
+            name: "FasterAPIWebSocketTests",
+            dependencies: [
+                "FasterAPIWebSocket",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Interop"]
+        ),
         .testTarget(
             name: "FasterAPIJWTTests",
             dependencies: [

@@ -9,6 +9,18 @@
 #   h2tls  HTTP/2 over TLS (ALPN h2), `h2load -c16 -m16`: fasterapi, hummingbird (hb-peer --tls
 #          --http2, Hummingbird's `.http2Upgrade`) and nghttpd (nghttp2's reference server, one
 #          worker thread) serving static files that hold the GET routes' bodies at their paths
+#   ws     WebSocket echo at WS_PATH over cleartext HTTP/1.1 upgrade, driven by
+#          Benchmarks/wsload/wsload.c (compiled with cc into the run's temporary directory):
+#          WS_CONNECTIONS connections, WS_SIZE-byte masked text messages, WS_DEPTH in flight per
+#          connection, no compression offered: fasterapi, hummingbird (hb-peer --websocket,
+#          hummingbird-websocket's `.http1WebSocketUpgrade` + `Router.ws`), node-ws (Node's `ws`
+#          from Debian's node-ws, Benchmarks/peers/ws_echo_node.js). Messages/s counts round
+#          trips (one message each way); CPU µs/msg is the server's CPU over the measured window
+#          divided by round trips. A server whose WS_PATH refuses the upgrade (404) is skipped.
+#   sse    SSE fan-out, fasterapi only: scripts/sse_fanout.py opens SSE_STREAMS concurrent idle
+#          `GET SSE_PATH` event streams, reads the server's RSS, then `POST SSE_PATH` broadcasts
+#          one event and the time until every stream has it is measured. Targets: RSS ≤ 200 MiB
+#          with 10,000 streams, broadcast < 1 s. Skipped if SSE_PATH answers 404.
 # All servers bind 127.0.0.1 only; nginx, uvicorn and nghttpd run a single worker. The TLS
 # servers share one self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made with
 # openssl in the run's temporary directory.
@@ -24,9 +36,9 @@
 # (fasterapi over each peer) per protocol and writes bench-results/bench.json.
 #
 # Environment overrides:
-#   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd");
+#   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd node-ws");
 #               each runs for the protocols above that it speaks
-#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls")
+#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse")
 #   ROUTES      routes to load                  (default: "/plaintext /json /users/123 POST:/accounts")
 #               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body);
 #               nghttpd serves only the GET routes whose body is known
@@ -36,18 +48,23 @@
 #   H2_CLIENTS  h2load clients (-c)             (default: 16)
 #   H2_STREAMS  h2load concurrent streams per client (-m) (default: 16)
 #   IDLE_CONNS  idle connections for the memory check (default: 1000; 0 skips it)
+#   WS_PATH     WebSocket echo route            (default: /ws/echo)
+#   WS_CONNECTIONS, WS_SIZE, WS_DEPTH  wsload connections, message bytes, messages in flight per
+#               connection (defaults: 64, 32, 1); the ws phase uses DURATION and WARMUP too
+#   SSE_PATH    SSE broadcast route (GET subscribes, POST broadcasts) (default: /events/broadcast)
+#   SSE_STREAMS concurrent SSE streams          (default: 10000; needs `ulimit -n` above it)
 #   SKIP_BUILD  1 to use the existing release binaries as they are
 #   FASTERAPI_BIN  the demo binary (default: .build/release/fasterapi-demo), run with
 #               --host 127.0.0.1 --port N for h1, and with --cert CERT.pem --key KEY.pem added for
 #               h1tls and h2tls (HTTP/2 and HTTP/1.1 over TLS on one port, chosen by ALPN; wrk
-#               sends no ALPN and must get HTTP/1.1)
+#               sends no ALPN and must get HTTP/1.1); cleartext for ws and sse
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd}"
-PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls}"
+SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd node-ws}"
+PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls ws sse}"
 ROUTES="${ROUTES:-/plaintext /json /users/123 POST:/accounts}"
 ACCOUNT_BODY='{"name":"Ada Lovelace","email":"ada@example.com","age":36,"score":9.5,"tags":["math","poetry"]}'
 
@@ -58,6 +75,12 @@ H2_CLIENTS="${H2_CLIENTS:-16}"
 H2_STREAMS="${H2_STREAMS:-16}"
 IDLE_CONNS="${IDLE_CONNS:-1000}"
 SKIP_BUILD="${SKIP_BUILD:-0}"
+WS_PATH="${WS_PATH:-/ws/echo}"
+WS_CONNECTIONS="${WS_CONNECTIONS:-64}"
+WS_SIZE="${WS_SIZE:-32}"
+WS_DEPTH="${WS_DEPTH:-1}"
+SSE_PATH="${SSE_PATH:-/events/broadcast}"
+SSE_STREAMS="${SSE_STREAMS:-10000}"
 
 VENV="$ROOT/.venv-bench"
 OUT_DIR="$ROOT/bench-results"
@@ -65,10 +88,14 @@ FASTERAPI_BIN="${FASTERAPI_BIN:-$ROOT/.build/release/fasterapi-demo}"
 HB_PACKAGE="$ROOT/Benchmarks/peers/hb-peer"
 HB_BIN="$HB_PACKAGE/.build/release/hb-peer"
 CLK_TCK="$(getconf CLK_TCK)"
+NODE_WS_SERVER="$ROOT/Benchmarks/peers/ws_echo_node.js"
+NODE_MODULES=/usr/share/nodejs # Debian's node-ws installs `ws` here
 
-for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$H2_CLIENTS" "$H2_STREAMS" "$IDLE_CONNS"; do
+for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$H2_CLIENTS" "$H2_STREAMS" "$IDLE_CONNS" \
+    "$WS_CONNECTIONS" "$WS_SIZE" "$WS_DEPTH" "$SSE_STREAMS"; do
     [[ "$n" =~ ^[0-9]+$ ]] || {
-        echo "bench: DURATION, WARMUP, CONNECTIONS, H2_CLIENTS, H2_STREAMS and IDLE_CONNS must be integers" >&2
+        echo "bench: DURATION, WARMUP, CONNECTIONS, H2_CLIENTS, H2_STREAMS, IDLE_CONNS, WS_CONNECTIONS," \
+            "WS_SIZE, WS_DEPTH and SSE_STREAMS must be integers" >&2
         exit 2
     }
 done
@@ -79,11 +106,13 @@ protocol_servers() {
     h1) echo "fasterapi hummingbird fastapi nginx" ;;
     h1tls) echo "fasterapi hummingbird" ;;
     h2tls) echo "fasterapi hummingbird nghttpd" ;;
+    ws) echo "fasterapi hummingbird node-ws" ;;
+    sse) echo "fasterapi" ;;
     *) return 1 ;;
     esac
 }
 for p in $PROTOCOLS; do
-    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls)" >&2; exit 2; }
+    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse)" >&2; exit 2; }
 done
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -156,6 +185,11 @@ fi
 if has_protocol h2tls && has_server nghttpd && ! command -v nghttpd >/dev/null && [[ ! -x /usr/sbin/nghttpd ]]; then
     apt_install nghttp2-server
 fi
+if has_protocol ws && has_server node-ws && { ! command -v node >/dev/null || [[ ! -e "$NODE_MODULES/ws/package.json" ]]; }; then
+    # node-ws pulls Debian's nodejs in only if no nodejs is installed.
+    apt_install node-ws
+fi
+if has_protocol ws; then command -v cc >/dev/null || apt_install gcc libc6-dev; fi
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 NGHTTPD_BIN="$(command -v nghttpd || echo /usr/sbin/nghttpd)"
 
@@ -180,8 +214,16 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
     fi
 fi
 
-# Servers may hold IDLE_CONNS + wrk sockets open.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# The WebSocket load generator: C, libc only, built into the run's temporary directory.
+WSLOAD="$WORK/wsload"
+if has_protocol ws; then
+    log "compiling wsload"
+    cc -O2 -pthread -o "$WSLOAD" "$ROOT/Benchmarks/wsload/wsload.c"
+fi
+
+# Servers may hold IDLE_CONNS + wrk sockets open, or SSE_STREAMS streams (and so may the SSE
+# client). Root in a container may not raise the hard limit: then take the hard limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------------
 # Measurements from /proc.
@@ -301,7 +343,7 @@ start_server() {
     case "$name" in
     fasterapi)
         [[ -x "$FASTERAPI_BIN" ]] || { log "missing $FASTERAPI_BIN"; return 1; }
-        if [[ "$proto" != h1 ]]; then tls=(--cert "$CERT" --key "$KEY"); fi
+        if [[ "$proto" == h1tls || "$proto" == h2tls ]]; then tls=(--cert "$CERT" --key "$KEY"); fi
         "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" "${tls[@]}" >"$logf" 2>&1 &
         ;;
     hummingbird)
@@ -309,8 +351,12 @@ start_server() {
         case "$proto" in
         h1tls) tls=(--tls "$CERT" "$KEY") ;;
         h2tls) tls=(--tls "$CERT" "$KEY" --http2) ;;
+        ws) tls=(--websocket) ;; # HTTP/1.1 with the WebSocket upgrade (not TLS)
         esac
         "$HB_BIN" --port "$port" "${tls[@]}" >"$logf" 2>&1 &
+        ;;
+    node-ws)
+        NODE_PATH="$NODE_MODULES" node "$NODE_WS_SERVER" --port "$port" >"$logf" 2>&1 &
         ;;
     fastapi)
         "$VENV/bin/uvicorn" fastapi_app:app --app-dir "$ROOT/Benchmarks/peers" \
@@ -441,14 +487,16 @@ load_wrk() {
         "$pid"
 }
 
-# Copies h2load's output through, and reads PID's CPU ticks into $WORK/ticks.start and
-# $WORK/ticks.end as h2load's measured window (after --warm-up-time) starts and ends.
+# mark_window PID [START_LINE END_LINE]: copies a load tool's output through, and reads PID's
+# CPU ticks into $WORK/ticks.start and $WORK/ticks.end as the tool's measured window (after its
+# warm-up) starts and ends; the window's edges are the lines that start with START_LINE and
+# END_LINE (default: h2load's).
 mark_window() {
-    local pid="$1" line
+    local pid="$1" start="${2:-Main benchmark duration is started}" end="${3:-Main benchmark duration is over}" line
     while IFS= read -r line; do
         case "$line" in
-        "Main benchmark duration is started"*) cpu_ticks "$pid" >"$WORK/ticks.start" ;;
-        "Main benchmark duration is over"*) cpu_ticks "$pid" >"$WORK/ticks.end" ;;
+        "$start"*) cpu_ticks "$pid" >"$WORK/ticks.start" ;;
+        "$end"*) cpu_ticks "$pid" >"$WORK/ticks.end" ;;
         esac
         printf '%s\n' "$line"
     done
@@ -547,9 +595,143 @@ bench_server() {
     SERVER_PID=""
 }
 
+# ---------------------------------------------------------------------------------------------
+# WebSocket echo (ws) and SSE fan-out (sse). SSE results: one line per server, "SERVER<TAB>JSON".
+SSE_RESULTS="$WORK/sse.tsv"
+: >"$SSE_RESULTS"
+
+# json_fields JSON KEY...: the values, tab-separated ("null" for absent or null ones).
+json_fields() {
+    python3 -c '
+import json, sys
+try:
+    doc = json.loads(sys.argv[1])
+except ValueError:
+    doc = {}
+values = [doc.get(k) for k in sys.argv[2:]]
+print("\t".join("null" if v is None else str(v) for v in values))' "$@"
+}
+
+# wait_ws_ready SERVER PID PORT: waits (at most 60 s) until an upgrade on WS_PATH and one text
+# echo work. Returns 1 if the server died or never answered, 2 if it refused the upgrade (a 404:
+# no such route) or echoed wrongly; says why in either case.
+wait_ws_ready() {
+    local server="$1" pid="$2" port="$3" i out rc
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$pid" 2>/dev/null || { log "$server (ws): the server exited"; return 1; }
+        rc=0
+        out="$("$WSLOAD" --port "$port" --path "$WS_PATH" --check 2>/dev/null)" || rc=$?
+        case "$rc" in
+        0) return 0 ;;
+        3) sleep 0.1 ;; # not listening yet
+        4)
+            if [[ "$(json_fields "$out" status)" == 404 ]]; then
+                log "$server (ws): $WS_PATH answers 404 (no WebSocket echo route): skipped"
+            else
+                log "$server (ws): $WS_PATH refused the upgrade: $out (skipped)"
+            fi
+            return 2
+            ;;
+        *) log "$server (ws): the upgrade or the echo on $WS_PATH failed: $out (skipped)"; return 2 ;;
+        esac
+    done
+    log "$server (ws): no WebSocket answer within 60 s"
+    return 1
+}
+
+# bench_ws_server SERVER: start, check the upgrade and the echo (text, and binary as a warning),
+# run wsload once (its own warm-up, then the measured window), stop.
+bench_ws_server() {
+    local server="$1" port pid out json rc ticks=null f
+    port="$(free_port)"
+    log "$server (ws): starting on 127.0.0.1:$port"
+    if ! start_server "$server" ws "$port"; then
+        log "$server (ws): did not start (skipped)"
+        SERVER_PID=""
+        return 0
+    fi
+    pid="$SERVER_PID"
+    rc=0
+    wait_ws_ready "$server" "$pid" "$port" || rc=$?
+    if ((rc != 0)); then
+        if ((rc == 1)); then tail -n 20 "$WORK/$server-ws.log" >&2 2>/dev/null || true; fi
+        stop_tree "$pid"
+        SERVER_PID=""
+        return 0
+    fi
+    "$WSLOAD" --port "$port" --path "$WS_PATH" --check --binary >/dev/null 2>&1 ||
+        log "$server (ws): WARNING a binary message did not come back as the same binary message"
+
+    log "$server (ws): wsload --connections $WS_CONNECTIONS --size $WS_SIZE --depth $WS_DEPTH --duration $DURATION --warmup $WARMUP $WS_PATH"
+    rm -f "$WORK/ticks.start" "$WORK/ticks.end"
+    out="$(timeout $((WARMUP + DURATION + 30)) "$WSLOAD" --port "$port" --path "$WS_PATH" \
+        --connections "$WS_CONNECTIONS" --size "$WS_SIZE" --depth "$WS_DEPTH" \
+        --duration "$DURATION" --warmup "$WARMUP" --marks 2>"$WORK/wsload.err" |
+        mark_window "$pid" '# window start' '# window end')" ||
+        log "$server (ws): wsload reported a failure: $(head -c 300 "$WORK/wsload.err")"
+    if [[ -s "$WORK/ticks.start" && -s "$WORK/ticks.end" ]]; then
+        ticks=$(($(cat "$WORK/ticks.end") - $(cat "$WORK/ticks.start")))
+    fi
+    json="$(grep '^{' <<<"$out" | tail -n 1 || true)"
+    IFS=$'\t' read -r -a f <<<"$(json_fields "$json" messages_per_sec p50_us p99_us max_us messages errors)"
+    record ws "$server" "$WS_PATH" "${f[0]:-null}" "${f[1]:-null}" "${f[2]:-null}" null null "${f[3]:-null}" \
+        "$ticks" "$(if [[ "${f[4]:-null}" == null ]]; then echo 0; else echo "${f[4]}"; fi)" \
+        "$(if [[ "${f[5]:-null}" == null ]]; then echo 1; else echo "${f[5]}"; fi)" 0 "$pid"
+
+    log "$server (ws): stopping"
+    stop_tree "$pid"
+    SERVER_PID=""
+}
+
+# bench_sse_server SERVER: start, check that POST SSE_PATH exists, run sse_fanout.py, stop.
+bench_sse_server() {
+    local server="$1" port pid code="000" out json i need=$((SSE_STREAMS + 200))
+    if (($(ulimit -n) < need)); then
+        log "$server (sse): the open-file limit $(ulimit -n) is below $need; lower SSE_STREAMS (skipped)"
+        return 0
+    fi
+    port="$(free_port)"
+    log "$server (sse): starting on 127.0.0.1:$port"
+    if ! start_server "$server" sse "$port"; then
+        log "$server (sse): did not start (skipped)"
+        SERVER_PID=""
+        return 0
+    fi
+    pid="$SERVER_PID"
+    # Up when POST SSE_PATH gets any HTTP answer (a broadcast to no subscriber is harmless).
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        code="$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+            --data '{"probe":true}' "http://127.0.0.1:$port$SSE_PATH" || true)"
+        [[ "$code" != 000 ]] && break
+        sleep 0.1
+    done
+    if [[ "$code" == 404 ]]; then
+        log "$server (sse): POST $SSE_PATH answers 404 (no SSE broadcast route): skipped"
+    elif [[ "$code" != 2* ]]; then
+        log "$server (sse): POST $SSE_PATH answered '$code' (skipped)"
+        tail -n 20 "$WORK/$server-sse.log" >&2 2>/dev/null || true
+    else
+        log "$server (sse): sse_fanout.py --streams $SSE_STREAMS $SSE_PATH"
+        out="$(timeout $((SSE_STREAMS / 100 + 120)) python3 "$ROOT/scripts/sse_fanout.py" \
+            "http://127.0.0.1:$port$SSE_PATH" --streams "$SSE_STREAMS" --pid "$pid")" ||
+            log "$server (sse): the fan-out did not fully succeed"
+        json="$(grep '^{' <<<"$out" | tail -n 1 || true)"
+        if [[ -n "$json" ]]; then printf '%s\t%s\n' "$server" "$json" >>"$SSE_RESULTS"; fi
+    fi
+    log "$server (sse): stopping"
+    stop_tree "$pid"
+    SERVER_PID=""
+}
+
 for proto in $PROTOCOLS; do
     for server in $SERVERS; do
-        if speaks "$server" "$proto"; then bench_server "$proto" "$server"; fi
+        speaks "$server" "$proto" || continue
+        case "$proto" in
+        ws) bench_ws_server "$server" ;;
+        sse) bench_sse_server "$server" ;;
+        *) bench_server "$proto" "$server" ;;
+        esac
     done
 done
 
@@ -560,7 +742,16 @@ done
 metric() { awk -F'\t' -v p="$1" -v s="$2" -v r="$3" -v c="$4" '$1 == p && $2 == s && $3 == r { print $c }' "$RESULTS"; }
 # ratio A B -> A/B with 2 decimals, or "null".
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && a != "null" && b != "null" && b + 0 > 0) printf "%.2f", a / b; else print "null" }'; }
-short_name() { if [[ "$1" == hummingbird ]]; then echo hb; else echo "$1"; fi; }
+short_name() {
+    case "$1" in
+    hummingbird) echo hb ;;
+    node-ws) echo node ;;
+    *) echo "$1" ;;
+    esac
+}
+# The routes a protocol loads, and what one completed unit is.
+protocol_routes() { if [[ "$1" == ws ]]; then echo "$WS_PATH"; else echo "$ROUTES"; fi; }
+protocol_unit() { if [[ "$1" == ws ]]; then echo msg; else echo req; fi; }
 
 # Sets the latency columns a protocol's load tool gives (RESULTS column numbers and headings),
 # and the one compared with Hummingbird in the ratios (lower is better).
@@ -579,17 +770,20 @@ protocol_title() {
     h1) echo "h1: HTTP/1.1 cleartext, wrk -t1 -c$CONNECTIONS --latency, ${DURATION} s per route" ;;
     h1tls) echo "h1tls: HTTP/1.1 over TLS, wrk -t1 -c$CONNECTIONS --latency, ${DURATION} s per route" ;;
     h2tls) echo "h2tls: HTTP/2 over TLS (ALPN h2), h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS, ${DURATION} s per route after ${WARMUP} s warm-up" ;;
+    ws) echo "ws: WebSocket echo, wsload $WS_CONNECTIONS connections x $WS_DEPTH in flight, $WS_SIZE-byte text messages, ${DURATION} s after ${WARMUP} s warm-up (msg/s = round trips/s)" ;;
     esac
 }
 
 RATIOS_JSON=""
 for proto in $PROTOCOLS; do
+    [[ "$proto" == sse ]] && continue # its own table below
     latency_columns "$proto"
+    unit="$(protocol_unit "$proto")"
     echo
     protocol_title "$proto"
-    printf '%-12s %-15s %12s' server route 'req/s'
+    printf '%-12s %-15s %12s' server route "$unit/s"
     printf ' %10s' "${LAT_NAMES[@]}"
-    printf ' %12s %9s\n' 'CPU µs/req' 'RSS MiB'
+    printf ' %12s %9s\n' "CPU µs/$unit" 'RSS MiB'
     while IFS=$'\t' read -r -a row; do
         [[ "${row[0]}" == "$proto" ]] || continue
         rps="$(awk -v v="${row[3]}" 'BEGIN { if (v == "null") print v; else printf "%.0f", v }')"
@@ -604,9 +798,9 @@ for proto in $PROTOCOLS; do
     done
     echo
     printf '%-15s' route
-    for s in "${peers[@]}"; do printf ' %16s' "fa/$(short_name "$s") req/s"; done
+    for s in "${peers[@]}"; do printf ' %16s' "fa/$(short_name "$s") $unit/s"; done
     printf ' %18s\n' "$LAT_RATIO_NAME"
-    for route in $ROUTES; do
+    for route in $(protocol_routes "$proto"); do
         fa_rps="$(metric "$proto" fasterapi "$route" 4)"
         fields="\"protocol\": \"$proto\", \"route\": \"$route\""
         printf '%-15s' "$route"
@@ -628,6 +822,22 @@ if [[ -s "$IDLE" ]]; then
     while IFS=$'\t' read -r s b a d; do
         printf '  %-12s %8s MiB -> %8s MiB   delta %6s MiB\n' "$s" "$b" "$a" "$d"
     done <"$IDLE"
+fi
+
+SSE_JSON=""
+if [[ -s "$SSE_RESULTS" ]]; then
+    echo
+    echo "sse: $SSE_STREAMS idle SSE streams on GET $SSE_PATH, then one POST $SSE_PATH broadcast (targets with 10,000 streams: RSS <= 200 MiB, broadcast < 1000 ms)"
+    printf '%-12s %8s %8s %9s %10s %10s %9s %9s %10s %13s %8s %8s\n' server streams open 'RSS MiB' 'dRSS MiB' \
+        'bcast ms' 'p50 ms' 'post ms' delivered 'client CPU ms' 'RSS ok' 'bcast ok'
+    while IFS=$'\t' read -r s json; do
+        IFS=$'\t' read -r -a f <<<"$(json_fields "$json" streams open rss_mib rss_delta_mib broadcast_ms p50_ms post_ms delivered client_cpu_ms)"
+        rss_ok="$(awk -v v="${f[2]}" 'BEGIN { if (v == "null") print "-"; else print (v + 0 <= 200 ? "yes" : "NO") }')"
+        bcast_ok="$(awk -v v="${f[4]}" 'BEGIN { if (v == "null") print "NO"; else print (v + 0 < 1000 ? "yes" : "NO") }')"
+        printf '%-12s %8s %8s %9s %10s %10s %9s %9s %10s %13s %8s %8s\n' "$s" "${f[@]}" "$rss_ok" "$bcast_ok"
+        SSE_JSON+="${SSE_JSON:+,}
+    {\"server\": \"$s\", \"result\": $json}"
+    done <"$SSE_RESULTS"
 fi
 
 RESULTS_JSON=""
@@ -652,6 +862,9 @@ cat >"$OUT_DIR/bench.json" <<EOF
   "wrk": {"threads": 1, "connections": $CONNECTIONS, "duration_s": $DURATION, "warmup_s": $WARMUP},
   "h2load": {"threads": 1, "clients": $H2_CLIENTS, "max_concurrent_streams": $H2_STREAMS, "duration_s": $DURATION, "warmup_s": $WARMUP},
   "tls": {"certificate": "self-signed ECDSA P-256", "nghttpd_workers": 1},
+  "ws": {"tool": "Benchmarks/wsload/wsload.c", "path": "$WS_PATH", "connections": $WS_CONNECTIONS, "message_bytes": $WS_SIZE, "in_flight_per_connection": $WS_DEPTH, "message_type": "text", "compression": false, "duration_s": $DURATION, "warmup_s": $WARMUP, "note": "ws rows: requests_per_sec = echo round trips/s, cpu_us_per_request = server CPU per round trip"},
+  "sse": {"path": "$SSE_PATH", "streams": $SSE_STREAMS, "servers": [$SSE_JSON
+  ]},
   "results": [$RESULTS_JSON
   ],
   "ratios": [$RATIOS_JSON

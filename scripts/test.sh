@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the peers the interop tests drive
-# (curl, nghttp2's nghttp and h2load, headless Chromium and its driver, a Python venv with httpx,
-# h11, h2, FastAPI, the OpenAPI validator and Selenium), then builds and runs every Swift test.
+# (curl, nghttp2's nghttp and h2load, headless Chromium and its driver, Node with the `ws` package,
+# a Python venv with httpx, h11, h2, FastAPI, the OpenAPI validator, Selenium, websockets, wsproto
+# and httpx-sse), then builds and runs every Swift test.
 # Idempotent: a second run reuses the venv and the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ command -v nghttp >/dev/null || need_apt+=(nghttp2-client)  # nghttp and h2load
 python3 -c 'import venv' 2>/dev/null || need_apt+=(python3-venv)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+command -v node >/dev/null || need_apt+=(nodejs)  # WebSocket peers in Node
+[ -f /usr/share/nodejs/ws/package.json ] || need_apt+=(node-ws)  # require('ws') with NODE_PATH below
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
@@ -26,6 +29,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 export FASTERAPI_PYTHON="$PWD/$venv/bin/python"
+export NODE_PATH=/usr/share/nodejs  # where Debian's node-* packages (node-ws) live
 
 swift build --build-tests
 if [ $# -gt 0 ]; then

@@ -89,6 +89,8 @@ public struct HTTPStatus: Hashable, Sendable, CustomStringConvertible {
     public static let misdirectedRequest = HTTPStatus(code: 421)
     /// `422 Unprocessable Content`.
     public static let unprocessableContent = HTTPStatus(code: 422)
+    /// `426 Upgrade Required`.
+    public static let upgradeRequired = HTTPStatus(code: 426)
     /// `429 Too Many Requests`.
     public static let tooManyRequests = HTTPStatus(code: 429)
     /// `431 Request Header Fields Too Large`.

@@ -14,6 +14,9 @@ public struct Response: Sendable {
     /// background tasks and dependency teardown. The connection moves on to its next request
     /// after it.
     public var afterSent: (@Sendable () async -> Void)?
+    /// Set on a `101 Switching Protocols` answer: what takes the connection over once the head
+    /// has been sent (a WebSocket session). Connections that cannot switch protocols answer 500.
+    public var upgrade: ConnectionUpgrade?
 
     /// A response from its parts; by default 200 with no header fields and no body.
     public init(status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .empty) {
@@ -40,6 +43,25 @@ extension Response {
         headers.add(name: "Content-Type", value: "application/json")
         self.init(status: status, headers: headers, body: ResponseBody(string: "{\"detail\":\(jsonQuoted(detail))}"))
     }
+}
+
+/// Takes a connection over from HTTP after a `101 Switching Protocols` response.
+public struct ConnectionUpgrade: Sendable {
+    /// Runs the new protocol on the connection until it ends. It is called on the connection's
+    /// event loop once the HTTP head has been written and HTTP has left the channel's pipeline;
+    /// `run` owns the channel from then on (and closes it when done).
+    public let run: @Sendable (UpgradedConnection) async throws -> Void
+
+    /// An upgrade that runs `run`.
+    public init(_ run: @escaping @Sendable (UpgradedConnection) async throws -> Void) { self.run = run }
+}
+
+/// A connection handed over by HTTP.
+public struct UpgradedConnection: Sendable {
+    /// The channel: its pipeline holds only what lies below HTTP (TLS, if any).
+    public let channel: any Channel
+    /// Bytes the client sent after the request, already read: the new protocol's first bytes.
+    public let buffered: ByteBuffer
 }
 
 /// A response body: bytes in memory, or a producer that streams them.

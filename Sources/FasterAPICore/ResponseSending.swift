@@ -9,6 +9,9 @@ protocol ResponseWriting: AnyObject {
     func beginResponse(_ response: Response) -> ResponseStreamJob?
     /// Ends a streamed body (with the sink's trailers), or abandons it after `failure`.
     func endStreamedResponse(_ sink: ChannelBodySink, failure: (any Error)?)
+    /// After a `101` head has been written for a response with an upgrade: leaves the pipeline
+    /// and hands over the channel, or nil if the connection cannot be upgraded (it is closed).
+    func handOverConnection() -> UpgradedConnection?
 }
 
 /// What the request's task must still do after the head is written: stream the body.
@@ -23,7 +26,18 @@ func sendResponse<Writer: ResponseWriting>(
     _ response: Response, via handler: NIOLoopBound<Writer>, eventLoop: any EventLoop
 ) async {
     // The task's executor is the event loop, so these are normally plain calls.
-    guard let job = await onEventLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil else { return }
+    guard let job = await onEventLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil else {
+        if let upgrade = response.upgrade, response.status == .switchingProtocols,
+            let connection = await onEventLoop(eventLoop, { handler.value.handOverConnection() }) ?? nil
+        {
+            do {
+                try await upgrade.run(connection)
+            } catch {
+                connection.channel.close(promise: nil)
+            }
+        }
+        return
+    }
     var failure: (any Error)? = nil
     do {
         try await job.produce(ResponseBodyWriter(job.sink))

@@ -37,8 +37,20 @@ public struct ServerSentEventParser: Sendable {
     private var data = ""
     private var hasData = false
 
-    /// A parser at the start of a stream.
-    public init() {}
+    /// A parser at the start of a stream; `lastEventID` carries over an ID from an earlier stream.
+    public init(lastEventID: String = "") { self.lastEventID = lastEventID }
+
+    /// Resets for a new response after a reconnect (RFC-style `EventSource` behaviour): the
+    /// partial line and event are dropped; the last event ID and the retry time are kept.
+    public mutating func startNewStream() {
+        line.removeAll()
+        afterCR = false
+        bomMatched = 0
+        eventType = ""
+        data = ""
+        hasData = false
+        comments.removeAll()
+    }
 
     /// Reads `bytes` and returns the events they complete, in order.
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {

@@ -1,9 +1,11 @@
 import FasterAPI
+import FasterAPIWebSocket
 import Foundation
 import Logging
 
-/// The demo app: the benchmark routes, an in-memory items API, a streaming endpoint and a static
-/// folder. It needs no database or configuration.
+/// The demo app: the benchmark routes, an in-memory items API, streaming, WebSocket (`/ws/echo`,
+/// `/ws/chat/{room}`) and Server-Sent Events (`/events/ticks`, `/events/broadcast`) endpoints and
+/// a static folder. It needs no database or configuration.
 ///
 ///     fasterapi-demo [--host 127.0.0.1] [--port 8000] [--static Demo/public] [--access-log]
 ///                    [--tls | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE]
@@ -96,6 +98,7 @@ configuration.openAPI.description =
     "The demo app: benchmark routes, an items API with OAuth2 sign-in, streaming and uploads."
 let app = App(configuration: configuration)
 app.state[ItemStore.self] = ItemStore()
+app.state[Broadcaster.self] = Broadcaster()
 app.state[TokenService.self] = try TokenService(
     secret: ProcessInfo.processInfo.environment["FASTERAPI_JWT_SECRET"]
         ?? "fasterapi-demo-development-secret-0123456789")
@@ -110,6 +113,8 @@ let api = app.group("/", middleware: middleware)
 api.include(ItemsAPI())
 api.include(AuthAPI())
 api.include(FilesAPI())
+api.include(RealTimeAPI())
+addWebSocketRoutes(to: app, hub: WebSocketHub())
 if FileManager.default.fileExists(atPath: options.staticDirectory) {
     api.staticFiles("/static", directory: options.staticDirectory)
 }

@@ -37,7 +37,9 @@ public struct CompressionMiddleware: Middleware {
         var response = try await next(request)
         guard response.status.allowsBody, response.status != .partialContent,
             !response.headers.contains("content-encoding"),
-            !MediaType.isCompressed(response.headers["content-type"] ?? "application/octet-stream")
+            !MediaType.isCompressed(response.headers["content-type"] ?? "application/octet-stream"),
+            // An event stream must reach the client event by event, not held in a compressor.
+            !(response.headers["content-type"]?.hasPrefix("text/event-stream") ?? false)
         else { return response }
         if let length = response.body.knownLength, length < minimumSize { return response }
         response.headers.addVary("Accept-Encoding")

@@ -6,6 +6,18 @@ extension HTTP1ConnectionHandler: ResponseWriting {
     /// Writes the head, and the body if it is in memory. Returns the streaming job, if any.
     func beginResponse(_ response: Response) -> ResponseStreamJob? {
         guard var exchange, !isClosed, context != nil else { return nil }
+        if response.status == .switchingProtocols, response.upgrade != nil, exchange.version == .http1_1,
+            case .complete = exchange.body, !exchange.isHead
+        {
+            // The head leaves now; the upgrade takes the connection over in `handOverConnection`.
+            var buffer = context.channel.allocator.buffer(capacity: 192)
+            writeHeadStart(response, to: &buffer)
+            buffer.writeStaticString("Connection: Upgrade\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            clearDeadline()
+            timer?.cancel()
+            return nil
+        }
         if response.status.code < 200 {
             // An interim status cannot end an exchange: the client would wait forever.
             return beginResponse(Response(error: HTTPParseError(.internalServerError, "Internal Server Error")))
@@ -59,6 +71,16 @@ extension HTTP1ConnectionHandler: ResponseWriting {
         self.exchange = exchange
         completeResponse()
         return nil
+    }
+
+    func handOverConnection() -> UpgradedConnection? {
+        guard let context, exchange != nil, !isClosed, context.channel.isActive else { return nil }
+        isClosed = true
+        let connection = UpgradedConnection(channel: context.channel, buffered: unread)
+        unread = ByteBuffer()
+        exchange = nil
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        return connection
     }
 
     func endStreamedResponse(_ sink: ChannelBodySink, failure: (any Error)?) {

@@ -353,7 +353,11 @@ extension HTTP2StreamHandler: ResponseWriting {
         finishResponse()
     }
 
-    private var isHeadRequest: Bool { requestMethod == .head }}
+    /// A stream is never handed over: a `101` is not an HTTP/2 status (it was answered with 500).
+    func handOverConnection() -> UpgradedConnection? { nil }
+
+    private var isHeadRequest: Bool { requestMethod == .head }
+}
 
 /// Fields that belong to one HTTP/1.1 connection and are not allowed in HTTP/2 (RFC 9113
 /// §8.2.2), plus the ones the server writes itself.
