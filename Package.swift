@@ -102,10 +102,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "PeerSupport", path: "Tests/PeerSupport"),
         .testTarget(
             name: "FasterAPITests",
             dependencies: [
                 "FasterAPI",
+                "PeerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +126,9 @@ let package = Package(
             name: "FasterAPIWebSocketTests",
             dependencies: [
                 "FasterAPIWebSocket",
+                "PeerSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]

@@ -45,6 +45,9 @@ enum TestBody: Sendable {
 
 /// Sends requests to an app under test; the same API in both ``TestMode``s.
 public struct TestClient: Sendable {
+    /// The server's address in the live modes (to open other connections to it, such as
+    /// WebSockets); nil in-process.
+    public var serverAddress: SocketAddress? = nil
     let send: @Sendable (HTTPRequestHead, TestBody) async throws -> TestResponse
 
     /// Sends a request. A `Host` header is added when missing.
@@ -132,7 +135,7 @@ extension App {
                 : try await HTTP2TestConnection.connect(to: address)
             do {
                 let result = try await body(
-                    TestClient { head, requestBody in try await connection.send(head, requestBody) })
+                    TestClient(serverAddress: address) { head, requestBody in try await connection.send(head, requestBody) })
                 await connection.close()
                 await server.shutdown()
                 return result

@@ -1,4 +1,5 @@
 import Foundation
+import PeerSupport
 import Testing
 
 /// HTTP/2 against independent implementations, on the demo app: a strict frame-level client

@@ -5,25 +5,26 @@ import Foundation
 #endif
 
 /// Finds and runs the third-party peers the interop tests drive.
-enum Peers {
+public enum Peers {
     /// The repository root (for scripts under `Tests/`).
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The Python with the test peers installed: `FASTERAPI_PYTHON`, or the repo's `.venv`.
-    static var python: String {
+    public static var python: String {
         ProcessInfo.processInfo.environment["FASTERAPI_PYTHON"]
             ?? repositoryRoot.appendingPathComponent(".venv/bin/python").path
     }
 
-    struct Output: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    /// What a finished peer printed, and its exit status.
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
     /// Runs `executable` with `arguments` to completion (bounded by `timeout` seconds).
-    static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) async throws -> Output {
+    public static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) async throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -44,7 +45,7 @@ enum Peers {
     }
 
     /// The demo app's binary, which `swift build --build-tests` builds beside the tests.
-    static func demoExecutable() throws -> String {
+    public static func demoExecutable() throws -> String {
         let demo = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("fasterapi-demo").path
         guard FileManager.default.isExecutableFile(atPath: demo) else {
@@ -55,22 +56,29 @@ enum Peers {
 
     /// Reads `handle` to its end on a thread of its own: a blocking read on one of Swift's few
     /// cooperative threads would stall every other test while a long peer runs.
-    static func readToEnd(_ handle: FileHandle) async -> Data {
+    public static func readToEnd(_ handle: FileHandle) async -> Data {
         await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }.start()
         }
     }
 
-    /// Runs a Python script from `Tests/FasterAPITests/Interop/` with the peers' Python.
-    static func python(script: String, _ arguments: [String], timeout: Double = 60) async throws -> Output {
-        let path = repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path
-        return try await run(python, [path] + arguments, timeout: timeout)
+    /// Runs a Python script from `Tests/<suite>/Interop/` with the peers' Python.
+    public static func python(
+        script: String, _ arguments: [String], suite: String = "FasterAPITests", timeout: Double = 60
+    ) async throws -> Output {
+        try await run(python, [interopScript(script, suite: suite)] + arguments, timeout: timeout)
+    }
+
+    /// The path of `Tests/<suite>/Interop/<script>`.
+    public static func interopScript(_ script: String, suite: String = "FasterAPITests") -> String {
+        repositoryRoot.appendingPathComponent("Tests/\(suite)/Interop/\(script)").path
     }
 }
 
 /// A peer server running in the background for the duration of a test.
-final class PeerServer: Sendable {
-    let port: Int
+public final class PeerServer: Sendable {
+    /// The port it listens on.
+    public let port: Int
     private let process: Process
 
     private init(port: Int, process: Process) {
@@ -80,14 +88,14 @@ final class PeerServer: Sendable {
 
     /// Starts `Interop/<script> PORT …` on a free port and waits (up to 20 s) until it accepts
     /// connections.
-    static func start(script: String, _ arguments: [String] = []) async throws -> PeerServer {
-        let path = Peers.repositoryRoot.appendingPathComponent("Tests/FasterAPITests/Interop/\(script)").path
+    public static func start(script: String, _ arguments: [String] = []) async throws -> PeerServer {
+        let path = Peers.interopScript(script)
         return try await start(executable: Peers.python) { port in [path, String(port)] + arguments }
     }
 
     /// Starts `executable` with the arguments for a free port and waits (up to 20 s) until it
     /// accepts connections there.
-    static func start(executable: String, arguments: (Int) -> [String]) async throws -> PeerServer {
+    public static func start(executable: String, arguments: (Int) -> [String]) async throws -> PeerServer {
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -108,14 +116,14 @@ final class PeerServer: Sendable {
 
     /// Starts the demo app (the binary `swift build --build-tests` builds beside the tests) with
     /// `extraArguments` after its address.
-    static func startDemo(_ extraArguments: [String] = []) async throws -> PeerServer {
+    public static func startDemo(_ extraArguments: [String] = []) async throws -> PeerServer {
         return try await start(executable: try Peers.demoExecutable()) { port in
             ["--host", "127.0.0.1", "--port", String(port)] + extraArguments
         }
     }
 
     /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         process.terminate()
         let deadline = Date().addingTimeInterval(5)
@@ -123,9 +131,12 @@ final class PeerServer: Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
-    struct PeerError: Error, CustomStringConvertible {
+    /// A peer that could not be found or started.
+    public struct PeerError: Error, CustomStringConvertible {
         let message: String
-        var description: String { message }
+        public var description: String { message }
+        /// An error saying `message`.
+        public init(message: String) { self.message = message }
     }
 
     private static func freePort() throws -> Int {
