@@ -81,6 +81,7 @@ enum PerMessageDeflateNegotiation {
             var serverNoContextTakeover = configuration.noContextTakeover
             var clientNoContextTakeover = configuration.requestPeerNoContextTakeover
             var serverWindowBits = configuration.maxWindowBits
+            var serverWindowBitsOffered = false
             var clientWindowBits: Int?? = nil  // nil: not offered; .some(nil): offered without a value
             var seen: Set<String> = []
             for (name, value) in offer.parameters {
@@ -96,6 +97,7 @@ enum PerMessageDeflateNegotiation {
                     // zlib cannot compress with an 8-bit window: an offer demanding it is declined.
                     guard let value, let bits = windowBits(value), bits >= 9 else { continue offerLoop }
                     serverWindowBits = min(serverWindowBits, bits)
+                    serverWindowBitsOffered = true
                 case "client_max_window_bits":
                     if let value {
                         guard windowBits(value) != nil else { continue offerLoop }
@@ -108,7 +110,8 @@ enum PerMessageDeflateNegotiation {
             var header = "permessage-deflate"
             if serverNoContextTakeover { header += "; server_no_context_takeover" }
             if clientNoContextTakeover { header += "; client_no_context_takeover" }
-            if serverWindowBits < 15 { header += "; server_max_window_bits=\(serverWindowBits)" }
+            // An offered limit is answered (RFC 7692 §7.1.2.1); otherwise only a smaller window is named.
+            if serverWindowBitsOffered || serverWindowBits < 15 { header += "; server_max_window_bits=\(serverWindowBits)" }
             // The client's window is its own business; we inflate with the largest window anyway.
             if case .some(.some(let bits)) = clientWindowBits { header += "; client_max_window_bits=\(bits)" }
             let agreement = DeflateAgreement(

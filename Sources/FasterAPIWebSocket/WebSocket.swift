@@ -112,6 +112,11 @@ public final class WebSocket: Sendable {
         try? await channel.closeFuture.get()
     }
 
+    /// Waits until the connection has closed (after a close handshake, a failure or a drop).
+    public func waitUntilClosed() async throws {
+        try await channel.closeFuture.get()
+    }
+
     /// The code of the peer's close frame (nil while open, or if it closed without one).
     public var closeCode: WebSocketCloseCode? {
         get async { await closeOutcome?.code }

@@ -8,21 +8,22 @@ import Logging
 /// a static folder. It needs no database or configuration.
 ///
 ///     fasterapi-demo [--host 127.0.0.1] [--port 8000] [--static Demo/public] [--access-log]
-///                    [--tls | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE]
+///                    [--tls [--tls-dir DIR] | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE]
 ///
 /// HTTP/1.1 and HTTP/2 share the port: cleartext h2c (prior knowledge or `Upgrade: h2c`), or over
-/// TLS by ALPN. `--tls` uses a self-signed development certificate kept in `.fasterapi/tls`
+/// TLS by ALPN. `--tls` uses a self-signed development certificate kept in `.fasterapi/tls` (or `--tls-dir`)
 /// (trust it with `curl --cacert .fasterapi/tls/cert.pem`); SIGHUP reloads `--cert`/`--key`.
 
 struct Options {
     static let usage =
-        "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log] [--tls | --cert FILE --key FILE] [--alt-svc VALUE]"
+        "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log] [--tls [--tls-dir DIR] | --cert FILE --key FILE] [--alt-svc VALUE]"
 
     var host = "127.0.0.1"
     var port = 8000
     var staticDirectory = "Demo/public"
     var accessLog = false
     var developmentTLS = false
+    var developmentTLSFolder = ".fasterapi/tls"
     var certificateFile: String?
     var keyFile: String?
     var altSvc: String?
@@ -40,6 +41,7 @@ struct Options {
             case "--static": staticDirectory = try Self.value(for: flag, &rest)
             case "--access-log": accessLog = true
             case "--tls": developmentTLS = true
+            case "--tls-dir": developmentTLSFolder = try Self.value(for: flag, &rest)
             case "--cert": certificateFile = try Self.value(for: flag, &rest)
             case "--key": keyFile = try Self.value(for: flag, &rest)
             case "--alt-svc": altSvc = try Self.value(for: flag, &rest)
@@ -61,7 +63,7 @@ struct Options {
             return ServerTLSConfiguration(certificateChainFile: certificateFile, privateKeyFile: keyFile)
         }
         guard developmentTLS else { return nil }
-        return try DevelopmentCertificate.loadOrCreate(in: ".fasterapi/tls").tlsConfiguration
+        return try DevelopmentCertificate.loadOrCreate(in: developmentTLSFolder).tlsConfiguration
     }
 
     private static func value(for flag: String, _ rest: inout ArraySlice<String>) throws -> String {

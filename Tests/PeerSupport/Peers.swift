@@ -102,6 +102,8 @@ public final class PeerServer: Sendable {
         process.arguments = arguments(port)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        // Open for the server's life: peers that stop at the end of their input keep running.
+        process.standardInput = Pipe()
         try process.run()
         let server = PeerServer(port: port, process: process)
         let deadline = Date().addingTimeInterval(20)

@@ -703,6 +703,15 @@ class Ctx:
             pos += size
         return b"".join(frames)
 
+    def compressed_fragments(self, opcode, compressed, sizes):
+        """An already-compressed payload as fragments of the given sizes (RSV1 on the first)."""
+        frames, pos = [], 0
+        for i, n in enumerate(sizes):
+            frames.append(self.f(opcode if i == 0 else CONT, compressed[pos:pos + n],
+                                 fin=i == len(sizes) - 1, rsv=RSV1 if i == 0 else 0))
+            pos += n
+        return b"".join(frames)
+
     def expect(self, items):
         """The peer's next events must be items [(kind, payload)], in order."""
         metas = []
@@ -966,6 +975,17 @@ def run_either(ctx, build, echo, codes=(1002,)):
         ctx.finish()
         return
     ctx.info["outcome"] = "rejected"
+    ctx.expect_close(list(codes), first=event)
+
+
+def run_prompt_fail(ctx, claimed, codes):
+    """A frame header announcing `claimed` bytes followed by only a little payload: the peer must
+    fail at once from the header, without waiting for the payload; records how long it took."""
+    ctx.setup()
+    start = time.monotonic()
+    ctx.send(ctx.f(BINARY, os.urandom(1000), claimed_length=claimed))
+    event = ctx.conn.next_event(ctx.deadline)
+    ctx.info["close_after_ms"] = int((time.monotonic() - start) * 1000)
     ctx.expect_close(list(codes), first=event)
 
 
@@ -1350,6 +1370,11 @@ def bomb(size):
     return out[:-4]
 
 
+def bomb_in(size, parts):
+    data = bomb(size)
+    return data, split_sizes(len(data), parts)
+
+
 def a_big_frame(ctx, size, fragments=1):
     """Streams a message of `size` bytes; the server must fail with 1009 (it may do so before
     all of it is sent, so a write that fails is fine)."""
@@ -1391,10 +1416,8 @@ def add_server_cases(add):
     add("8.unmasked.after-valid", lambda c: run_fail(
         c, lambda c: c.f(TEXT, b"ok") + c.f(BINARY, b"bare", masked=False),
         before=[("text", b"ok")]))
-    add("8.length.2pow62", lambda c: run_fail(
-        c, lambda c: c.f(BINARY, os.urandom(1000), claimed_length=1 << 62), codes=(1009, 1002)))
-    add("8.length.msb-set", lambda c: run_fail(
-        c, lambda c: c.f(BINARY, os.urandom(100), claimed_length=1 << 63), codes=(1002, 1009)))
+    add("8.length.2pow62", lambda c: run_prompt_fail(c, 1 << 62, (1009, 1002)))
+    add("8.length.msb-set", lambda c: run_prompt_fail(c, 1 << 63, (1002, 1009)))
     add("8.limit.exactly-16MiB", lambda c: run_echo(c, [(BINARY, os.urandom(LIMIT))]), scale=8)
     add("8.limit.16MiB-plus-1", lambda c: a_big_frame(c, LIMIT + 1), scale=8)
     add("8.limit.17MiB-in-17-fragments", lambda c: a_big_frame(c, 17 * MiB, 17), scale=8)
@@ -1443,23 +1466,11 @@ def add_server_cases(add):
         c, lambda c: c.f(BINARY, bomb(20 * MiB), rsv=RSV1), codes=(1009,), pmd="default"),
         scale=3)
     add("9.bomb.20MiB-fragmented", lambda c: run_fail(
-        c, lambda c: c.msg_raw_fragments(bomb(20 * MiB), 4), codes=(1009,), pmd="default"),
+        c, lambda c: c.compressed_fragments(BINARY, *bomb_in(20 * MiB, 4)), codes=(1009,),
+        pmd="default"),
         scale=3)
     add("9.limit.exactly-16MiB-inflated", lambda c: run_echo(
         c, [(BINARY, bytes(LIMIT), True)], pmd="default"), scale=8)
-
-
-def msg_raw_fragments(self, compressed, parts):
-    sizes = split_sizes(len(compressed), parts)
-    frames, pos = [], 0
-    for i, n in enumerate(sizes):
-        frames.append(self.f(BINARY if i == 0 else CONT, compressed[pos:pos + n],
-                             fin=i == parts - 1, rsv=RSV1 if i == 0 else 0))
-        pos += n
-    return b"".join(frames)
-
-
-Ctx.msg_raw_fragments = msg_raw_fragments
 
 
 def add_pmd_message_cases(add):
@@ -1505,8 +1516,7 @@ def run_echo_compressed_bytewise(c):
     c.setup("default")
     data = b"Hello, compressed fragments! " * 3
     payload = c.conn.deflater.compress(data)
-    c.send(b"".join(c.f(TEXT if i == 0 else CONT, payload[i:i + 1], fin=i == len(payload) - 1,
-                        rsv=RSV1 if i == 0 else 0) for i in range(len(payload))))
+    c.send(c.compressed_fragments(TEXT, payload, [1] * len(payload)))
     c.expect([("text", data)])
     c.finish()
 
@@ -1591,10 +1601,8 @@ def add_client_cases(add, client_limit):
 
     add("8.masked.text", lambda c: run_fail(c, lambda c: c.f(TEXT, b"masked", masked=True)))
     add("8.masked.ping", lambda c: run_fail(c, lambda c: c.f(PING, b"masked", masked=True)))
-    add("8.length.2pow62", lambda c: run_fail(
-        c, lambda c: c.f(BINARY, os.urandom(1000), claimed_length=1 << 62), codes=(1009, 1002)))
-    add("8.length.msb-set", lambda c: run_fail(
-        c, lambda c: c.f(BINARY, os.urandom(100), claimed_length=1 << 63), codes=(1002, 1009)))
+    add("8.length.2pow62", lambda c: run_prompt_fail(c, 1 << 62, (1009, 1002)))
+    add("8.length.msb-set", lambda c: run_prompt_fail(c, 1 << 63, (1002, 1009)))
 
     responses = [("plain", "permessage-deflate"),
                  ("client_no_context_takeover", "permessage-deflate; client_no_context_takeover"),
@@ -1753,15 +1761,16 @@ def run_client_target(args, cases):
     by_id = {c.id: c for c in cases}
     pending = [c.id for c in cases]
     began = time.monotonic()
-    start_watchdog(args.max_time, results, lambda: list(pending))
+    current = []
+    start_watchdog(args.max_time, results, lambda: current + pending)
     masks, requests, unknown, misses = [], {}, [], 0
     while pending:
         readable, _, _ = select.select([listener], [], [], args.timeout)
         if not readable:
             misses += 1
             cid = pending.pop(0)
-            results.record(cid, False, f"a connection to /{cid}", "no connection before the timeout",
-                           verbose=args.verbose)
+            results.record(cid, False, f"a connection to /{cid}",
+                           "no connection before the timeout", verbose=args.verbose)
             if misses >= 2:
                 for cid in pending:
                     results.record(cid, False, f"a connection to /{cid}",
@@ -1782,7 +1791,8 @@ def run_client_target(args, cases):
         cid = target.lstrip("/").split("?", 1)[0]
         if cid not in by_id or cid not in pending:
             unknown.append(target)
-            conn.send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", time.monotonic() + 1)
+            conn.send(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+                      time.monotonic() + 1)
             conn.close()
             continue
         if cid != pending[0]:
@@ -1791,9 +1801,11 @@ def run_client_target(args, cases):
         if not requests:
             requests["first_request"] = {n: v for n, v in request.fields}
         ctx = ClientTargetCtx(conn, request, args.timeout)
+        current[:] = [cid]
         try:
             run_case(by_id[cid], ctx, results, args.verbose)
         finally:
+            current[:] = []
             masks.extend(conn.masks)
             conn.close()
     distinct = len(set(masks))
