@@ -205,6 +205,10 @@ struct RoutingResponder: Sendable {
         let method = request.method
         var route = handlers.first { $0.method == method }?.route
         if route == nil, method == .head { route = handlers.first { $0.method == .get }?.route }
+        if route == nil, method == .connect, request.http.head.connectProtocol != nil {
+            // An HTTP/2 extended CONNECT (a WebSocket, RFC 8441) goes where HTTP/1.1's GET upgrade does.
+            route = handlers.first { $0.method == .get }?.route
+        }
         guard let route else {
             var allowed = handlers.map(\.method.rawValue)
             if handlers.contains(where: { $0.method == .get }) && !allowed.contains("HEAD") { allowed.append("HEAD") }

@@ -30,6 +30,10 @@ public struct HTTPRequestHead: Sendable {
     public var version: HTTPVersion
     /// The request's header fields.
     public var headers: HTTPHeaders
+    /// The protocol an HTTP/2 extended CONNECT asks for (`:protocol`, RFC 8441), such as
+    /// `websocket`; nil for every other request. The router sends such a request to the path's
+    /// `GET` route when it has no `CONNECT` route, as HTTP/1.1 sends an upgrade as a `GET`.
+    public var connectProtocol: String?
 
     /// A request head from its parts.
     public init(

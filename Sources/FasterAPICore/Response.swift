@@ -14,8 +14,9 @@ public struct Response: Sendable {
     /// background tasks and dependency teardown. The connection moves on to its next request
     /// after it.
     public var afterSent: (@Sendable () async -> Void)?
-    /// Set on a `101 Switching Protocols` answer: what takes the connection over once the head
-    /// has been sent (a WebSocket session). Connections that cannot switch protocols answer 500.
+    /// What takes the connection over once the head has been sent (a WebSocket session): set on
+    /// a `101 Switching Protocols` answer over HTTP/1.1, or a `200` to an HTTP/2 extended CONNECT
+    /// (RFC 8441), where the stream is taken over. Ignored on any other answer.
     public var upgrade: ConnectionUpgrade?
 
     /// A response from its parts; by default 200 with no header fields and no body.
@@ -47,9 +48,9 @@ extension Response {
 
 /// Takes a connection over from HTTP after a `101 Switching Protocols` response.
 public struct ConnectionUpgrade: Sendable {
-    /// Runs the new protocol on the connection until it ends. It is called on the connection's
-    /// event loop once the HTTP head has been written and HTTP has left the channel's pipeline;
-    /// `run` owns the channel from then on (and closes it when done).
+    /// Runs the new protocol until it ends. It is called in the request's task once the HTTP
+    /// head has been written and HTTP has left the channel's pipeline; `run` owns the channel
+    /// from then on (and closes it when done).
     public let run: @Sendable (UpgradedConnection) async throws -> Void
 
     /// An upgrade that runs `run`.
@@ -58,7 +59,8 @@ public struct ConnectionUpgrade: Sendable {
 
 /// A connection handed over by HTTP.
 public struct UpgradedConnection: Sendable {
-    /// The channel: its pipeline holds only what lies below HTTP (TLS, if any).
+    /// The channel, carrying bytes: the connection (its pipeline holds only what lies below
+    /// HTTP/1.1, such as TLS), or an HTTP/2 stream whose DATA frames carry them.
     public let channel: any Channel
     /// Bytes the client sent after the request, already read: the new protocol's first bytes.
     public let buffered: ByteBuffer

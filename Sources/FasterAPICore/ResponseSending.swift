@@ -9,8 +9,9 @@ protocol ResponseWriting: AnyObject {
     func beginResponse(_ response: Response) -> ResponseStreamJob?
     /// Ends a streamed body (with the sink's trailers), or abandons it after `failure`.
     func endStreamedResponse(_ sink: ChannelBodySink, failure: (any Error)?)
-    /// After a `101` head has been written for a response with an upgrade: leaves the pipeline
-    /// and hands over the channel, or nil if the connection cannot be upgraded (it is closed).
+    /// After the head of a response with an upgrade has been written (`101` on HTTP/1.1, `2xx`
+    /// to an extended CONNECT on HTTP/2): leaves the pipeline and hands over the channel (the
+    /// connection, or the stream), or nil if no upgrade was started.
     func handOverConnection() -> UpgradedConnection?
 }
 
@@ -27,7 +28,7 @@ func sendResponse<Writer: ResponseWriting>(
 ) async {
     // The task's executor is the event loop, so these are normally plain calls.
     guard let job = await onEventLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil else {
-        if let upgrade = response.upgrade, response.status == .switchingProtocols,
+        if let upgrade = response.upgrade,
             let connection = await onEventLoop(eventLoop, { handler.value.handOverConnection() }) ?? nil
         {
             do {

@@ -27,6 +27,8 @@ final class WebSocketHandler: ChannelDuplexHandler {
     private var demand = true
     private var consumerGone = false
     private var readPending = false
+    /// The peer ended its side (an HTTP/2 stream's END_STREAM).
+    private var peerInputClosed = false
     /// Bytes arrived since the last keep-alive check.
     private var heardFromPeer = false
     private var pingOutstanding = false
@@ -111,6 +113,13 @@ final class WebSocketHandler: ChannelDuplexHandler {
             close(code: .goingAway, reason: "server shutting down")
             return
         }
+        if case .inputClosed? = event as? ChannelEvent {
+            // The peer will send nothing more (an HTTP/2 stream it ended): what it sent is still
+            // read (its close frame may be behind unread messages), then the connection ends.
+            peerInputClosed = true
+            process()
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -128,6 +137,11 @@ final class WebSocketHandler: ChannelDuplexHandler {
         guard let context else { return }
         while demand || consumerGone || machine.state != .open {
             guard let action = machine.next(&unread, deflater: deflater, allocator: context.channel.allocator) else {
+                if peerInputClosed && machine.state != .closed {
+                    // All the peer sent is read, and no close handshake: the connection is lost.
+                    if failure == nil && peerClose == nil { failure = .connectionLost }
+                    context.close(promise: nil)
+                }
                 break
             }
             perform(action, context: context)

@@ -46,12 +46,27 @@ public struct WebSocketUpgrade: Dependency {
     public let request: Request
     /// The subprotocols the client offered, in its order of preference.
     public let offeredSubprotocols: [String]
-    let key: String
+    /// `Sec-WebSocket-Key` (HTTP/1.1); HTTP/2 has none.
+    let key: String?
 
-    /// Checks `request` as an opening handshake.
+    /// Checks `request` as an opening handshake: an HTTP/1.1 `GET` with `Upgrade: websocket`,
+    /// or an HTTP/2 extended CONNECT with `:protocol websocket` (RFC 8441).
     public init(request: Request) throws {
         let headers = request.headers
-        guard request.method == .get, request.http.head.version == .http1_1 else {
+        let head = request.http.head
+        if head.version == .http2 {
+            guard request.method == .connect, head.connectProtocol?.lowercased() == "websocket" else {
+                throw HTTPError(.badRequest, detail: "A WebSocket over HTTP/2 is an extended CONNECT with :protocol websocket")
+            }
+            guard headers.values(for: "sec-websocket-version") == ["13"] else {
+                throw HTTPError(
+                    .badRequest, detail: "Unsupported WebSocket version (13 is supported)",
+                    headers: HTTPHeaders([("Sec-WebSocket-Version", "13")]))
+            }
+            self.init(request: request, key: nil)
+            return
+        }
+        guard request.method == .get, head.version == .http1_1 else {
             throw HTTPError(.badRequest, detail: "A WebSocket handshake is an HTTP/1.1 GET request")
         }
         guard headers.containsToken("websocket", in: "upgrade") else {
@@ -71,9 +86,13 @@ public struct WebSocketUpgrade: Dependency {
         guard keys.count == 1, let key = keys.first, Self.isValidKey(key) else {
             throw HTTPError(.badRequest, detail: "Missing or invalid Sec-WebSocket-Key")
         }
+        self.init(request: request, key: key)
+    }
+
+    private init(request: Request, key: String?) {
         self.request = request
         self.key = key
-        self.offeredSubprotocols = headers.values(for: "sec-websocket-protocol").flatMap {
+        self.offeredSubprotocols = request.headers.values(for: "sec-websocket-protocol").flatMap {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         }.filter { !$0.isEmpty }
     }
@@ -83,7 +102,7 @@ public struct WebSocketUpgrade: Dependency {
         DependencyProvider(inputs: []) { reader in try WebSocketUpgrade(request: reader.request) }
     }
 
-    /// The `101 Switching Protocols` answer that opens the socket and runs `session` on it. The
+    /// The `101 Switching Protocols` answer (`200` over HTTP/2) that opens the socket and runs `session` on it. The
     /// first of `subprotocols` (our order of preference) that the client offered is selected;
     /// if none is, the socket opens without one. When `session` returns the socket is closed
     /// with 1000 (1011 if it throws).
@@ -92,8 +111,10 @@ public struct WebSocketUpgrade: Dependency {
         session: @escaping @Sendable (WebSocket) async throws -> Void
     ) -> Response {
         var headers = HTTPHeaders()
-        headers.add(name: "Upgrade", value: "websocket")
-        headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(for: key))
+        if let key {
+            headers.add(name: "Upgrade", value: "websocket")
+            headers.add(name: "Sec-WebSocket-Accept", value: Self.acceptValue(for: key))
+        }
         let subprotocol = subprotocols.first { offeredSubprotocols.contains($0) }
         if let subprotocol { headers.add(name: "Sec-WebSocket-Protocol", value: subprotocol) }
         var agreement: DeflateAgreement? = nil
@@ -106,7 +127,8 @@ public struct WebSocketUpgrade: Dependency {
                 headers.add(name: "Sec-WebSocket-Extensions", value: accepted.header)
             }
         }
-        var response = Response(status: .switchingProtocols, headers: headers)
+        // HTTP/1.1 switches protocols; over HTTP/2 a 200 opens the stream as a tunnel.
+        var response = Response(status: key == nil ? .ok : .switchingProtocols, headers: headers)
         response.upgrade = ConnectionUpgrade { [agreement, extensions] connection in
             let socket = try await onEventLoop(connection.channel.eventLoop) {
                 let socket = try WebSocket(

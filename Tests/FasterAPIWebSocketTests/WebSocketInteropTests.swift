@@ -88,6 +88,39 @@ struct WebSocketInteropTests {
         try await ws.close()
     }
 
+    @Test func webSocketsOverHTTP2() async throws {
+        // RFC 8441 with Python's h2 (cleartext by prior knowledge, and TLS), and Chromium over
+        // HTTPS, which opens its sockets on the page's HTTP/2 connection when the server allows.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fasterapi-h2ws-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cleartext = try await PeerServer.startDemo()
+        defer { cleartext.stop() }
+        let plain = try await Self.report("ws_over_h2.py", ["--url", "http://127.0.0.1:\(cleartext.port)/ws/echo"])
+        #expect(plain["stream_end"] as? String == "end_stream")
+
+        let secure = try await PeerServer.start(executable: try Peers.demoExecutable()) { port in
+            ["--host", "127.0.0.1", "--port", String(port), "--tls", "--tls-dir", folder.path]
+        }
+        defer { secure.stop() }
+        let certificate = folder.appendingPathComponent("cert.pem").path
+        let tls = try await Self.report(
+            "ws_over_h2.py", ["--url", "https://127.0.0.1:\(secure.port)/ws/echo", "--cafile", certificate])
+        #expect(tls["status"] as? Int == 200)
+        let spki = try await Peers.run(
+            "/bin/sh",
+            ["-c", "openssl x509 -pubkey -noout -in '\(certificate)' | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"])
+        let browser = try await Self.report(
+            "browser_check.py",
+            [
+                "--base", "https://127.0.0.1:\(secure.port)", "--mode", "websocket", "--expect-compression", "--spki",
+                spki.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+            ], timeout: 120)
+        let statuses = (browser["handshakes"] as? [[String: Any]])?.map { $0["status"] as? Int }
+        #expect(statuses == [200, 200], "Chromium used HTTP/2 extended CONNECT for both sockets")
+        #expect(browser["was_clean"] as? Bool == true)
+    }
+
     @Test(arguments: [("ws_echo_server.py", true), ("ws_echo_server.py", false), ("ws_echo_server.js", true), ("ws_echo_server.js", false)])
     func ourClientAgainstPeerServers(_ script: String, _ compression: Bool) async throws {
         let path = Peers.interopScript(script, suite: Self.suite)

@@ -14,6 +14,7 @@ extension HTTP1ConnectionHandler: ResponseWriting {
             writeHeadStart(response, to: &buffer)
             buffer.writeStaticString("Connection: Upgrade\r\n\r\n")
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            upgradePending = true
             clearDeadline()
             timer?.cancel()
             return nil
@@ -74,7 +75,8 @@ extension HTTP1ConnectionHandler: ResponseWriting {
     }
 
     func handOverConnection() -> UpgradedConnection? {
-        guard let context, exchange != nil, !isClosed, context.channel.isActive else { return nil }
+        guard upgradePending, let context, !isClosed, context.channel.isActive else { return nil }
+        upgradePending = false
         isClosed = true
         let connection = UpgradedConnection(channel: context.channel, buffered: unread)
         unread = ByteBuffer()

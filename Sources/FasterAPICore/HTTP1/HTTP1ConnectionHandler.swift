@@ -74,6 +74,8 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     /// Our side is closed; reads are drained and dropped until the client closes or time is up.
     var isLingering = false
     var isQuiescing = false
+    /// A `101` with an upgrade was written: the connection is handed over next.
+    var upgradePending = false
     var readPending = false
     var context: ChannelHandlerContext!
     var bound: NIOLoopBound<HTTP1ConnectionHandler>!

@@ -8,7 +8,7 @@ import NIOHTTP2
 ///
 /// The request body is read only as the handler consumes it, so HTTP/2 flow control holds a
 /// fast client back instead of filling memory; response writes wait for the client's window.
-final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
+final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias OutboundIn = HTTP2Frame.FramePayload
     typealias OutboundOut = HTTP2Frame.FramePayload
@@ -39,6 +39,12 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
     var requestMethod: HTTPMethod?
     var responseStarted = false
     var responseDone = false
+    /// A `2xx` to an extended CONNECT with an upgrade was sent: the stream is handed over next.
+    var upgradePending = false
+    /// The stream belongs to an upgrade now, which reports its end to the manager.
+    var handedOver = false
+    /// DATA that arrived between the upgrade's `2xx` and the hand-over: the new protocol's first bytes.
+    var upgradeBuffer = ByteBuffer()
     var isClosed = false
     var task: Task<Void, Never>?
     var context: ChannelHandlerContext!
@@ -67,7 +73,7 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
         bodyTimer?.cancel()
         bound = nil
         self.context = nil
-        manager.value.streamClosed()
+        if !handedOver { manager.value.streamClosed() }
     }
 
     // MARK: - Inbound
@@ -82,7 +88,11 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
                 endBody()  // trailers: the validator has checked that they end the stream
             }
         case .data(let data):
-            guard case .byteBuffer(let buffer) = data.data else { return }
+            guard case .byteBuffer(var buffer) = data.data else { return }
+            if upgradePending {
+                upgradeBuffer.writeBuffer(&buffer)
+                return
+            }
             receiveBody(buffer)
             if data.endStream { endBody() }
         case .rstStream:
@@ -130,6 +140,7 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
         var method = ""
         var path = ""
         var authority: String?
+        var connectProtocol: String?
         var headers = HTTPHeaders()
         var cookies: [String] = []
         for (name, value, _) in fields {
@@ -138,7 +149,8 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
                 case ":method": method = value
                 case ":path": path = value
                 case ":authority": authority = value
-                default: break  // :scheme; :protocol (extended CONNECT) is read by the WebSocket layer
+                case ":protocol": connectProtocol = value
+                default: break  // :scheme
                 }
             } else if name == "cookie" {
                 cookies.append(value)  // HTTP/2 may split one cookie field into several (RFC 9113 §8.2.3)
@@ -176,7 +188,8 @@ final class HTTP2StreamHandler<Responder: HTTPResponder>: ChannelDuplexHandler {
             state = .streaming(source)
             scheduleBodyTimer()
         }
-        let head = HTTPRequestHead(method: requestMethod!, target: path, version: .http2, headers: headers)
+        var head = HTTPRequestHead(method: requestMethod!, target: path, version: .http2, headers: headers)
+        if requestMethod == .connect { head.connectProtocol = connectProtocol }
         start(HTTPRequest(head: head, body: body, connection: connection))
     }
 
@@ -295,6 +308,23 @@ extension HTTP2StreamHandler: ResponseWriting {
         }
         responseStarted = true
         let status = response.status
+        if response.upgrade != nil, requestMethod == .connect, (200..<300).contains(status.code) {
+            // RFC 8441: the 2xx opens the tunnel; the stream stays open for the new protocol.
+            var fields = HPACKHeaders()
+            fields.add(name: ":status", value: String(status.code))
+            for (name, value) in response.headers {
+                let name = lowercasedFieldName(name)
+                if !connectionSpecificFields.contains(name) { fields.add(name: name, value: value) }
+            }
+            fields.add(name: "date", value: resources.dateCache.currentString())
+            context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
+            upgradePending = true
+            // The stream's DATA is no request body now: it is kept for the upgrade.
+            bodyTimer?.cancel()
+            if case .streaming(let source) = state { source.finish() }
+            state = .complete
+            return nil
+        }
         var fields = HPACKHeaders()
         fields.reserveCapacity(response.headers.count + 4)
         fields.add(name: ":status", value: String(status.code))
@@ -353,8 +383,22 @@ extension HTTP2StreamHandler: ResponseWriting {
         finishResponse()
     }
 
-    /// A stream is never handed over: a `101` is not an HTTP/2 status (it was answered with 500).
-    func handOverConnection() -> UpgradedConnection? { nil }
+    /// Hands the stream of an extended CONNECT to its upgrade: DATA frames carry its bytes.
+    func handOverConnection() -> UpgradedConnection? {
+        guard upgradePending, !isClosed, let context else { return nil }
+        upgradePending = false
+        handedOver = true
+        isClosed = true
+        do {
+            try context.pipeline.syncOperations.addHandler(HTTP2StreamBytesHandler(manager: manager), position: .after(self))
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
+            return nil
+        }
+        defer { upgradeBuffer = ByteBuffer() }
+        return UpgradedConnection(channel: context.channel, buffered: upgradeBuffer)
+    }
 
     private var isHeadRequest: Bool { requestMethod == .head }
 }
