@@ -36,21 +36,23 @@ import Testing
         }
     }
 
-    @Test func heartbeatsKeepAnIdleStreamTalking() async throws {
+    @Test(arguments: [TestMode.live, .http2])
+    func heartbeatsKeepAnIdleStreamTalking(_ mode: TestMode) async throws {
         let app = App()
         app.get("/idle") { request in
             EventStream(request: request, heartbeat: .milliseconds(50)) { _ in
                 try await Task.sleep(for: .milliseconds(300))
             }
         }
-        try await app.test(.live) { client in
+        try await app.test(mode) { client in
             let response = try await client.get("/idle")
             let pings = response.text.components(separatedBy: ": ping\n\n").count - 1
             #expect(pings >= 3, "\(response.text)")
         }
     }
 
-    @Test func theReplayBufferResumesAfterLastEventID() async throws {
+    @Test(arguments: [TestMode.live, .http2])
+    func theReplayBufferResumesAfterLastEventID(_ mode: TestMode) async throws {
         let replay = EventReplayBuffer(capacity: 3)
         let app = App()
         app.get("/feed") { request in
@@ -59,7 +61,7 @@ import Testing
                 for index in 1...5 { try await stream.send(data: "event \(index)", id: String(index)) }
             }
         }
-        try await app.test(.live) { client in
+        try await app.test(mode) { client in
             #expect(try await client.get("/feed").status == .ok)
             var headers = HTTPHeaders()
             headers.add(name: "Last-Event-ID", value: "3")

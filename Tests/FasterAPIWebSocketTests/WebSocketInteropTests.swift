@@ -63,6 +63,18 @@ struct WebSocketInteropTests {
         #expect(node["extensions"] as? String == "permessage-deflate")
     }
 
+    @Test func shutdownClosesOpenSocketsWithGoingAway() async throws {
+        let demo = try await PeerServer.startDemo()
+        let ws = try await WebSocketClient.connect(to: "ws://127.0.0.1:\(demo.port)/ws/echo")
+        try await ws.send("before shutdown")
+        var iterator = ws.messages.makeAsyncIterator()
+        #expect(try await iterator.next() == .text("before shutdown"))
+        let stopping = Task.detached { demo.stop() }
+        #expect(try await iterator.next() == nil)
+        #expect(await ws.closeCode == .goingAway)
+        await stopping.value
+    }
+
     @Test func secureWebSocketsWithTheDevelopmentCertificate() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fasterapi-wss-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
