@@ -339,21 +339,23 @@ serves() { [[ "$1" != nghttpd || -f "$HTDOCS$2" ]]; }
 # Servers. start_server NAME PROTOCOL PORT sets SERVER_PID.
 
 start_server() {
-    local name="$1" proto="$2" port="$3" logf="$WORK/$1-$2.log" tls=()
+    local name="$1" proto="$2" port="$3" logf="$WORK/$1-$2.log" args=()
     case "$name" in
     fasterapi)
         [[ -x "$FASTERAPI_BIN" ]] || { log "missing $FASTERAPI_BIN"; return 1; }
-        if [[ "$proto" == h1tls || "$proto" == h2tls ]]; then tls=(--cert "$CERT" --key "$KEY"); fi
-        "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" "${tls[@]}" >"$logf" 2>&1 &
+        if [[ "$proto" == h1tls || "$proto" == h2tls ]]; then args=(--cert "$CERT" --key "$KEY"); fi
+        # The fan-out holds SSE_STREAMS streams and then posts the broadcast on one more.
+        if [[ "$proto" == sse ]]; then args=(--max-connections "$((SSE_STREAMS + 1024))"); fi
+        "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" "${args[@]}" >"$logf" 2>&1 &
         ;;
     hummingbird)
         [[ -x "$HB_BIN" ]] || { log "missing $HB_BIN"; return 1; }
         case "$proto" in
-        h1tls) tls=(--tls "$CERT" "$KEY") ;;
-        h2tls) tls=(--tls "$CERT" "$KEY" --http2) ;;
-        ws) tls=(--websocket) ;; # HTTP/1.1 with the WebSocket upgrade (not TLS)
+        h1tls) args=(--tls "$CERT" "$KEY") ;;
+        h2tls) args=(--tls "$CERT" "$KEY" --http2) ;;
+        ws) args=(--websocket) ;; # HTTP/1.1 with the WebSocket upgrade
         esac
-        "$HB_BIN" --port "$port" "${tls[@]}" >"$logf" 2>&1 &
+        "$HB_BIN" --port "$port" "${args[@]}" >"$logf" 2>&1 &
         ;;
     node-ws)
         NODE_PATH="$NODE_MODULES" node "$NODE_WS_SERVER" --port "$port" >"$logf" 2>&1 &
@@ -702,7 +704,7 @@ bench_sse_server() {
     for ((i = 0; i < 600; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         code="$(curl -s -o /dev/null --max-time 2 -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-            --data '{"probe":true}' "http://127.0.0.1:$port$SSE_PATH" || true)"
+            --data '{"data":"probe"}' "http://127.0.0.1:$port$SSE_PATH" || true)"
         [[ "$code" != 000 ]] && break
         sleep 0.1
     done
@@ -717,7 +719,13 @@ bench_sse_server() {
             "http://127.0.0.1:$port$SSE_PATH" --streams "$SSE_STREAMS" --pid "$pid")" ||
             log "$server (sse): the fan-out did not fully succeed"
         json="$(grep '^{' <<<"$out" | tail -n 1 || true)"
-        if [[ -n "$json" ]]; then printf '%s\t%s\n' "$server" "$json" >>"$SSE_RESULTS"; fi
+        if [[ -n "$json" ]]; then
+            printf '%s\t%s\n' "$server" "$json" >>"$SSE_RESULTS"
+            code="$(json_fields "$json" post_status)"
+            if [[ "$code" != 200 ]]; then
+                log "$server (sse): the broadcast POST answered '$code'; it is connection SSE_STREAMS + 1, so a 503 may be the server's connection limit"
+            fi
+        fi
     fi
     log "$server (sse): stopping"
     stop_tree "$pid"
@@ -832,8 +840,9 @@ if [[ -s "$SSE_RESULTS" ]]; then
         'bcast ms' 'p50 ms' 'post ms' delivered 'client CPU ms' 'RSS ok' 'bcast ok'
     while IFS=$'\t' read -r s json; do
         IFS=$'\t' read -r -a f <<<"$(json_fields "$json" streams open rss_mib rss_delta_mib broadcast_ms p50_ms post_ms delivered client_cpu_ms)"
-        rss_ok="$(awk -v v="${f[2]}" 'BEGIN { if (v == "null") print "-"; else print (v + 0 <= 200 ? "yes" : "NO") }')"
-        bcast_ok="$(awk -v v="${f[4]}" 'BEGIN { if (v == "null") print "NO"; else print (v + 0 < 1000 ? "yes" : "NO") }')"
+        # The targets are stated for 10,000 streams: fewer prove nothing.
+        rss_ok="$(awk -v n="${f[0]}" -v v="${f[2]}" 'BEGIN { if (n + 0 < 10000) print "n/a"; else if (v == "null") print "-"; else print (v + 0 <= 200 ? "yes" : "NO") }')"
+        bcast_ok="$(awk -v n="${f[0]}" -v v="${f[4]}" 'BEGIN { if (n + 0 < 10000) print "n/a"; else if (v == "null") print "NO"; else print (v + 0 < 1000 ? "yes" : "NO") }')"
         printf '%-12s %8s %8s %9s %10s %10s %9s %9s %10s %13s %8s %8s\n' "$s" "${f[@]}" "$rss_ok" "$bcast_ok"
         SSE_JSON+="${SSE_JSON:+,}
     {\"server\": \"$s\", \"result\": $json}"

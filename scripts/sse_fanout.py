@@ -4,7 +4,8 @@
 Opens STREAMS concurrent `GET URL` event streams (HTTP/1.1, one connection each) from this one
 process, waits until every stream has its response head (200, text/event-stream), reads the
 server's RSS (VmRSS of --pid and its descendants) before and after, then sends one
-`POST URL` whose body the server must deliver as one event to every subscriber, and measures the
+`POST URL` with the JSON body `{"data": "broadcast NONCE"}` that the server must deliver as one
+event to every subscriber (as the event's data: the text, or the whole body), and measures the
 time from sending the POST until the last stream has received that event.
 
 Prints one JSON line:
@@ -219,7 +220,8 @@ def main():
     request = (f"GET {target} HTTP/1.1\r\nHost: {netloc}\r\nAccept: text/event-stream\r\n"
                f"Cache-Control: no-cache\r\nUser-Agent: sse_fanout\r\n\r\n").encode()
     nonce = os.urandom(8).hex()
-    payload = json.dumps({"broadcast": nonce, "text": "hello, subscribers"}).encode()
+    # {"data": TEXT}: the event's data holds the nonce whether the server sends TEXT or the whole body.
+    payload = json.dumps({"data": f"broadcast {nonce}"}).encode()
     nonce_bytes = nonce.encode()
 
     ep = select.epoll()

@@ -29,9 +29,9 @@ import NIOConcurrencyHelpers
     /// An idle event stream that receives every message posted to `POST /events/broadcast`.
     @GET("/events/broadcast", tags: ["events"])
     func subscribe(request: Request, @Depends broadcaster: Broadcaster) -> EventStream {
-        EventStream(request: request) { stream in
-            let (messages, subscription) = broadcaster.subscribe()
-            defer { broadcaster.unsubscribe(subscription) }
+        // Subscribed before the response head leaves: a broadcast right after it is not missed.
+        let messages = broadcaster.subscribe()
+        return EventStream(request: request) { stream in
             for await message in messages { try await stream.send(data: message, event: "broadcast") }
         }
     }
@@ -61,18 +61,18 @@ final class Broadcaster: Sendable {
     private let subscribers = NIOLockedValueBox([Int: AsyncStream<String>.Continuation]())
     private let nextID = NIOLockedValueBox(0)
 
-    func subscribe() -> (AsyncStream<String>, Int) {
+    /// A subscription: it ends (and is forgotten) when the stream is dropped or cancelled.
+    func subscribe() -> AsyncStream<String> {
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(64))
         let id = nextID.withLockedValue { id in
             id += 1
             return id
         }
         subscribers.withLockedValue { $0[id] = continuation }
-        return (stream, id)
-    }
-
-    func unsubscribe(_ id: Int) {
-        subscribers.withLockedValue { $0.removeValue(forKey: id) }?.finish()
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLockedValue { $0.removeValue(forKey: id) }
+        }
+        return stream
     }
 
     func publish(_ message: String) -> Int {

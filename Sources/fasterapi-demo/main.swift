@@ -8,7 +8,7 @@ import Logging
 /// a static folder. It needs no database or configuration.
 ///
 ///     fasterapi-demo [--host 127.0.0.1] [--port 8000] [--static Demo/public] [--access-log]
-///                    [--tls [--tls-dir DIR] | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE]
+///                    [--tls [--tls-dir DIR] | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE] [--max-connections N]
 ///
 /// HTTP/1.1 and HTTP/2 share the port: cleartext h2c (prior knowledge or `Upgrade: h2c`), or over
 /// TLS by ALPN. `--tls` uses a self-signed development certificate kept in `.fasterapi/tls` (or `--tls-dir`)
@@ -16,7 +16,7 @@ import Logging
 
 struct Options {
     static let usage =
-        "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log] [--tls [--tls-dir DIR] | --cert FILE --key FILE] [--alt-svc VALUE]"
+        "usage: fasterapi-demo [--host HOST] [--port PORT] [--static DIR] [--access-log] [--tls [--tls-dir DIR] | --cert FILE --key FILE] [--alt-svc VALUE] [--max-connections N]"
 
     var host = "127.0.0.1"
     var port = 8000
@@ -27,6 +27,7 @@ struct Options {
     var certificateFile: String?
     var keyFile: String?
     var altSvc: String?
+    var maxConnections = ServerConfiguration().maxConnections
 
     init(_ arguments: [String]) throws {
         var rest = arguments[...]
@@ -45,6 +46,11 @@ struct Options {
             case "--cert": certificateFile = try Self.value(for: flag, &rest)
             case "--key": keyFile = try Self.value(for: flag, &rest)
             case "--alt-svc": altSvc = try Self.value(for: flag, &rest)
+            case "--max-connections":
+                guard let count = Int(try Self.value(for: flag, &rest)), count > 0 else {
+                    throw UsageError(message: "--max-connections needs a positive number")
+                }
+                maxConnections = count
             case "--help", "-h": throw UsageError(message: Self.usage)
             default: throw UsageError(message: "unknown option \(flag); try --help")
             }
@@ -94,6 +100,7 @@ LoggingSystem.bootstrap { label in
 var configuration = AppConfiguration()
 configuration.server.tls = try options.tls()
 configuration.server.altSvc = options.altSvc
+configuration.server.maxConnections = options.maxConnections
 configuration.openAPI.title = "FasterAPI demo"
 configuration.openAPI.version = "1.0.0"
 configuration.openAPI.description =
