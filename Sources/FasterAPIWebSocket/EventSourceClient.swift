@@ -57,29 +57,23 @@ public enum EventSourceClient {
         url: String, headers: [(String, String)], tls: TLSConfiguration, timeout: TimeAmount,
         parser: inout ServerSentEventParser, into continuation: AsyncThrowingStream<ServerSentEvent, any Error>.Continuation
     ) async throws -> Outcome {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
-        else { throw Failure.badURL(url) }
-        let secure = scheme == "https"
-        let port = components.port ?? (secure ? 443 : 80)
-        var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-        if let query = components.percentEncodedQuery { target += "?" + query }
-        var request = "GET \(target) HTTP/1.1\r\nHost: \(components.port.map { "\(host):\($0)" } ?? host)\r\n"
+        guard let destination = ClientTarget(url: url, plain: "http", secure: "https") else { throw Failure.badURL(url) }
+        var request = "GET \(destination.target) HTTP/1.1\r\nHost: \(destination.hostField)\r\n"
         request += "Accept: text/event-stream\r\nCache-Control: no-cache\r\n"
         if !parser.lastEventID.isEmpty { request += "Last-Event-ID: \(parser.lastEventID)\r\n" }
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
 
-        let sslContext = secure ? try NIOSSLContext(configuration: tls) : nil
+        let sslContext = destination.secure ? try NIOSSLContext(configuration: tls) : nil
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(timeout)
-                .connect(host: host, port: port) { channel in
+                .connect(host: destination.host, port: destination.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let sslContext {
                             try channel.pipeline.syncOperations.addHandler(
-                                NIOSSLClientHandler(context: sslContext, serverHostname: host.first?.isNumber == true ? nil : host))
+                                NIOSSLClientHandler(context: sslContext, serverHostname: destination.serverName))
                         }
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
@@ -99,13 +93,14 @@ public enum EventSourceClient {
                         head.writeBuffer(&chunk)
                         guard let end = head.readableBytesView.firstRange(of: [13, 10, 13, 10]) else { continue }
                         let length = end.upperBound - head.readableBytesView.startIndex
-                        let (status, fields) = parseHead(head.readString(length: length) ?? "")
-                        let contentType = fields["content-type"]
+                        let response = ClientResponseHead(head.readString(length: length) ?? "")
+                        let status = response?.status ?? 0
+                        let contentType = response?.values("content-type").first
                         if status == 204 { return .stopped }
                         guard status == 200, contentType?.lowercased().hasPrefix("text/event-stream") == true else {
                             throw Failure.notAnEventStream(status: status, contentType: contentType)
                         }
-                        if fields["transfer-encoding"]?.lowercased().contains("chunked") == true { body = .chunked(ChunkedDecoder()) }
+                        if response?.tokens("transfer-encoding").contains("chunked") == true { body = .chunked(ChunkedDecoder()) }
                         headDone = true
                         chunk = head
                     }
@@ -120,19 +115,6 @@ public enum EventSourceClient {
             }
             return .ended
         }
-    }
-
-    private static func parseHead(_ head: String) -> (Int, [String: String]) {
-        var lines = head.components(separatedBy: "\r\n")
-        let statusLine = lines.isEmpty ? "" : lines.removeFirst()
-        let parts = statusLine.split(separator: " ")
-        let status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-        var fields: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return (status, fields)
     }
 }
 

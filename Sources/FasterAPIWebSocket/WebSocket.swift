@@ -139,18 +139,11 @@ public final class WebSocket: Sendable {
 
     private func send(_ opcode: WebSocketOpcode, _ payload: ByteBuffer) async throws {
         let handler = self.handler
-        let wait: EventLoopFuture<Void>?
-        if channel.eventLoop.inEventLoop {
-            wait = handler.value.send(opcode, payload: payload)
-        } else {
-            wait = try await channel.eventLoop.submit { handler.value.send(opcode, payload: payload) }.get()
-        }
-        try await wait?.get()
+        try await onLoop { handler.value.send(opcode, payload: payload) }?.get()
     }
 
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        if channel.eventLoop.inEventLoop { return try body() }
-        return try await channel.eventLoop.submit(body).get()
+        try await onEventLoop(channel.eventLoop, body)
     }
 
     /// Runs `session` with this socket and ends the socket after it: a close 1000 if `session`

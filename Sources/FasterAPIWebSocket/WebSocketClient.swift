@@ -23,17 +23,12 @@ public enum WebSocketClient {
         tls: TLSConfiguration = .makeClientConfiguration(), timeout: TimeAmount = .seconds(10),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> WebSocket {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
-            scheme == "ws" || scheme == "wss", let host = components.host, !host.isEmpty
-        else { throw WebSocketError.handshakeFailed("not a ws:// or wss:// URL: \(url)") }
-        let secure = scheme == "wss"
-        let port = components.port ?? (secure ? 443 : 80)
-        var target = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-        if let query = components.percentEncodedQuery { target += "?" + query }
-        let hostHeader = components.port.map { "\(Self.bracketed(host)):\($0)" } ?? Self.bracketed(host)
-
+        guard let destination = ClientTarget(url: url, plain: "ws", secure: "wss") else {
+            throw WebSocketError.handshakeFailed("not a ws:// or wss:// URL: \(url)")
+        }
         let key = Base64.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
-        var request = "GET \(target) HTTP/1.1\r\nHost: \(hostHeader)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        var request = "GET \(destination.target) HTTP/1.1\r\nHost: \(destination.hostField)\r\n"
+        request += "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         request += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n"
         if !subprotocols.isEmpty { request += "Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n" }
         if let compression = configuration.compression {
@@ -42,7 +37,7 @@ public enum WebSocketClient {
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
 
-        let sslContext = secure ? try NIOSSLContext(configuration: tls) : nil
+        let sslContext = destination.secure ? try NIOSSLContext(configuration: tls) : nil
         let eventLoop = eventLoopGroup.next()
         let promise = eventLoop.makePromise(of: WebSocket.self)
         let handshake = ClientHandshake(
@@ -53,14 +48,13 @@ public enum WebSocketClient {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
-                        let serverName = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
                         try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
+                            NIOSSLClientHandler(context: sslContext, serverHostname: destination.serverName))
                     }
                     try channel.pipeline.syncOperations.addHandler(handshake)
                 }
             }
-        let channel = try await bootstrap.connect(host: host, port: port).get()
+        let channel = try await bootstrap.connect(host: destination.host, port: destination.port).get()
         let deadline = eventLoop.scheduleTask(in: timeout) {
             promise.fail(WebSocketError.handshakeFailed("no answer within \(timeout)"))
             channel.close(promise: nil)
@@ -68,8 +62,6 @@ public enum WebSocketClient {
         defer { deadline.cancel() }
         return try await promise.futureResult.get()
     }
-
-    private static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 }
 
 /// Sends the opening handshake, reads the server's answer and, if it switches protocols as
@@ -147,21 +139,11 @@ private final class ClientHandshake: ChannelInboundHandler, RemovableChannelHand
     /// Checks the answer (RFC 6455 §4.1): 101, `Upgrade: websocket`, `Connection: Upgrade`, the
     /// right `Sec-WebSocket-Accept`, a subprotocol we offered, and extensions we offered.
     private func validate(_ head: String) throws(WebSocketError) -> (DeflateAgreement?, String?, String?) {
-        var lines = head.components(separatedBy: "\r\n").filter { !$0.isEmpty }
-        guard !lines.isEmpty else { throw .handshakeFailed("empty response") }
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1.") else { throw .handshakeFailed("not an HTTP response") }
-        guard parts[1] == "101" else { throw .handshakeFailed("server answered \(parts[1...].joined(separator: " "))") }
-        var fields: [(name: String, value: String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { throw .handshakeFailed("malformed header line") }
-            fields.append((line[..<colon].lowercased(), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        guard let response = ClientResponseHead(head) else { throw .handshakeFailed("not an HTTP response") }
+        guard response.status == 101 else {
+            throw .handshakeFailed("server answered \(response.status) \(response.reason)")
         }
-        func values(_ name: String) -> [String] { fields.filter { $0.name == name }.map(\.value) }
-        func tokens(_ name: String) -> [String] {
-            values(name).flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        }
+        let values = response.values, tokens = response.tokens
         guard tokens("upgrade").contains("websocket") else { throw .handshakeFailed("missing Upgrade: websocket") }
         guard tokens("connection").contains("upgrade") else { throw .handshakeFailed("missing Connection: Upgrade") }
         guard values("sec-websocket-accept") == [WebSocketUpgrade.acceptValue(for: key)] else {

@@ -33,9 +33,10 @@ public enum WebSocketOriginPolicy: Sendable {
 ///
 /// ```swift
 /// @GET("/ws/chat/{room}", includeInSchema: false)
-/// func chat(room: String, @Security user: CurrentUser, @Depends upgrade: WebSocketUpgrade) -> Response {
-///     upgrade.accept { ws in
-///         for try await message in ws.messages { try await hub.broadcast(message, to: room) }
+/// func chat(room: String, @Security user: CurrentUser, @Depends upgrade: WebSocketUpgrade) throws -> Response {
+///     try upgrade.requireOrigin(.sameHost)
+///     return upgrade.accept { ws in
+///         for try await message in ws.messages { hub.broadcast(message, to: room) }
 ///     }
 /// }
 /// ```
@@ -102,10 +103,18 @@ public struct WebSocketUpgrade: Dependency {
         DependencyProvider(inputs: []) { reader in try WebSocketUpgrade(request: reader.request) }
     }
 
-    /// The `101 Switching Protocols` answer (`200` over HTTP/2) that opens the socket and runs `session` on it. The
-    /// first of `subprotocols` (our order of preference) that the client offered is selected;
-    /// if none is, the socket opens without one. When `session` returns the socket is closed
-    /// with 1000 (1011 if it throws).
+    /// Refuses the handshake with 403 unless `policy` allows the request's `Origin` (a page
+    /// from another site opening a socket with the user's cookies).
+    public func requireOrigin(_ policy: WebSocketOriginPolicy) throws {
+        guard policy.allows(origin: request.headers["origin"], host: request.headers["host"]) else {
+            throw HTTPError(.forbidden, detail: "Origin not allowed")
+        }
+    }
+
+    /// The `101 Switching Protocols` answer (`200` over HTTP/2) that opens the socket and runs
+    /// `session` on it. The first of `subprotocols` (our order of preference) that the client
+    /// offered is selected; if none is, the socket opens without one. When `session` returns the
+    /// socket is closed with 1000 (1011 if it throws).
     public func accept(
         subprotocols: [String] = [], configuration: WebSocketConfiguration = WebSocketConfiguration(),
         session: @escaping @Sendable (WebSocket) async throws -> Void
@@ -201,9 +210,7 @@ extension RouteRegistrar {
     ) {
         register(.get, path, tags: tags) { request in
             let upgrade = try WebSocketUpgrade(request: request)
-            guard origins.allows(origin: request.headers["origin"], host: request.headers["host"]) else {
-                throw HTTPError(.forbidden, detail: "Origin not allowed")
-            }
+            try upgrade.requireOrigin(origins)
             return upgrade.accept(subprotocols: subprotocols, configuration: configuration) { socket in
                 try await session(socket, request)
             }

@@ -41,13 +41,13 @@ import Testing
         let app = App()
         app.get("/idle") { request in
             EventStream(request: request, heartbeat: .milliseconds(50)) { _ in
-                try await Task.sleep(for: .milliseconds(300))
+                try await Task.sleep(for: .seconds(1))
             }
         }
         try await app.test(mode) { client in
             let response = try await client.get("/idle")
             let pings = response.text.components(separatedBy: ": ping\n\n").count - 1
-            #expect(pings >= 3, "\(response.text)")
+            #expect(pings >= 3, "\(response.text)")  // 20 on a quiet machine
         }
     }
 
@@ -95,7 +95,7 @@ import Testing
             try await channel.writeAndFlush(ByteBuffer(string: "GET /forever HTTP/1.1\r\nHost: x\r\n\r\n"))
             try await Task.sleep(for: .milliseconds(100))
             try await channel.close()
-            let deadline = ContinuousClock.now + .seconds(3)
+            let deadline = ContinuousClock.now + .seconds(10)
             while !stopped.withLockedValue({ $0 }) && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }

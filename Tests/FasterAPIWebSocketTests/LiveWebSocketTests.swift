@@ -235,11 +235,11 @@ private func handshakeHeaders(key: String = "dGhlIHNhbXBsZSBub25jZQ==", version:
     @Test func keepAlivePingsDropADeadPeer() async throws {
         var configuration = WebSocketConfiguration()
         configuration.pingInterval = .milliseconds(100)
-        configuration.deadPeerTimeout = .milliseconds(200)
+        configuration.deadPeerTimeout = .seconds(1)
         try await withServer(configuration: configuration) { client, base in
             // A live client answers the pings and stays connected.
             let ws = try await WebSocketClient.connect(to: base + "/echo")
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(1500))  // several pings answered
             try await ws.send("still here")
             var iterator = ws.messages.makeAsyncIterator()
             #expect(try await iterator.next() == .text("still here"))
@@ -253,7 +253,7 @@ private func handshakeHeaders(key: String = "dGhlIHNhbXBsZSBub25jZQ==", version:
             try await channel.writeAndFlush(ByteBuffer(string: request))
             let started = ContinuousClock.now
             try await channel.closeFuture.get()
-            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(ContinuousClock.now - started < .seconds(5))
         }
     }
 }
