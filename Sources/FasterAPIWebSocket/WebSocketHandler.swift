@@ -21,6 +21,8 @@ final class WebSocketHandler: ChannelDuplexHandler {
     private var machine: WebSocketStateMachine
     private let deflater: MessageDeflater?
     private var unread = ByteBuffer()
+    /// An empty buffer shared by every socket that has let its read buffer go.
+    private static let released = ByteBuffer()
     private let source: Producer.Source
     private var context: ChannelHandlerContext?
     /// The consumer wants more messages.
@@ -146,6 +148,7 @@ final class WebSocketHandler: ChannelDuplexHandler {
             }
             perform(action, context: context)
         }
+        if unread.readableBytes == 0 && unread.capacity > 0 { unread = Self.released }  // idle sockets hold no buffer
     }
 
     private func perform(_ action: WebSocketStateMachine.Action, context: ChannelHandlerContext) {

@@ -1,5 +1,8 @@
 import NIOCore
 
+/// An empty buffer shared by every connection that has let its read buffer go.
+let releasedBuffer = ByteBuffer()
+
 /// The client connection preface of HTTP/2 (RFC 9113 §3.4).
 private let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -277,6 +280,9 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         {
             setDeadline(.head)
         }
+        // A read buffer fully parsed is let go: an idle or long-lived connection (an event
+        // stream) then holds no receive buffer.
+        if unread.readableBytes == 0 && unread.capacity > 0 { unread = releasedBuffer }
         resumeReadingIfNeeded()
     }
 
