@@ -21,23 +21,56 @@ struct ResponseStreamJob: Sendable {
     let sink: ChannelBodySink
 }
 
+/// What is left of sending a response once its head is out.
+enum ResponseRemainder: Sendable {
+    /// Nothing: the response is sent.
+    case done
+    /// A streamed body to produce.
+    case stream(ResponseStreamJob)
+    /// A protocol to run on the handed-over connection.
+    case upgrade(ConnectionUpgrade, UpgradedConnection)
+}
+
 /// Sends `response` through `handler` from the task that answered the request: the head (and a
-/// body in memory) at once, then a streamed body write by write with back-pressure.
+/// body in memory) at once, then a streamed body write by write with back-pressure, or the
+/// upgrade the response asks for.
 func sendResponse<Writer: ResponseWriting>(
     _ response: Response, via handler: NIOLoopBound<Writer>, eventLoop: any EventLoop
 ) async {
+    await finishSending(await beginSending(response, via: handler, eventLoop: eventLoop), via: handler, eventLoop: eventLoop)
+}
+
+/// Writes the head (and a body in memory); returns what is left to do.
+func beginSending<Writer: ResponseWriting>(
+    _ response: Response, via handler: NIOLoopBound<Writer>, eventLoop: any EventLoop
+) async -> ResponseRemainder {
     // The task's executor is the event loop, so these are normally plain calls.
-    guard let job = await onEventLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil else {
-        if let upgrade = response.upgrade,
-            let connection = await onEventLoop(eventLoop, { handler.value.handOverConnection() }) ?? nil
-        {
-            do {
-                try await upgrade.run(connection)
-            } catch {
-                connection.channel.close(promise: nil)
-            }
+    if let job = await onEventLoop(eventLoop, { handler.value.beginResponse(response) }) ?? nil { return .stream(job) }
+    if let upgrade = response.upgrade,
+        let connection = await onEventLoop(eventLoop, { handler.value.handOverConnection() }) ?? nil
+    {
+        return .upgrade(upgrade, connection)
+    }
+    return .done
+}
+
+/// Streams the body or runs the upgrade that `beginSending` left.
+func finishSending<Writer: ResponseWriting>(
+    _ remainder: ResponseRemainder, via handler: NIOLoopBound<Writer>, eventLoop: any EventLoop
+) async {
+    let job: ResponseStreamJob
+    switch remainder {
+    case .done:
+        return
+    case .upgrade(let upgrade, let connection):
+        do {
+            try await upgrade.run(connection)
+        } catch {
+            connection.channel.close(promise: nil)
         }
         return
+    case .stream(let stream):
+        job = stream
     }
     var failure: (any Error)? = nil
     do {

@@ -253,7 +253,9 @@ struct WebSocketConformanceTests {
         let demo = try await PeerServer.startDemo()
         defer { demo.stop() }
         let output = try await Peers.python(
-            script: "ws_conformance.py", ["--target", "server", "--url", "ws://127.0.0.1:\(demo.port)/ws/echo"],
+            // A generous per-case timeout: the suite shares two cores with the rest of the tests.
+            script: "ws_conformance.py",
+            ["--target", "server", "--url", "ws://127.0.0.1:\(demo.port)/ws/echo", "--timeout", "8"],
             suite: WebSocketInteropTests.suite, timeout: 120)
         Self.check(output.stdout, minimumCases: 250)
     }

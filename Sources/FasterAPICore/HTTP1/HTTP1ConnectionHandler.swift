@@ -92,6 +92,8 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     var deadline: (kind: Deadline, at: NIODeadline)?
     var timer: Scheduled<Void>?
     var timerFiresAt: NIODeadline?
+    /// Ends the parked connection task after ``taskIdleLimit``.
+    var taskIdleTimer: Scheduled<Void>?
 
     init(
         responder: Responder, configuration: ServerConfiguration, resources: LoopResources,
@@ -116,6 +118,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
 
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
+        taskIdleTimer?.cancel()
         // Break the handler → bound → handler cycle so the connection's state is freed.
         bound = nil
         self.context = nil
@@ -422,6 +425,7 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
     private func deliver(_ request: consuming HTTPRequest) {
         if let waiter {
             self.waiter = nil
+            taskIdleTimer?.cancel()
             waiter.resume(returning: request)
             return
         }
@@ -436,7 +440,10 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
         }
     }
 
-    /// The connection task: answers requests until the connection closes.
+    /// The connection task: answers requests until the connection closes or stays idle (see
+    /// ``taskIdleLimit``). A task keeps the memory its deepest call needed while it lives, so
+    /// what can last (a streamed body such as an event stream, an upgraded connection) goes on
+    /// in a fresh task, which then serves the connection's next requests; this one ends.
     private static func serve(
         responder: Responder, handler: NIOLoopBound<HTTP1ConnectionHandler>, eventLoop: any EventLoop
     ) async {
@@ -447,13 +454,28 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
             } catch {
                 response = Response(error: error)
             }
-            await sendResponse(response, via: handler, eventLoop: eventLoop)
-            if let afterSent = response.afterSent { await afterSent() }
+            let remainder = await beginSending(response, via: handler, eventLoop: eventLoop)
+            if case .done = remainder {
+                if let afterSent = response.afterSent { await afterSent() }
+                continue
+            }
+            _ = await onEventLoop(eventLoop) {
+                let connection = handler.value
+                let task = Task(executorPreference: connection.resources.executor) {
+                    await finishSending(remainder, via: handler, eventLoop: eventLoop)
+                    if let afterSent = response.afterSent { await afterSent() }
+                    await serve(responder: responder, handler: handler, eventLoop: eventLoop)
+                }
+                connection.connectionTask = task
+                if case .stream = remainder, connection.isClosed { task.cancel() }  // the client left meanwhile
+            }
+            return
         }
     }
 
-    /// The next request, or nil once the connection is closing. Runs on the event loop (the
-    /// task's executor).
+    /// The next request, or nil once the connection is closing, or has been idle for
+    /// ``taskIdleLimit`` (the task then ends; the next request starts another). Runs on the
+    /// event loop (the task's executor).
     private static func nextRequest(_ handler: NIOLoopBound<HTTP1ConnectionHandler>) async -> HTTPRequest? {
         await withUnsafeContinuation { continuation in
             let connection = handler.value
@@ -463,7 +485,24 @@ final class HTTP1ConnectionHandler<Responder: HTTPResponder>: ChannelDuplexHandl
                 continuation.resume(returning: nil)
             } else {
                 connection.waiter = continuation
+                connection.scheduleTaskIdleExit()
             }
+        }
+    }
+
+    /// How long the connection task waits for a next request before it ends, giving back the
+    /// memory it holds (an idle keep-alive connection then costs little more than its socket).
+    static var taskIdleLimit: TimeAmount { .seconds(1) }
+
+    private func scheduleTaskIdleExit() {
+        taskIdleTimer?.cancel()
+        let bound = self.bound!
+        taskIdleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: Self.taskIdleLimit) {
+            let connection = bound.value
+            guard let waiter = connection.waiter else { return }
+            connection.waiter = nil
+            connection.connectionTask = nil
+            waiter.resume(returning: nil)
         }
     }
 
