@@ -235,7 +235,7 @@ private func handshakeHeaders(key: String = "dGhlIHNhbXBsZSBub25jZQ==", version:
     @Test func keepAlivePingsDropADeadPeer() async throws {
         var configuration = WebSocketConfiguration()
         configuration.pingInterval = .milliseconds(100)
-        configuration.deadPeerTimeout = .seconds(1)
+        configuration.deadPeerTimeout = .seconds(2)
         try await withServer(configuration: configuration) { client, base in
             // A live client answers the pings and stays connected.
             let ws = try await WebSocketClient.connect(to: base + "/echo")
