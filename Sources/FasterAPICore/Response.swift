@@ -46,9 +46,10 @@ extension Response {
     }
 }
 
-/// Takes a connection over from HTTP after a `101 Switching Protocols` response.
+/// Takes a connection over from HTTP after a `101 Switching Protocols` response (HTTP/1.1), or an
+/// HTTP/2 stream after a `2xx` to an extended CONNECT.
 public struct ConnectionUpgrade: Sendable {
-    /// Runs the new protocol until it ends. It is called in the request's task once the HTTP
+    /// Runs the new protocol until it ends. It is called in a task of its own once the HTTP
     /// head has been written and HTTP has left the channel's pipeline; `run` owns the channel
     /// from then on (and closes it when done).
     public let run: @Sendable (UpgradedConnection) async throws -> Void

@@ -20,7 +20,8 @@ public enum EventSourceClient {
         from url: String, lastEventID: String? = nil, headers: [(String, String)] = [], reconnect: Bool = true,
         tls: TLSConfiguration = .makeClientConfiguration(), timeout: TimeAmount = .seconds(10)
     ) -> AsyncThrowingStream<ServerSentEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<ServerSentEvent, any Error>.makeStream(bufferingPolicy: .bufferingOldest(256))
+        // Every event is kept until it is consumed, as a browser's EventSource does.
+        let (stream, continuation) = AsyncThrowingStream<ServerSentEvent, any Error>.makeStream()
         let task = Task {
             var parser = ServerSentEventParser(lastEventID: lastEventID ?? "")
             do {

@@ -4,9 +4,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// A Server-Sent Events response (`text/event-stream`): `produce` sends events until it returns;
-/// the response ends then. The stream is never compressed or buffered on the way, carries
-/// heartbeat comments while idle so proxies keep it open, and when the client goes away the
-/// producer's task is cancelled (a `send` then throws).
+/// the response ends then. The stream is never compressed or buffered on the way, carries a
+/// heartbeat comment at a set interval so proxies keep it open, and when the client goes away
+/// the producer's task is cancelled (a `send` then throws).
 ///
 /// ```swift
 /// app.get("/events") { request in
@@ -183,9 +183,11 @@ public final class EventReplayBuffer: Sendable {
         self.capacity = capacity
     }
 
-    /// Keeps `event` (it should have an id).
+    /// Keeps `event` (it should have an id, unique to it). The streams sharing the buffer each
+    /// append what they send; an event already kept (the newest with the same id) is not kept twice.
     public func append(_ event: ServerSentEvent) {
         events.withLockedValue { events in
+            if let newest = events.last, newest.lastEventID == event.lastEventID { return }
             if events.count == capacity { events.removeFirst() }
             events.append(event)
         }

@@ -24,8 +24,11 @@ public struct ServerSentEvent: Sendable, Equatable {
 public struct ServerSentEventParser: Sendable {
     /// The reconnection time in milliseconds, once a valid `retry` field has been read.
     public private(set) var retry: Int?
-    /// The last event ID buffer: kept across events, sent back as `Last-Event-ID`.
+    /// The last event ID: the id in force at the last dispatched event (WHATWG's "last event ID
+    /// string"), what a reconnecting client sends back as `Last-Event-ID`.
     public private(set) var lastEventID = ""
+    /// The last event ID buffer: set by `id` fields, committed to ``lastEventID`` at each blank line.
+    private var idBuffer = ""
     /// Comments read since the last call to ``takeComments()`` (heartbeats look like this).
     public private(set) var comments: [String] = []
 
@@ -38,11 +41,16 @@ public struct ServerSentEventParser: Sendable {
     private var hasData = false
 
     /// A parser at the start of a stream; `lastEventID` carries over an ID from an earlier stream.
-    public init(lastEventID: String = "") { self.lastEventID = lastEventID }
+    public init(lastEventID: String = "") {
+        self.lastEventID = lastEventID
+        self.idBuffer = lastEventID
+    }
 
-    /// Resets for a new response after a reconnect (RFC-style `EventSource` behaviour): the
-    /// partial line and event are dropped; the last event ID and the retry time are kept.
+    /// Resets for a new response after a reconnect (as WHATWG's `EventSource` does): the
+    /// partial line and event are dropped, with an id read for an event never dispatched; the
+    /// last event ID and the retry time are kept.
     public mutating func startNewStream() {
+        idBuffer = lastEventID
         line.removeAll()
         afterCR = false
         bomMatched = 0
@@ -112,7 +120,7 @@ public struct ServerSentEventParser: Sendable {
             data.append(contentsOf: value)
             hasData = true
         case "id":
-            if !value.contains("\0") { lastEventID = String(value) }
+            if !value.contains("\0") { idBuffer = String(value) }
         case "retry":
             if !value.isEmpty, value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
                 retry = Int(value) ?? Int.max
@@ -123,8 +131,10 @@ public struct ServerSentEventParser: Sendable {
         return nil
     }
 
-    /// The blank line: the buffered event goes out if it has data; the buffers reset.
+    /// The blank line: the id buffer becomes the last event ID (even for an event without
+    /// data); the buffered event goes out if it has data; the buffers reset.
     private mutating func dispatch() -> ServerSentEvent? {
+        lastEventID = idBuffer
         defer {
             eventType = ""
             data = ""

@@ -139,7 +139,7 @@ public final class WebSocket: Sendable {
 
     private func send(_ opcode: WebSocketOpcode, _ payload: ByteBuffer) async throws {
         let handler = self.handler
-        try await onLoop { handler.value.send(opcode, payload: payload) }?.get()
+        try await onLoop { try handler.value.send(opcode, payload: payload) }?.get()
     }
 
     private func onLoop<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -147,13 +147,28 @@ public final class WebSocket: Sendable {
     }
 
     /// Runs `session` with this socket and ends the socket after it: a close 1000 if `session`
-    /// returns with the socket open, 1011 if it throws.
-    func run(_ session: (WebSocket) async throws -> Void) async {
-        do {
-            try await session(self)
-            try? await close()
-        } catch {
-            try? await close(code: .internalError, reason: "")
+    /// returns with the socket open, 1011 if it throws. When the connection goes first, the
+    /// session is cancelled (it may be waiting on something other than ``messages``).
+    func run(_ session: @escaping @Sendable (WebSocket) async throws -> Void) async {
+        enum Ending { case returned, threw, connectionClosed }
+        await withTaskGroup(of: Ending.self) { group in
+            group.addTask {
+                do {
+                    try await session(self)
+                    return .returned
+                } catch {
+                    return .threw
+                }
+            }
+            group.addTask {
+                try? await self.channel.closeFuture.get()
+                return .connectionClosed
+            }
+            switch await group.next() {
+            case .returned?: try? await close()
+            case .threw?: try? await close(code: .internalError, reason: "")
+            case .connectionClosed?, nil: group.cancelAll()
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import FasterAPICore
 import NIOCore
 
 /// Runs one WebSocket connection on its channel: cuts frames, feeds the state machine, hands
@@ -21,8 +22,6 @@ final class WebSocketHandler: ChannelDuplexHandler {
     private var machine: WebSocketStateMachine
     private let deflater: MessageDeflater?
     private var unread = ByteBuffer()
-    /// An empty buffer shared by every socket that has let its read buffer go.
-    private static let released = ByteBuffer()
     private let source: Producer.Source
     private var context: ChannelHandlerContext?
     /// The consumer wants more messages.
@@ -148,7 +147,7 @@ final class WebSocketHandler: ChannelDuplexHandler {
             }
             perform(action, context: context)
         }
-        if unread.readableBytes == 0 && unread.capacity > 0 { unread = Self.released }  // idle sockets hold no buffer
+        if unread.readableBytes == 0 && unread.capacity > 0 { unread = releasedBuffer }  // idle sockets hold no buffer
     }
 
     private func perform(_ action: WebSocketStateMachine.Action, context: ChannelHandlerContext) {
@@ -195,19 +194,13 @@ final class WebSocketHandler: ChannelDuplexHandler {
     /// Sends a message (compressed if agreed and worth it, fragmented if configured). Returns a
     /// future to wait on when the channel is not writable, so a fast sender is held back.
     @discardableResult
-    func send(_ opcode: WebSocketOpcode, payload: ByteBuffer, sent: (() -> Void)? = nil) -> EventLoopFuture<Void>? {
-        guard let context, machine.state == .open, context.channel.isActive else {
-            return context?.eventLoop.makeFailedFuture(WebSocketError.closed)
-        }
+    func send(_ opcode: WebSocketOpcode, payload: ByteBuffer, sent: (() -> Void)? = nil) throws -> EventLoopFuture<Void>? {
+        guard let context, machine.state == .open, context.channel.isActive else { throw WebSocketError.closed }
         var payload = payload
         var compressed = false
         if let deflater, let settings = configuration.compression, payload.readableBytes >= settings.minimumSize {
-            do {
-                payload = try deflater.compress(payload, allocator: context.channel.allocator)
-                compressed = true
-            } catch {
-                return context.eventLoop.makeFailedFuture(error)
-            }
+            payload = try deflater.compress(payload, allocator: context.channel.allocator)
+            compressed = true
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
         if let sent { promise.futureResult.assumeIsolated().whenComplete { _ in sent() } }
@@ -237,7 +230,11 @@ final class WebSocketHandler: ChannelDuplexHandler {
         }
         queuedBytes += size
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        send(opcode, payload: payload, sent: { loopBound.value.queuedBytes -= size })
+        do {
+            try send(opcode, payload: payload, sent: { loopBound.value.queuedBytes -= size })
+        } catch {
+            queuedBytes -= size
+        }
     }
 
     /// Sends a ping.
@@ -263,9 +260,9 @@ final class WebSocketHandler: ChannelDuplexHandler {
         process()
     }
 
-    /// Why the connection ended, for ``WebSocket/closeCode``.
-    var outcome: (code: WebSocketCloseCode?, reason: String, error: WebSocketError?) {
-        (peerClose?.code, peerClose?.reason ?? "", failure)
+    /// The peer's close frame, for ``WebSocket/closeCode``.
+    var outcome: (code: WebSocketCloseCode?, reason: String) {
+        (peerClose?.code, peerClose?.reason ?? "")
     }
 
     private func writeFrame(
@@ -350,7 +347,8 @@ final class WebSocketHandler: ChannelDuplexHandler {
 
     private func keepAliveFired() {
         guard let context, machine.state == .open else { return }
-        if heardFromPeer {
+        if heardFromPeer || readPending {
+            // Frames came in, or we stopped reading for a slow consumer: not a dead peer.
             heardFromPeer = false
             pingOutstanding = false
         } else if pingOutstanding {

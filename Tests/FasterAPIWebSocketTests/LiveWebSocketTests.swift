@@ -232,6 +232,31 @@ private func handshakeHeaders(key: String = "dGhlIHNhbXBsZSBub25jZQ==", version:
         }
     }
 
+    @Test func aSessionIsCancelledWhenItsPeerLeavesAndSendsAfterCloseThrow() async throws {
+        let cancelled = NIOLockedValueBox(false)
+        try await withServer(
+            { app in
+                app.websocket("/waits") { _, _ in
+                    // Waits on something other than the socket's messages.
+                    do {
+                        try await Task.sleep(for: .seconds(60))
+                    } catch {
+                        cancelled.withLockedValue { $0 = true }
+                    }
+                }
+            }
+        ) { _, base in
+            let ws = try await WebSocketClient.connect(to: base + "/waits")
+            try await ws.close()
+            await #expect(throws: WebSocketError.closed) { try await ws.send("too late") }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !cancelled.withLockedValue({ $0 }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(cancelled.withLockedValue { $0 })
+        }
+    }
+
     @Test func keepAlivePingsDropADeadPeer() async throws {
         var configuration = WebSocketConfiguration()
         configuration.pingInterval = .milliseconds(100)

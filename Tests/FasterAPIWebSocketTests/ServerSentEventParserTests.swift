@@ -66,6 +66,18 @@ struct ServerSentEventParserTests {
         #expect(parser.lastEventID == "")
     }
 
+    @Test func anIdCountsOnceItsEventIsDispatched() {
+        var parser = ServerSentEventParser(lastEventID: "3")
+        _ = parser.feed(Array("id: 4\ndata: four\n\nid: 5\ndata: fi".utf8))
+        #expect(parser.lastEventID == "4")  // event 5 never arrived whole
+        parser.startNewStream()
+        #expect(parser.lastEventID == "4")
+        #expect(parser.feed(Array("data: again\n\n".utf8)).map(\.lastEventID) == ["4"])
+        // An event without data still moves the id on.
+        _ = parser.feed(Array("id: 9\n\n".utf8))
+        #expect(parser.lastEventID == "9")
+    }
+
     @Test func retryCountsOnlyWhenAllDigits() {
         #expect(Self.parse("retry: 2500\n\n").parser.retry == 2500)
         #expect(Self.parse("retry: 2500\nretry: 12a\nretry: -1\nretry:\n\n").parser.retry == 2500)

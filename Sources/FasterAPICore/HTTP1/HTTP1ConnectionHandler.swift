@@ -1,7 +1,7 @@
 import NIOCore
 
 /// An empty buffer shared by every connection that has let its read buffer go.
-let releasedBuffer = ByteBuffer()
+package let releasedBuffer = ByteBuffer()
 
 /// The client connection preface of HTTP/2 (RFC 9113 §3.4).
 private let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)

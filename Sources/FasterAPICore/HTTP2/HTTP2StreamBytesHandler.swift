@@ -29,6 +29,8 @@ final class HTTP2StreamBytesHandler: ChannelDuplexHandler, RemovableChannelHandl
             // The peer ended its side, as a TCP half-close would: the protocol above decides
             // (answering a close handshake ends our side, which closes the stream).
             if frame.endStream { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        case .headers(let headers) where headers.endStream:
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)  // trailers end the peer's side
         case .rstStream:
             context.close(promise: nil)
         default:

@@ -308,23 +308,6 @@ extension HTTP2StreamHandler: ResponseWriting {
         }
         responseStarted = true
         let status = response.status
-        if response.upgrade != nil, requestMethod == .connect, (200..<300).contains(status.code) {
-            // RFC 8441: the 2xx opens the tunnel; the stream stays open for the new protocol.
-            var fields = HPACKHeaders()
-            fields.add(name: ":status", value: String(status.code))
-            for (name, value) in response.headers {
-                let name = lowercasedFieldName(name)
-                if !connectionSpecificFields.contains(name) { fields.add(name: name, value: value) }
-            }
-            fields.add(name: "date", value: resources.dateCache.currentString())
-            context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
-            upgradePending = true
-            // The stream's DATA is no request body now: it is kept for the upgrade.
-            bodyTimer?.cancel()
-            if case .streaming(let source) = state { source.finish() }
-            state = .complete
-            return nil
-        }
         var fields = HPACKHeaders()
         fields.reserveCapacity(response.headers.count + 4)
         fields.add(name: ":status", value: String(status.code))
@@ -333,6 +316,16 @@ extension HTTP2StreamHandler: ResponseWriting {
             if !connectionSpecificFields.contains(name) { fields.add(name: name, value: value) }
         }
         fields.add(name: "date", value: resources.dateCache.currentString())
+        if response.upgrade != nil, requestMethod == .connect, (200..<300).contains(status.code) {
+            // RFC 8441: the 2xx opens the tunnel; the stream stays open for the new protocol.
+            context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
+            upgradePending = true
+            // The stream's DATA is no request body now: it is kept for the upgrade.
+            bodyTimer?.cancel()
+            if case .streaming(let source) = state { source.finish() }
+            state = .complete
+            return nil
+        }
         if let altSvc = configuration.altSvc { fields.add(name: "alt-svc", value: altSvc) }
         if status.allowsBody, let length = response.body.knownLength {
             fields.add(name: "content-length", value: String(length))
@@ -387,15 +380,15 @@ extension HTTP2StreamHandler: ResponseWriting {
     func handOverConnection() -> UpgradedConnection? {
         guard upgradePending, !isClosed, let context else { return nil }
         upgradePending = false
-        handedOver = true
         isClosed = true
         do {
             try context.pipeline.syncOperations.addHandler(HTTP2StreamBytesHandler(manager: manager), position: .after(self))
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         } catch {
             context.close(promise: nil)
             return nil
         }
+        handedOver = true  // the bytes handler reports the stream's end now
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         defer { upgradeBuffer = ByteBuffer() }
         return UpgradedConnection(channel: context.channel, buffered: upgradeBuffer)
     }
