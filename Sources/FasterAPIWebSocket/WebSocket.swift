@@ -69,10 +69,8 @@ public final class WebSocket: Sendable {
 
     /// Sends a message as it is (text as text, binary as binary).
     public func send(_ message: WebSocketMessage) async throws {
-        switch message {
-        case .text(let text): try await send(.text, ByteBuffer(string: text))
-        case .binary(let bytes): try await send(.binary, bytes)
-        }
+        let (opcode, payload) = message.frame
+        try await send(opcode, payload)
     }
 
     /// Sends `value` as a JSON text message.
@@ -85,11 +83,7 @@ public final class WebSocket: Sendable {
     /// is closed with 1008 instead.
     public func enqueue(_ message: WebSocketMessage, limit: Int = 1 << 20) {
         let handler = self.handler
-        let (opcode, payload): (WebSocketOpcode, ByteBuffer) =
-            switch message {
-            case .text(let text): (.text, ByteBuffer(string: text))
-            case .binary(let bytes): (.binary, bytes)
-            }
+        let (opcode, payload) = message.frame
         if channel.eventLoop.inEventLoop {
             handler.value.enqueue(opcode, payload: payload, limit: limit)
         } else {

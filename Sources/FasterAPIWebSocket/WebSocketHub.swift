@@ -29,20 +29,20 @@ public final class WebSocketHub: Sendable {
 
     /// Removes `socket` from `room`.
     public func leave(_ socket: WebSocket, room: String) {
-        rooms.withLockedValue { rooms in
-            rooms[room]?[ObjectIdentifier(socket)] = nil
-            if rooms[room]?.isEmpty == true { rooms[room] = nil }
-        }
+        rooms.withLockedValue { Self.remove(socket, from: room, in: &$0) }
     }
 
     /// Removes `socket` from every room.
     public func leaveAll(_ socket: WebSocket) {
         rooms.withLockedValue { rooms in
-            for room in Array(rooms.keys) {
-                rooms[room]?[ObjectIdentifier(socket)] = nil
-                if rooms[room]?.isEmpty == true { rooms[room] = nil }
-            }
+            for room in Array(rooms.keys) { Self.remove(socket, from: room, in: &rooms) }
         }
+    }
+
+    /// Takes `socket` out of `room`, and the room away once it is empty.
+    private static func remove(_ socket: WebSocket, from room: String, in rooms: inout [String: [ObjectIdentifier: WebSocket]]) {
+        rooms[room]?[ObjectIdentifier(socket)] = nil
+        if rooms[room]?.isEmpty == true { rooms[room] = nil }
     }
 
     /// The number of members of `room`.

@@ -16,10 +16,13 @@ public enum WebSocketMessage: Sendable, Equatable {
     }
 
     /// The payload's bytes (UTF-8 for text).
-    public var bytes: ByteBuffer {
+    public var bytes: ByteBuffer { frame.payload }
+
+    /// The opcode and payload it is sent with.
+    var frame: (opcode: WebSocketOpcode, payload: ByteBuffer) {
         switch self {
-        case .text(let text): ByteBuffer(string: text)
-        case .binary(let buffer): buffer
+        case .text(let text): (.text, ByteBuffer(string: text))
+        case .binary(let buffer): (.binary, buffer)
         }
     }
 
