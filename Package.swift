@@ -14,7 +14,9 @@ let package = Package(
         .library(name: "FasterAPI", targets: ["FasterAPI"]),
         .library(name: "FasterAPIJWT", targets: ["FasterAPIJWT"]),
         .library(name: "FasterAPIWebSocket", targets: ["FasterAPIWebSocket"]),
+        .library(name: "FasterAPIPostgres", targets: ["FasterAPIPostgres"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
+        .executable(name: "fasterapi-pgloop", targets: ["fasterapi-pgloop"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -28,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // The pool module is underscored (unstable API): pinned to 1.33.x.
+        .package(url: "https://github.com/vapor/postgres-nio.git", .upToNextMinor(from: "1.33.2")),
     ],
     targets: [
         .target(
@@ -89,8 +93,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FasterAPIPostgres",
+            dependencies: [
+                "FasterAPI",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
-            name: "fasterapi-demo", dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket"],
+            name: "fasterapi-demo",
+            dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket", "FasterAPIPostgres"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fasterapi-pgloop", dependencies: ["FasterAPIPostgres"], path: "Benchmarks/pgloop",
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",
@@ -132,6 +154,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Interop"]
+        ),
+        .testTarget(
+            name: "FasterAPIPostgresTests",
+            dependencies: [
+                "FasterAPIPostgres",
+                "PeerSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "FasterAPIJWTTests",

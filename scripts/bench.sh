@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: FasterAPI's demo vs Hummingbird 2, FastAPI (uvicorn), nginx and nghttpd,
-# over cleartext HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 over TLS, each protocol reported apart.
+# over cleartext HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 over TLS, each protocol reported apart;
+# WebSocket echo, SSE fan-out, and PostgreSQL access (HTTP and the bare driver).
 #
 # Protocols (PROTOCOLS), and the servers that take part in each:
 #   h1     cleartext HTTP/1.1, `wrk -t1 -c64 --latency`: fasterapi, hummingbird, fastapi, nginx
@@ -21,6 +22,23 @@
 #          `GET SSE_PATH` event streams, reads the server's RSS, then `POST SSE_PATH` broadcasts
 #          one event and the time until every stream has it is measured. Targets: RSS ≤ 200 MiB
 #          with 10,000 streams, broadcast < 1 s. Skipped if SSE_PATH answers 404.
+#   db     PostgreSQL 15, started with `scripts/pg.sh start bench 54339` (stopped on exit); every
+#          client connects with sslmode=disable. The script makes the tables it needs if missing:
+#          world(id int primary key, randomnumber int) with ids 1...10,000, and copy_bench(id int,
+#          name text, score float8). Three parts:
+#          HTTP: TechEmpower's /db (one random world row as {"id":N,"randomNumber":M}) and
+#          /queries?n=20 (an array of 20 rows, one query each), loaded like h1 with wrk:
+#          fasterapi (DATABASE_URL=URL&pool_max=DB_POOL) and fastapi (Benchmarks/peers/fastapi_db.py,
+#          FastAPI + an asyncpg pool of DB_POOL connections). Bodies are checked for their shape.
+#          select loop: DB_LOOP_COUNT single-row prepared selects by random id spread over
+#          DB_LOOP_CONCURRENCY connections, one worker each (connecting and preparing untimed):
+#          .build/release/fasterapi-pgloop --mode select (if fasterapi is in SERVERS) against
+#          asyncpg (Benchmarks/peers/asyncpg_loop.py) and psycopg 3 (psycopg_loop.py,
+#          prepare=True), both on uvloop.
+#          copy: DB_COPY_ROWS rows (i, "item-i", i/4) into the emptied copy_bench, by
+#          fasterapi-pgloop --mode copy against psql's `\copy` of the same rows from a COPY text
+#          file made beforehand (psql timed from start to exit). Target: fasterapi's time at most
+#          1.5 x psql's. After each copy the table's contents are checked against the file.
 # All servers bind 127.0.0.1 only; nginx, uvicorn and nghttpd run a single worker. The TLS
 # servers share one self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made with
 # openssl in the run's temporary directory.
@@ -33,12 +51,14 @@
 # with --warm-up-time before each route, and its CPU is read over the measured window only; wrk
 # warms up once per server with a pass over all routes. For h1, fasterapi and hummingbird also get
 # the RSS growth from IDLE_CONNS idle keep-alive connections. Prints a table and ratios
-# (fasterapi over each peer) per protocol and writes bench-results/bench.json.
+# (fasterapi over each peer) per protocol and writes bench-results/bench.json. The db phase also
+# prints the driver loops' rates and COPY times, with fasterapi's ratios to each peer.
 #
 # Environment overrides:
 #   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd node-ws");
-#               each runs for the protocols above that it speaks
-#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse")
+#               each runs for the protocols above that it speaks; in db, fasterapi also stands
+#               for fasterapi-pgloop, while asyncpg, psycopg and psql always run
+#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse db")
 #   ROUTES      routes to load                  (default: "/plaintext /json /users/123 POST:/accounts")
 #               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body);
 #               nghttpd serves only the GET routes whose body is known
@@ -53,18 +73,22 @@
 #               connection (defaults: 64, 32, 1); the ws phase uses DURATION and WARMUP too
 #   SSE_PATH    SSE broadcast route (GET subscribes, POST broadcasts) (default: /events/broadcast)
 #   SSE_STREAMS concurrent SSE streams          (default: 10000; needs `ulimit -n` above it)
+#   DB_POOL     connections in each HTTP server's PostgreSQL pool (default: 16)
+#   DB_LOOP_COUNT, DB_LOOP_CONCURRENCY  selects in the driver loop and the connections they are
+#               spread over (defaults: 200000, 16)
+#   DB_COPY_ROWS  rows per COPY                 (default: 1000000)
 #   SKIP_BUILD  1 to use the existing release binaries as they are
 #   FASTERAPI_BIN  the demo binary (default: .build/release/fasterapi-demo), run with
 #               --host 127.0.0.1 --port N for h1, and with --cert CERT.pem --key KEY.pem added for
 #               h1tls and h2tls (HTTP/2 and HTTP/1.1 over TLS on one port, chosen by ALPN; wrk
-#               sends no ALPN and must get HTTP/1.1); cleartext for ws and sse
+#               sends no ALPN and must get HTTP/1.1); cleartext for ws, sse and db
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd node-ws}"
-PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls ws sse}"
+PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls ws sse db}"
 ROUTES="${ROUTES:-/plaintext /json /users/123 POST:/accounts}"
 ACCOUNT_BODY='{"name":"Ada Lovelace","email":"ada@example.com","age":36,"score":9.5,"tags":["math","poetry"]}'
 
@@ -81,6 +105,11 @@ WS_SIZE="${WS_SIZE:-32}"
 WS_DEPTH="${WS_DEPTH:-1}"
 SSE_PATH="${SSE_PATH:-/events/broadcast}"
 SSE_STREAMS="${SSE_STREAMS:-10000}"
+DB_POOL="${DB_POOL:-16}"
+DB_LOOP_COUNT="${DB_LOOP_COUNT:-200000}"
+DB_LOOP_CONCURRENCY="${DB_LOOP_CONCURRENCY:-16}"
+DB_COPY_ROWS="${DB_COPY_ROWS:-1000000}"
+DB_ROUTES="/db /queries?n=20"
 
 VENV="$ROOT/.venv-bench"
 OUT_DIR="$ROOT/bench-results"
@@ -90,12 +119,21 @@ HB_BIN="$HB_PACKAGE/.build/release/hb-peer"
 CLK_TCK="$(getconf CLK_TCK)"
 NODE_WS_SERVER="$ROOT/Benchmarks/peers/ws_echo_node.js"
 NODE_MODULES=/usr/share/nodejs # Debian's node-ws installs `ws` here
+PGLOOP_BIN="$ROOT/.build/release/fasterapi-pgloop"
+PG_NAME=bench
+PG_PORT=54339
 
 for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$H2_CLIENTS" "$H2_STREAMS" "$IDLE_CONNS" \
     "$WS_CONNECTIONS" "$WS_SIZE" "$WS_DEPTH" "$SSE_STREAMS"; do
     [[ "$n" =~ ^[0-9]+$ ]] || {
         echo "bench: DURATION, WARMUP, CONNECTIONS, H2_CLIENTS, H2_STREAMS, IDLE_CONNS, WS_CONNECTIONS," \
             "WS_SIZE, WS_DEPTH and SSE_STREAMS must be integers" >&2
+        exit 2
+    }
+done
+for n in "$DB_POOL" "$DB_LOOP_COUNT" "$DB_LOOP_CONCURRENCY" "$DB_COPY_ROWS"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || {
+        echo "bench: DB_POOL, DB_LOOP_COUNT, DB_LOOP_CONCURRENCY and DB_COPY_ROWS must be positive integers" >&2
         exit 2
     }
 done
@@ -108,11 +146,12 @@ protocol_servers() {
     h2tls) echo "fasterapi hummingbird nghttpd" ;;
     ws) echo "fasterapi hummingbird node-ws" ;;
     sse) echo "fasterapi" ;;
+    db) echo "fasterapi fastapi" ;;
     *) return 1 ;;
     esac
 }
 for p in $PROTOCOLS; do
-    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse)" >&2; exit 2; }
+    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse db)" >&2; exit 2; }
 done
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -124,10 +163,11 @@ uses_tls() { has_protocol h1tls || has_protocol h2tls; }
 
 # ---------------------------------------------------------------------------------------------
 # Cleanup: every server this script starts is recorded in STARTED and killed (with its process
-# tree) on exit, whatever the exit path.
+# tree) on exit, whatever the exit path; so is PostgreSQL once the db phase has started it.
 WORK="$(mktemp -d /tmp/fasterapi-bench.XXXXXX)"
 STARTED=()
 SERVER_PID=""
+PG_STARTED=0
 
 # Prints PID and all its descendants, one per line.
 tree_pids() {
@@ -162,14 +202,16 @@ stop_tree() {
 cleanup() {
     local pid
     for pid in "${STARTED[@]}"; do stop_tree "$pid"; done
+    if ((PG_STARTED)); then "$ROOT/scripts/pg.sh" stop "$PG_NAME" || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
-# Tools: wrk, h2load, openssl, nginx and nghttpd from apt (only if missing), FastAPI + uvicorn in
-# .venv-bench/.
+# Tools: wrk, h2load, openssl, nginx, nghttpd and psql from apt (only if missing); FastAPI,
+# uvicorn and the PostgreSQL drivers asyncpg and psycopg in .venv-bench/. scripts/pg.sh installs
+# the PostgreSQL server itself.
 apt_install() {
     log "installing $* with apt-get"
     apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
@@ -190,15 +232,18 @@ if has_protocol ws && has_server node-ws && { ! command -v node >/dev/null || [[
     apt_install node-ws
 fi
 if has_protocol ws; then command -v cc >/dev/null || apt_install gcc libc6-dev; fi
+if has_protocol db; then command -v psql >/dev/null || apt_install postgresql-client; fi
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 NGHTTPD_BIN="$(command -v nghttpd || echo /usr/sbin/nghttpd)"
 
-if has_protocol h1 && has_server fastapi && ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools' 2>/dev/null; then
-    log "creating $VENV with fastapi and uvicorn[standard]"
+if { has_protocol db || { has_protocol h1 && has_server fastapi; }; } &&
+    ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools, asyncpg, psycopg, psycopg_binary' 2>/dev/null; then
+    log "creating $VENV with fastapi, uvicorn[standard], asyncpg and psycopg[binary]"
     # Debian's own python3 needs python3-venv for `-m venv`.
     python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check fastapi 'uvicorn[standard]'
+    "$VENV/bin/pip" install -q --disable-pip-version-check fastapi 'uvicorn[standard]' \
+        asyncpg==0.32.0 'psycopg[binary]==3.3.9' uvloop==0.23.0
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +252,10 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
     if has_server fasterapi; then
         log "building fasterapi-demo (release)"
         timeout 1800 swift build -c release --product fasterapi-demo >&2
+        if has_protocol db; then
+            log "building fasterapi-pgloop (release)"
+            timeout 1800 swift build -c release --product fasterapi-pgloop >&2
+        fi
     fi
     if has_server hummingbird; then
         log "building hb-peer (release)"
@@ -289,24 +338,34 @@ route_path() { echo "${1#POST:}"; }
 curl_args() { [[ "$1" == POST:* ]] && printf '%s\n' -X POST -H 'Content-Type: application/json' --data "$ACCOUNT_BODY"; }
 
 # url_base PROTOCOL PORT
-url_base() { if [[ "$1" == h1 ]]; then echo "http://127.0.0.1:$2"; else echo "https://127.0.0.1:$2"; fi; }
+url_base() { if [[ "$1" == h1tls || "$1" == h2tls ]]; then echo "https://127.0.0.1:$2"; else echo "http://127.0.0.1:$2"; fi; }
 
-# A wrk script per POST route, and one that cycles through every route for the warm-up; the POST
-# body as a file for h2load.
+# The routes a protocol loads.
+protocol_routes() {
+    case "$1" in
+    ws) echo "$WS_PATH" ;;
+    db) echo "$DB_ROUTES" ;;
+    *) echo "$ROUTES" ;;
+    esac
+}
+
+# A wrk script per POST route, and one per protocol (warmup_lua) that cycles through its routes
+# for the warm-up; the POST body as a file for h2load.
 LUA_BODY="$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$ACCOUNT_BODY")"
 POST_LUA="$WORK/post.lua"
 printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' "$LUA_BODY" >"$POST_LUA"
-WARMUP_LUA="$WORK/warmup.lua"
-{
+# warmup_lua ROUTE...: prints the warm-up script.
+warmup_lua() {
+    local r
     printf 'local routes = {'
-    for r in $ROUTES; do
+    for r in "$@"; do
         if [[ "$r" == POST:* ]]; then printf '{"POST","%s"},' "$(route_path "$r")"; else printf '{"GET","%s"},' "$r"; fi
     done
     printf '}\nlocal i = 0\nrequest = function()\n  i = i %% #routes + 1\n'
     printf '  if routes[i][1] == "POST" then\n'
     printf '    return wrk.format("POST", routes[i][2], {["Content-Type"] = "application/json"}, %s)\n' "$LUA_BODY"
     printf '  end\n  return wrk.format(nil, routes[i][2])\nend\n'
-} >"$WARMUP_LUA"
+}
 POST_BODY="$WORK/account.json"
 printf '%s' "$ACCOUNT_BODY" >"$POST_BODY"
 
@@ -339,14 +398,15 @@ serves() { [[ "$1" != nghttpd || -f "$HTDOCS$2" ]]; }
 # Servers. start_server NAME PROTOCOL PORT sets SERVER_PID.
 
 start_server() {
-    local name="$1" proto="$2" port="$3" logf="$WORK/$1-$2.log" args=()
+    local name="$1" proto="$2" port="$3" logf="$WORK/$1-$2.log" args=() vars=()
     case "$name" in
     fasterapi)
         [[ -x "$FASTERAPI_BIN" ]] || { log "missing $FASTERAPI_BIN"; return 1; }
         if [[ "$proto" == h1tls || "$proto" == h2tls ]]; then args=(--cert "$CERT" --key "$KEY"); fi
         # The fan-out holds SSE_STREAMS streams and then posts the broadcast on one more.
         if [[ "$proto" == sse ]]; then args=(--max-connections "$((SSE_STREAMS + 1024))"); fi
-        "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" "${args[@]}" >"$logf" 2>&1 &
+        if [[ "$proto" == db ]]; then vars=(DATABASE_URL="$DB_URL&pool_max=$DB_POOL"); fi
+        env "${vars[@]}" "$FASTERAPI_BIN" --host 127.0.0.1 --port "$port" "${args[@]}" >"$logf" 2>&1 &
         ;;
     hummingbird)
         [[ -x "$HB_BIN" ]] || { log "missing $HB_BIN"; return 1; }
@@ -361,7 +421,9 @@ start_server() {
         NODE_PATH="$NODE_MODULES" node "$NODE_WS_SERVER" --port "$port" >"$logf" 2>&1 &
         ;;
     fastapi)
-        "$VENV/bin/uvicorn" fastapi_app:app --app-dir "$ROOT/Benchmarks/peers" \
+        args=(fastapi_app:app)
+        if [[ "$proto" == db ]]; then args=(fastapi_db:app); vars=(DATABASE_URL="$DB_URL" DB_POOL="$DB_POOL"); fi
+        env "${vars[@]}" "$VENV/bin/uvicorn" "${args[@]}" --app-dir "$ROOT/Benchmarks/peers" \
             --host 127.0.0.1 --port "$port" --loop uvloop --http httptools --workers 1 \
             --log-level warning --no-access-log >"$logf" 2>&1 &
         ;;
@@ -410,16 +472,34 @@ wait_ready() {
     return 1
 }
 
+# world_rows ROUTE BODY: true if BODY is what a db route returns: for /db one world row
+# {"id":N,"randomNumber":M} (N in 1...10,000), for /queries?n=K an array of K of them.
+world_rows() {
+    python3 -c '
+import json, sys
+from urllib.parse import parse_qs, urlsplit
+route, doc = sys.argv[1], json.loads(sys.argv[2])
+def row(w):
+    return (isinstance(w, dict) and sorted(w) == ["id", "randomNumber"]
+            and all(type(v) is int for v in w.values()) and 1 <= w["id"] <= 10000)
+if urlsplit(route).path == "/db":
+    sys.exit(not row(doc))
+n = int(parse_qs(urlsplit(route).query)["n"][0])
+sys.exit(not (isinstance(doc, list) and len(doc) == n and all(map(row, doc))))' "$1" "$2" 2>/dev/null
+}
+
 # check_bodies PROTOCOL SERVER PORT: warns about a wrong body or HTTP version on any route.
 check_bodies() {
     local proto="$1" server="$2" port="$3" route want got answer version=1.1
     [[ "$proto" == h2tls ]] && version=2
-    for route in $ROUTES; do
+    for route in $(protocol_routes "$proto"); do
         serves "$server" "$route" || continue
         want="$(expected_body "$route")"
         answer="$(fetch "$proto" "$port" "$route")"
         got="$(cat "$WORK/body" 2>/dev/null || true)"
-        if [[ -n "$want" && "$got" != "$want" ]] && ! same_json "$got" "$want"; then
+        if [[ "$proto" == db ]] && ! world_rows "$route" "$got"; then
+            log "$server ($proto): WARNING $route returned '${got:0:300}', expected world rows {\"id\":N,\"randomNumber\":M}"
+        elif [[ -n "$want" && "$got" != "$want" ]] && ! same_json "$got" "$want"; then
             log "$server ($proto): WARNING $route returned '$got', expected '$want'"
         fi
         if [[ "${answer#* }" != "$version" ]]; then
@@ -456,12 +536,14 @@ record() {
         "$5" "$6" "$7" "$8" "$9" "$cpu" "$rss_mib" "${11:-0}" "${12:-0}" "${13:-0}" >>"$RESULTS"
 }
 
-# warm_up PROTOCOL PORT: one wrk pass cycling through every route (h1, h1tls); h2load warms up
-# on its own before each route.
+# warm_up PROTOCOL PORT: one wrk pass cycling through every route of the protocol (h1, h1tls,
+# db); h2load warms up on its own before each route.
 warm_up() {
-    local proto="$1" port="$2"
+    local proto="$1" port="$2" lua="$WORK/warmup-$1.lua" routes
     if ((WARMUP > 0)) && [[ "$proto" != h2tls ]]; then
-        timeout $((WARMUP + 30)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$WARMUP_LUA" \
+        read -r -a routes <<<"$(protocol_routes "$proto")"
+        warmup_lua "${routes[@]}" >"$lua"
+        timeout $((WARMUP + 30)) wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$lua" \
             "$(url_base "$proto" "$port")" >/dev/null || log "warm-up failed"
     fi
 }
@@ -560,7 +642,7 @@ idle_check() {
 # bench_server PROTOCOL SERVER: start, check, warm up, load every route it serves, stop.
 bench_server() {
     local proto="$1" server="$2" port pid route first=""
-    for route in $ROUTES; do
+    for route in $(protocol_routes "$proto"); do
         if serves "$server" "$route"; then first="$route"; break; fi
     done
     if [[ -z "$first" ]]; then
@@ -580,7 +662,7 @@ bench_server() {
 
     check_bodies "$proto" "$server" "$port"
     warm_up "$proto" "$port"
-    for route in $ROUTES; do
+    for route in $(protocol_routes "$proto"); do
         serves "$server" "$route" || continue
         if [[ "$proto" == h2tls ]]; then
             load_h2load "$proto" "$server" "$pid" "$port" "$route"
@@ -732,7 +814,125 @@ bench_sse_server() {
     SERVER_PID=""
 }
 
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL (db). The driver runs are collected as "MODE<TAB>DRIVER<TAB>JSON" lines, JSON being
+# the line each run prints: {"driver","mode","count","concurrency","seconds","rate"}.
+DB_RESULTS="$WORK/db.tsv"
+: >"$DB_RESULTS"
+DB_URL=""
+
+# db_sql STATEMENT...: runs the statements on DB_URL; prints their rows unaligned.
+db_sql() {
+    local args=() q
+    for q in "$@"; do args+=(-c "$q"); done
+    psql "$DB_URL" -X -q -t -A -v ON_ERROR_STOP=1 "${args[@]}"
+}
+
+# db_setup: makes the tables the phase uses, and fills world, where they are missing.
+db_setup() {
+    db_sql "SET client_min_messages = warning" \
+        "CREATE TABLE IF NOT EXISTS world (id integer PRIMARY KEY, randomnumber integer NOT NULL)" \
+        "INSERT INTO world SELECT i, 1 + floor(random() * 10000)::integer FROM generate_series(1, 10000) AS i
+             ON CONFLICT (id) DO NOTHING" \
+        "CREATE TABLE IF NOT EXISTS copy_bench (id integer, name text, score double precision)" \
+        "ANALYZE world"
+}
+
+# db_run MODE DRIVER COMMAND...: runs one driver run (at most 10 minutes) and records the JSON line
+# it prints; false, saying why, if it failed or printed none.
+db_run() {
+    local mode="$1" driver="$2" out json
+    shift 2
+    out="$(timeout 600 "$@" 2>"$WORK/$driver-$mode.err")" ||
+        { log "$driver (db $mode): failed: $(head -c 300 "$WORK/$driver-$mode.err")"; return 1; }
+    json="$(grep '^{' <<<"$out" | tail -n 1 || true)"
+    [[ -n "$json" ]] || { log "$driver (db $mode): printed no result"; return 1; }
+    printf '%s\t%s\t%s\n' "$mode" "$driver" "$json" >>"$DB_RESULTS"
+}
+
+# db_select_loops: DB_LOOP_COUNT prepared selects over DB_LOOP_CONCURRENCY connections through
+# fasterapi-pgloop (if fasterapi is in SERVERS), asyncpg and psycopg.
+db_select_loops() {
+    local driver cmd
+    for driver in fasterapi asyncpg psycopg; do
+        if [[ "$driver" == fasterapi ]]; then
+            has_server fasterapi || continue
+            [[ -x "$PGLOOP_BIN" ]] || { log "missing $PGLOOP_BIN (fasterapi's select loop skipped)"; continue; }
+            cmd=("$PGLOOP_BIN" --url "$DB_URL" --mode select)
+        else
+            cmd=("$VENV/bin/python" "$ROOT/Benchmarks/peers/${driver}_loop.py" --url "$DB_URL")
+        fi
+        log "$driver (db): $DB_LOOP_COUNT prepared selects over $DB_LOOP_CONCURRENCY connections"
+        db_run select "$driver" "${cmd[@]}" --count "$DB_LOOP_COUNT" --concurrency "$DB_LOOP_CONCURRENCY" || true
+    done
+}
+
+# copy_check DRIVER: warns unless copy_bench holds exactly the rows (i, "item-i", i/4) for i in
+# 1...DB_COPY_ROWS.
+copy_check() {
+    local got
+    got="$(db_sql "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE id BETWEEN 1 AND $DB_COPY_ROWS
+        AND name = 'item-' || id AND score = id::float8 / 4) FROM copy_bench")"
+    if [[ "$got" != "$DB_COPY_ROWS|$DB_COPY_ROWS|$DB_COPY_ROWS" ]]; then
+        log "$1 (db copy): WARNING copy_bench holds wrong rows (rows|distinct ids|right rows: $got)"
+    fi
+}
+
+# db_copies: DB_COPY_ROWS rows into the emptied copy_bench, by psql's \copy of a COPY text file
+# made beforehand (untimed; psql is timed from start to exit) and by fasterapi-pgloop.
+db_copies() {
+    local file="$WORK/copy_bench.txt" began seconds
+    log "db: writing $DB_COPY_ROWS rows in COPY text format"
+    python3 -c 'import sys; sys.stdout.writelines(f"{i}\titem-{i}\t{i / 4!r}\n" for i in range(1, int(sys.argv[1]) + 1))' \
+        "$DB_COPY_ROWS" >"$file"
+    db_sql "TRUNCATE copy_bench"
+    log "psql (db): \\copy of $DB_COPY_ROWS rows"
+    began="$EPOCHREALTIME"
+    if timeout 600 psql "$DB_URL" -X -q -v ON_ERROR_STOP=1 -c "\\copy copy_bench FROM '$file'" >/dev/null; then
+        seconds="$(awk -v a="$began" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }')"
+        printf 'copy\tpsql\t{"driver":"psql","mode":"copy","count":%s,"seconds":%s,"rate":%s}\n' "$DB_COPY_ROWS" \
+            "$seconds" "$(awk -v n="$DB_COPY_ROWS" -v s="$seconds" 'BEGIN { printf "%.1f", n / s }')" >>"$DB_RESULTS"
+        copy_check psql
+    else
+        log "psql (db): \\copy failed"
+    fi
+    has_server fasterapi || return 0
+    [[ -x "$PGLOOP_BIN" ]] || { log "missing $PGLOOP_BIN (fasterapi's copy skipped)"; return 0; }
+    db_sql "TRUNCATE copy_bench"
+    log "fasterapi (db): COPY of $DB_COPY_ROWS rows"
+    if db_run copy fasterapi "$PGLOOP_BIN" --url "$DB_URL" --mode copy --count "$DB_COPY_ROWS"; then
+        copy_check fasterapi
+    fi
+}
+
+# bench_db: the db phase. Starts PostgreSQL and makes its tables, loads each HTTP server that
+# speaks db, then runs the driver loops and the COPYs.
+bench_db() {
+    local url server
+    log "db: starting PostgreSQL ($PG_NAME on 127.0.0.1:$PG_PORT)"
+    PG_STARTED=1
+    if ! url="$("$ROOT/scripts/pg.sh" start "$PG_NAME" "$PG_PORT")"; then
+        log "db: PostgreSQL did not start (db skipped)"
+        return 0
+    fi
+    DB_URL="$url?sslmode=disable"
+    if ! db_setup; then
+        log "db: could not make the tables (db skipped)"
+        return 0
+    fi
+    for server in $SERVERS; do
+        speaks "$server" db || continue
+        bench_server db "$server"
+    done
+    db_select_loops
+    db_copies
+}
+
 for proto in $PROTOCOLS; do
+    if [[ "$proto" == db ]]; then
+        bench_db
+        continue
+    fi
     for server in $SERVERS; do
         speaks "$server" "$proto" || continue
         case "$proto" in
@@ -744,10 +944,12 @@ for proto in $PROTOCOLS; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# Report: per protocol a table and ratios; idle deltas; then JSON.
+# Report: per protocol a table and ratios; idle deltas; SSE; the db drivers; then JSON.
 
 # metric PROTOCOL SERVER ROUTE COLUMN -> value from RESULTS (empty if absent).
 metric() { awk -F'\t' -v p="$1" -v s="$2" -v r="$3" -v c="$4" '$1 == p && $2 == s && $3 == r { print $c }' "$RESULTS"; }
+# db_value MODE DRIVER KEY -> a field of a driver run's JSON line from DB_RESULTS ("null" if absent).
+db_value() { json_fields "$(awk -F'\t' -v m="$1" -v d="$2" '$1 == m && $2 == d { print $3 }' "$DB_RESULTS")" "$3"; }
 # ratio A B -> A/B with 2 decimals, or "null".
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && a != "null" && b != "null" && b + 0 > 0) printf "%.2f", a / b; else print "null" }'; }
 short_name() {
@@ -757,19 +959,19 @@ short_name() {
     *) echo "$1" ;;
     esac
 }
-# The routes a protocol loads, and what one completed unit is.
-protocol_routes() { if [[ "$1" == ws ]]; then echo "$WS_PATH"; else echo "$ROUTES"; fi; }
+# What one completed unit is.
 protocol_unit() { if [[ "$1" == ws ]]; then echo msg; else echo req; fi; }
 
 # Sets the latency columns a protocol's load tool gives (RESULTS column numbers and headings),
-# and the one compared with Hummingbird in the ratios (lower is better).
+# and the one compared in the ratios (lower is better) with Hummingbird, or FastAPI in db.
 latency_columns() {
+    if [[ "$1" == db ]]; then LAT_PEER=fastapi; else LAT_PEER=hummingbird; fi
     if [[ "$1" == h2tls ]]; then
         LAT_COLS=(7 8 9); LAT_NAMES=('mean µs' 'sd µs' 'max µs')
-        LAT_RATIO_COL=7; LAT_RATIO_NAME='mean fa/hb (lower)'; LAT_RATIO_KEY=fasterapi_over_hummingbird_mean_latency
+        LAT_RATIO_COL=7; LAT_RATIO_NAME="mean fa/$(short_name "$LAT_PEER") (lower)"; LAT_RATIO_KEY="fasterapi_over_${LAT_PEER}_mean_latency"
     else
         LAT_COLS=(5 6); LAT_NAMES=('p50 µs' 'p99 µs')
-        LAT_RATIO_COL=6; LAT_RATIO_NAME='p99 fa/hb (lower)'; LAT_RATIO_KEY=fasterapi_over_hummingbird_p99
+        LAT_RATIO_COL=6; LAT_RATIO_NAME="p99 fa/$(short_name "$LAT_PEER") (lower)"; LAT_RATIO_KEY="fasterapi_over_${LAT_PEER}_p99"
     fi
 }
 
@@ -779,6 +981,7 @@ protocol_title() {
     h1tls) echo "h1tls: HTTP/1.1 over TLS, wrk -t1 -c$CONNECTIONS --latency, ${DURATION} s per route" ;;
     h2tls) echo "h2tls: HTTP/2 over TLS (ALPN h2), h2load -t1 -c$H2_CLIENTS -m$H2_STREAMS, ${DURATION} s per route after ${WARMUP} s warm-up" ;;
     ws) echo "ws: WebSocket echo, wsload $WS_CONNECTIONS connections x $WS_DEPTH in flight, $WS_SIZE-byte text messages, ${DURATION} s after ${WARMUP} s warm-up (msg/s = round trips/s)" ;;
+    db) echo "db: TechEmpower queries on PostgreSQL 15, pools of $DB_POOL connections, wrk -t1 -c$CONNECTIONS --latency, ${DURATION} s per route (CPU: the HTTP server's, not PostgreSQL's)" ;;
     esac
 }
 
@@ -817,7 +1020,7 @@ for proto in $PROTOCOLS; do
             printf ' %16s' "$r"
             fields+=", \"fasterapi_over_${s}_rps\": $r"
         done
-        r="$(ratio "$(metric "$proto" fasterapi "$route" "$LAT_RATIO_COL")" "$(metric "$proto" hummingbird "$route" "$LAT_RATIO_COL")")"
+        r="$(ratio "$(metric "$proto" fasterapi "$route" "$LAT_RATIO_COL")" "$(metric "$proto" "$LAT_PEER" "$route" "$LAT_RATIO_COL")")"
         printf ' %18s\n' "$r"
         RATIOS_JSON+="${RATIOS_JSON:+,}
     {$fields, \"$LAT_RATIO_KEY\": $r}"
@@ -849,6 +1052,28 @@ if [[ -s "$SSE_RESULTS" ]]; then
     done <"$SSE_RESULTS"
 fi
 
+DB_JSON=""
+DB_SELECT_ASYNCPG="$(ratio "$(db_value select fasterapi rate)" "$(db_value select asyncpg rate)")"
+DB_SELECT_PSYCOPG="$(ratio "$(db_value select fasterapi rate)" "$(db_value select psycopg rate)")"
+DB_COPY_PSQL="$(ratio "$(db_value copy fasterapi seconds)" "$(db_value copy psql seconds)")"
+if [[ -s "$DB_RESULTS" ]]; then
+    echo
+    echo "db drivers: select = $DB_LOOP_COUNT prepared single-row selects over $DB_LOOP_CONCURRENCY connections; copy = $DB_COPY_ROWS rows into copy_bench"
+    printf '%-8s %-10s %10s %12s %10s %12s\n' mode driver count concurrency seconds 'rows/s'
+    while IFS=$'\t' read -r mode driver json; do
+        IFS=$'\t' read -r -a f <<<"$(json_fields "$json" count concurrency seconds rate)"
+        f[2]="$(awk -v v="${f[2]}" 'BEGIN { if (v == "null") print v; else printf "%.3f", v }')"
+        f[3]="$(awk -v v="${f[3]}" 'BEGIN { if (v == "null") print v; else printf "%.0f", v }')"
+        printf '%-8s %-10s %10s %12s %10s %12s\n' "$mode" "$driver" "${f[@]}"
+        DB_JSON+="${DB_JSON:+,}
+    {\"mode\": \"$mode\", \"driver\": \"$driver\", \"result\": $json}"
+    done <"$DB_RESULTS"
+    echo
+    echo "select rows/s fa/asyncpg $DB_SELECT_ASYNCPG, fa/psycopg $DB_SELECT_PSYCOPG;" \
+        "copy seconds fa/psql $DB_COPY_PSQL (lower; target <= 1.5:" \
+        "$(awk -v r="$DB_COPY_PSQL" 'BEGIN { print (r == "null") ? "-" : (r + 0 <= 1.5 ? "yes" : "NO") }'))"
+fi
+
 RESULTS_JSON=""
 while IFS=$'\t' read -r p s r rps p50 p99 mean sd max cpu rss n errs non2xx; do
     RESULTS_JSON+="${RESULTS_JSON:+,}
@@ -860,6 +1085,7 @@ while IFS=$'\t' read -r s b a d; do
     {\"server\": \"$s\", \"rss_before_mib\": $b, \"rss_after_mib\": $a, \"delta_mib\": $d}"
 done <"$IDLE"
 PROTOCOLS_JSON="$(printf '"%s",' $PROTOCOLS)"
+DB_ROUTES_JSON="$(printf '"%s",' $DB_ROUTES)"
 
 mkdir -p "$OUT_DIR"
 cat >"$OUT_DIR/bench.json" <<EOF
@@ -874,6 +1100,8 @@ cat >"$OUT_DIR/bench.json" <<EOF
   "ws": {"tool": "Benchmarks/wsload/wsload.c", "path": "$WS_PATH", "connections": $WS_CONNECTIONS, "message_bytes": $WS_SIZE, "in_flight_per_connection": $WS_DEPTH, "message_type": "text", "compression": false, "duration_s": $DURATION, "warmup_s": $WARMUP, "note": "ws rows: requests_per_sec = echo round trips/s, cpu_us_per_request = server CPU per round trip"},
   "sse": {"path": "$SSE_PATH", "streams": $SSE_STREAMS, "servers": [$SSE_JSON
   ]},
+  "db": {"postgres": "15, scripts/pg.sh instance $PG_NAME on 127.0.0.1:$PG_PORT, sslmode=disable", "routes": [${DB_ROUTES_JSON%,}], "pool": $DB_POOL, "select_loop": {"count": $DB_LOOP_COUNT, "concurrency": $DB_LOOP_CONCURRENCY}, "copy_rows": $DB_COPY_ROWS, "note": "db rows in results: cpu_us_per_request is the HTTP server's CPU, not PostgreSQL's", "drivers": [$DB_JSON
+  ], "ratios": {"select_rate_fasterapi_over_asyncpg": $DB_SELECT_ASYNCPG, "select_rate_fasterapi_over_psycopg": $DB_SELECT_PSYCOPG, "copy_seconds_fasterapi_over_psql": $DB_COPY_PSQL, "copy_target_max": 1.5}},
   "results": [$RESULTS_JSON
   ],
   "ratios": [$RATIOS_JSON

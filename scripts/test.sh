@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs the peers the interop tests drive
 # (curl, nghttp2's nghttp and h2load, headless Chromium and its driver, Node with the `ws` package,
-# a Python venv with httpx, h11, h2, FastAPI, the OpenAPI validator, Selenium, websockets, wsproto
-# and httpx-sse), then builds and runs every Swift test.
-# Idempotent: a second run reuses the venv and the build folder.
+# a Python venv with httpx, h11, h2, FastAPI, the OpenAPI validator, Selenium, websockets, wsproto,
+# httpx-sse, asyncpg and psycopg), starts a throw-away PostgreSQL 15 server (scripts/pg.sh, which
+# installs postgresql-15 if needed), then builds and runs every Swift test.
+# Idempotent: a second run reuses the venv, the build folder and the database's data folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,22 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 export FASTERAPI_PYTHON="$PWD/$venv/bin/python"
 export NODE_PATH=/usr/share/nodejs  # where Debian's node-* packages (node-ws) live
+
+# PostgreSQL 15 on 127.0.0.1 (TLS or plain, SCRAM). Tests may start more instances with the script;
+# every instance under /tmp/fasterapi-pg is stopped on exit (its data is kept).
+export FASTERAPI_PG_SCRIPT="$PWD/scripts/pg.sh"
+stop_postgres() {
+  local dir
+  for dir in /tmp/fasterapi-pg/*/; do
+    [ -d "$dir" ] || continue
+    "$FASTERAPI_PG_SCRIPT" stop "$(basename "$dir")" || true
+  done
+}
+trap stop_postgres EXIT
+FASTERAPI_PG_URL=$(scripts/pg.sh start)
+FASTERAPI_PG_CA=$(scripts/pg.sh ca)
+FASTERAPI_PG_SOCKET=$(scripts/pg.sh socket)
+export FASTERAPI_PG_URL FASTERAPI_PG_CA FASTERAPI_PG_SOCKET
 
 swift build --build-tests
 if [ $# -gt 0 ]; then

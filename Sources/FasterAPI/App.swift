@@ -75,6 +75,7 @@ public final class App: RouteRegistrar, Sendable {
         var dependencyOverrides = DependencyOverrides()
         var startup: [@Sendable (App) async throws -> Void] = []
         var shutdown: [@Sendable (App) async throws -> Void] = []
+        var services: [any Service] = []
     }
 
     private let setup: NIOLockedValueBox<Setup>
@@ -130,6 +131,15 @@ public final class App: RouteRegistrar, Sendable {
     public func onShutdown(_ hook: @escaping @Sendable (App) async throws -> Void) {
         setup.withLockedValue { $0.shutdown.append(hook) }
     }
+
+    /// Runs `service` (a connection pool, a listener…) for as long as the app runs: it starts
+    /// before the start-up hooks, and is shut down after the server has drained its requests.
+    public func addService(_ service: any Service) {
+        setup.withLockedValue { $0.services.append(service) }
+    }
+
+    /// The services added with ``addService(_:)``, in order.
+    var services: [any Service] { setup.withLockedValue { $0.services } }
 
     /// Creates a group of routes sharing a path prefix, tags, middleware and dependencies.
     public func group(
@@ -251,16 +261,18 @@ public final class App: RouteRegistrar, Sendable {
     ///
     /// With TLS configured, SIGHUP reloads the certificates from their files without a restart.
     public func run(host: String? = nil, port: Int? = nil) async throws {
-        try await runStartupHooks()
         let scheme = configuration.server.tls == nil ? "http" : "https"
         let server = makeServer(host: host, port: port) { [logger] address in
             logger.notice("Serving on \(scheme)://\(address.ipAddress ?? "?"):\(address.port ?? 0)")
         }
         let reload = configuration.server.tls == nil ? nil : TLSReloadOnSignal(server: server, logger: logger)
         defer { reload?.cancel() }
+        // Services are shut down in reverse order: the server drains before the services it uses.
+        let services = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services + [.init(service: StartThenServe(app: self, server: server))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -268,6 +280,18 @@ public final class App: RouteRegistrar, Sendable {
             throw error
         }
         await runShutdownHooks()
+    }
+}
+
+/// The app's own service: the start-up hooks (with the other services already running), then
+/// the server.
+private struct StartThenServe<Responder: HTTPResponder>: Service {
+    let app: App
+    let server: HTTPServer<Responder>
+
+    func run() async throws {
+        try await app.runStartupHooks()
+        try await server.run()
     }
 }
 

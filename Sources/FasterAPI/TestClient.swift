@@ -97,8 +97,8 @@ public struct TestClient: Sendable {
 }
 
 extension App {
-    /// Runs `body` with a client for this app, started in `mode`; start-up and shutdown hooks run
-    /// around it.
+    /// Runs `body` with a client for this app, started in `mode`; the app's services run and its
+    /// start-up and shutdown hooks run around it.
     ///
     /// ```swift
     /// try await app.test(.live) { client in
@@ -109,14 +109,18 @@ extension App {
     public func test<T: Sendable>(_ mode: TestMode = .inProcess, _ body: (TestClient) async throws -> T) async throws
         -> T
     {
-        try await runStartupHooks()
-        do {
-            let result = try await run(mode, body)
-            await runShutdownHooks()
-            return result
-        } catch {
-            await runShutdownHooks()
-            throw error
+        try await withThrowingTaskGroup(of: Void.self) { services in
+            for service in self.services { services.addTask { try await service.run() } }
+            defer { services.cancelAll() }
+            try await runStartupHooks()
+            do {
+                let result = try await run(mode, body)
+                await runShutdownHooks()
+                return result
+            } catch {
+                await runShutdownHooks()
+                throw error
+            }
         }
     }
 

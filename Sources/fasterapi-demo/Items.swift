@@ -1,4 +1,5 @@
 import FasterAPI
+import FasterAPIPostgres
 
 /// An item in the demo catalogue.
 @Schema struct Item: Codable, Sendable, Equatable {
@@ -22,8 +23,98 @@ import FasterAPI
     @Field(maxLength: 10) var tags: [String] = []
 }
 
-/// The in-memory store behind the items API (an application singleton).
-actor ItemStore {
+/// The store behind the items API (an application singleton): PostgreSQL when the demo runs
+/// with `DATABASE_URL`, memory otherwise.
+final class ItemStore: Sendable {
+    private enum Backend {
+        case memory(MemoryItems)
+        case postgres(PostgresDatabase)
+    }
+
+    private let backend: Backend
+
+    /// Items kept in memory.
+    init() { backend = .memory(MemoryItems()) }
+
+    /// Items kept in the `items` table (see ``createTable(in:)``).
+    init(database: PostgresDatabase) { backend = .postgres(database) }
+
+    /// Creates the `items` table if it is missing.
+    static func createTable(in database: PostgresDatabase) async throws {
+        try await database.withConnection { db in
+            try await db.execute(
+                """
+                CREATE TABLE IF NOT EXISTS items (
+                    id serial PRIMARY KEY, name text NOT NULL, price float8 NOT NULL CHECK (price >= 0),
+                    tags text[] NOT NULL DEFAULT '{}')
+                """)
+        }
+    }
+
+    func list(offset: Int, limit: Int) async throws -> [Item] {
+        switch backend {
+        case .memory(let items): return await items.list(offset: offset, limit: limit)
+        case .postgres(let database):
+            return try await database.withConnection { db in
+                try await db.query("SELECT id, name, price, tags FROM items ORDER BY id OFFSET \(offset) LIMIT \(limit)")
+                    .all(Item.self)
+            }
+        }
+    }
+
+    func get(_ id: Int) async throws -> Item? {
+        switch backend {
+        case .memory(let items): return await items.get(id)
+        case .postgres(let database):
+            return try await database.withConnection { db in
+                try await db.query("SELECT id, name, price, tags FROM items WHERE id = \(id)").first(Item.self)
+            }
+        }
+    }
+
+    func create(_ input: ItemInput) async throws -> Item {
+        switch backend {
+        case .memory(let items): return await items.create(input)
+        case .postgres(let database):
+            return try await database.withConnection { db in
+                try await db.query(
+                    """
+                    INSERT INTO items (name, price, tags) VALUES (\(input.name), \(input.price), \(input.tags))
+                    RETURNING id, name, price, tags
+                    """
+                ).one(Item.self)
+            }
+        }
+    }
+
+    func replace(_ id: Int, with input: ItemInput) async throws -> Item? {
+        switch backend {
+        case .memory(let items): return await items.replace(id, with: input)
+        case .postgres(let database):
+            return try await database.withConnection { db in
+                try await db.query(
+                    """
+                    UPDATE items SET name = \(input.name), price = \(input.price), tags = \(input.tags)
+                    WHERE id = \(id) RETURNING id, name, price, tags
+                    """
+                ).first(Item.self)
+            }
+        }
+    }
+
+    func delete(_ id: Int) async throws -> Bool {
+        switch backend {
+        case .memory(let items): return await items.delete(id)
+        case .postgres(let database):
+            return try await database.withConnection { db in
+                try await db.execute("DELETE FROM items WHERE id = \(id)") > 0
+            }
+        }
+    }
+}
+
+/// The items, in memory.
+actor MemoryItems {
     private var items: [Int: Item] = [:]
     private var nextID = 1
 
@@ -69,22 +160,22 @@ struct Page: Dependency {
     ///
     /// Items come in creation order; page through them with `offset` and `limit`.
     @GET("/items", tags: ["items"])
-    func list(@Depends page: Page, @Depends store: ItemStore) async -> [Item] {
-        await store.list(offset: page.offset, limit: page.limit)
+    func list(@Depends page: Page, @Depends store: ItemStore) async throws -> [Item] {
+        try await store.list(offset: page.offset, limit: page.limit)
     }
 
     /// Create an item.
     @POST("/items", tags: ["items"], status: .created)
     func create(@Body item: ItemInput, @Security(scopes: ["items:write"]) user: CurrentUser, @Depends store: ItemStore)
-        async -> Item
+        async throws -> Item
     {
-        await store.create(item)
+        try await store.create(item)
     }
 
     /// Fetch one item.
     @GET("/items/{id}", tags: ["items"], responses: [404: ResponseDoc("Item not found")])
     func get(@Path(ge: 1) id: Int, @Depends store: ItemStore) async throws -> Item {
-        guard let item = await store.get(id) else { throw HTTPError(.notFound, detail: "Item not found") }
+        guard let item = try await store.get(id) else { throw HTTPError(.notFound, detail: "Item not found") }
         return item
     }
 
@@ -94,7 +185,7 @@ struct Page: Dependency {
         @Path(ge: 1) id: Int, @Body item: ItemInput, @Security(scopes: ["items:write"]) user: CurrentUser,
         @Depends store: ItemStore
     ) async throws -> Item {
-        guard let replaced = await store.replace(id, with: item) else {
+        guard let replaced = try await store.replace(id, with: item) else {
             throw HTTPError(.notFound, detail: "Item not found")
         }
         return replaced
@@ -105,6 +196,6 @@ struct Page: Dependency {
     func delete(@Path(ge: 1) id: Int, @Security(scopes: ["items:write"]) user: CurrentUser, @Depends store: ItemStore)
         async throws
     {
-        guard await store.delete(id) else { throw HTTPError(.notFound, detail: "Item not found") }
+        guard try await store.delete(id) else { throw HTTPError(.notFound, detail: "Item not found") }
     }
 }

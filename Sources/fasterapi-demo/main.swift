@@ -1,11 +1,14 @@
 import FasterAPI
+import FasterAPIPostgres
 import FasterAPIWebSocket
 import Foundation
 import Logging
 
 /// The demo app: the benchmark routes, an in-memory items API, streaming, WebSocket (`/ws/echo`,
 /// `/ws/chat/{room}`) and Server-Sent Events (`/events/ticks`, `/events/broadcast`) endpoints and
-/// a static folder. It needs no database or configuration.
+/// a static folder. It needs no database or configuration: with `DATABASE_URL`
+/// (`postgres://user:password@host/db`) the items live in PostgreSQL, and `/db`, `/queries?n=`
+/// and `/ready` are served from it; without, the items live in memory.
 ///
 ///     fasterapi-demo [--host 127.0.0.1] [--port 8000] [--static Demo/public] [--access-log]
 ///                    [--tls [--tls-dir DIR] | --cert CHAIN.pem --key KEY.pem] [--alt-svc VALUE] [--max-connections N]
@@ -106,7 +109,18 @@ configuration.openAPI.version = "1.0.0"
 configuration.openAPI.description =
     "The demo app: benchmark routes, an items API with OAuth2 sign-in, streaming and uploads."
 let app = App(configuration: configuration)
-app.state[ItemStore.self] = ItemStore()
+if let databaseURL = ProcessInfo.processInfo.environment["DATABASE_URL"] {
+    let database = try app.postgres(PostgresConfiguration(url: databaseURL))
+    app.state[ItemStore.self] = ItemStore(database: database)
+    app.onStartup { _ in
+        try await WorldAPI.createTable(in: database)
+        try await ItemStore.createTable(in: database)
+    }
+    app.include(WorldAPI())
+    app.readinessCheck(at: "/ready", database: database)
+} else {
+    app.state[ItemStore.self] = ItemStore()
+}
 app.state[Broadcaster.self] = Broadcaster()
 app.state[TokenService.self] = try TokenService(
     secret: ProcessInfo.processInfo.environment["FASTERAPI_JWT_SECRET"]

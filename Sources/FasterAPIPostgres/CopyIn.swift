@@ -1,0 +1,297 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+
+extension DB {
+    /// Copies `rows` into `table` with `COPY … FROM STDIN` (text format), streaming them in
+    /// chunks as they are encoded. Columns are the rows' coding keys (`unitPrice` goes to
+    /// `unit_price` under the default column naming) unless `columns` names them. Returns the
+    /// number of rows copied. Any error aborts the whole copy: no row is kept.
+    @discardableResult
+    public func copyIn<Row: Encodable>(into table: String, columns: [String]? = nil, rows: some Sequence<Row>)
+        async throws -> Int
+    {
+        try await copyIn(into: table, columns: columns, rows: AsyncRows(base: rows))
+    }
+
+    /// Copies rows produced by an async sequence; see ``copyIn(into:columns:rows:)-(_,_,Sequence<Row>)``.
+    @discardableResult
+    public func copyIn<Rows: AsyncSequence>(into table: String, columns: [String]? = nil, rows: Rows) async throws
+        -> Int where Rows.Element: Encodable
+    {
+        for name in [table] + (columns ?? []) where name.isEmpty || name.contains("\"") || name.contains("\0") {
+            throw DatabaseError(.encoding, "'\(name)' cannot be used as a COPY table or column name")
+        }
+        var iterator = rows.makeAsyncIterator()
+        guard let first = try await iterator.next(isolation: #isolation) else { return 0 }
+        let encoder = CopyRowEncoder(columns: columns, naming: database.configuration.columnNaming)
+        try encoder.encodeRow(first)
+        let connection = try await connection()
+        var count = 1
+        do {
+            try await connection.underlying.copyFrom(
+                table: table, columns: encoder.columns ?? [], logger: database.logger
+            ) { writer in
+                while let row = try await iterator.next(isolation: #isolation) {
+                    try encoder.encodeRow(row)
+                    count += 1
+                    if encoder.buffer.readableBytes >= 256 * 1024 {
+                        try await writer.write(encoder.buffer)
+                        encoder.buffer.clear()
+                    }
+                }
+                if encoder.buffer.readableBytes > 0 { try await writer.write(encoder.buffer) }
+            }
+        } catch {
+            throw DatabaseError.wrap(error)
+        }
+        return count
+    }
+}
+
+/// A sequence seen as an async sequence.
+private struct AsyncRows<Base: Sequence>: AsyncSequence {
+    let base: Base
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.Iterator
+        mutating func next() async -> Base.Element? { base.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeIterator()) }
+}
+
+/// Encodes rows as lines of `COPY` text: fields separated by tabs, `\N` for NULL, and
+/// backslash, tab, newline and carriage return escaped. The first row fixes the columns (nil
+/// fields count: `encodeIfPresent` writes `\N` rather than skipping the key).
+final class CopyRowEncoder {
+    var buffer = ByteBuffer()
+    /// The column names, from the first row unless given.
+    private(set) var columns: [String]?
+    private let naming: PostgresConfiguration.ColumnNaming
+    private var learning: [String]?
+    private var field = 0
+    private var rowNumber = 0
+
+    init(columns: [String]?, naming: PostgresConfiguration.ColumnNaming) {
+        self.columns = columns
+        self.naming = naming
+    }
+
+    func encodeRow(_ row: some Encodable) throws {
+        rowNumber += 1
+        field = 0
+        if columns == nil { learning = [] }
+        try row.encode(to: FieldEncoder(row: self))
+        if let learned = learning {
+            columns = learned
+            learning = nil
+        }
+        guard field == columns?.count else {
+            throw DatabaseError(
+                .encoding, "row \(rowNumber) has \(field) fields; the copy has \(columns?.count ?? 0) columns")
+        }
+        buffer.writeInteger(UInt8(ascii: "\n"))
+    }
+
+    /// Starts the next field, named `key`.
+    fileprivate func startField(_ key: String) throws {
+        if learning != nil {
+            learning!.append(naming == .snakeCaseToCamelCase ? Self.snakeCase(key) : key)
+        } else if field >= columns!.count {
+            throw DatabaseError(.encoding, "row \(rowNumber) has more fields than the copy's \(columns!.count) columns")
+        }
+        if field > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+        field += 1
+    }
+
+    fileprivate func writeNull() { buffer.writeStaticString("\\N") }
+
+    /// Text, escaped for COPY.
+    fileprivate func writeText(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 < 0x20 }) else {
+                buffer.writeBytes(bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                default: buffer.writeInteger(byte)
+                }
+            }
+        }
+    }
+
+    /// A field's value, in the text form PostgreSQL reads for its type.
+    fileprivate func writeValue<Value: Encodable>(_ value: Value) throws {
+        switch value {
+        case let value as String: writeText(value)
+        case let value as Bool: buffer.writeStaticString(value ? "t" : "f")
+        case let value as any BinaryInteger: buffer.writeString("\(value)")
+        case let value as Double: writeFloatingPoint(value)
+        case let value as Float: writeFloatingPoint(Double(value))
+        case let value as UUID: buffer.writeString(value.uuidString)
+        case let value as Date: buffer.writeString(value.formatted(Self.timestamp))
+        case let value as Decimal: buffer.writeString(value.description)
+        case let value as Data: writeBytea(value)
+        case let value as [UInt8]: writeBytea(value)
+        case let value as any CopyOptional:
+            if let wrapped = value.wrappedValue { try writeValue(wrapped) } else { writeNull() }
+        case let value as any RawRepresentable:
+            guard let raw = value.rawValue as? any Encodable else { fallthrough }
+            try writeValue(raw)
+        default:
+            // Structs, arrays and dictionaries go to json or jsonb columns.
+            do {
+                writeText(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))
+            } catch {
+                throw DatabaseError(.encoding, "row \(rowNumber): cannot encode \(Value.self) as JSON: \(error)")
+            }
+        }
+    }
+
+    private func writeFloatingPoint(_ value: Double) {
+        if value.isNaN {
+            buffer.writeStaticString("NaN")
+        } else if value.isInfinite {
+            buffer.writeStaticString(value < 0 ? "-Infinity" : "Infinity")
+        } else {
+            buffer.writeString("\(value)")
+        }
+    }
+
+    /// `bytea` in hex form; its backslash is escaped for COPY.
+    private func writeBytea(_ bytes: some Collection<UInt8>) {
+        buffer.writeStaticString("\\\\x")
+        let digits = Array("0123456789abcdef".utf8)
+        for byte in bytes {
+            buffer.writeInteger(digits[Int(byte >> 4)])
+            buffer.writeInteger(digits[Int(byte & 0xF)])
+        }
+    }
+
+    private static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// `unitPrice` → `unit_price`.
+    static func snakeCase(_ key: String) -> String {
+        var result = ""
+        for character in key {
+            if character.isUppercase, !result.isEmpty { result += "_" }
+            result += character.lowercased()
+        }
+        return result
+    }
+}
+
+/// An optional field: nil is `NULL`.
+private protocol CopyOptional {
+    var wrappedValue: (any Encodable)? { get }
+}
+
+extension Optional: CopyOptional where Wrapped: Encodable {
+    fileprivate var wrappedValue: (any Encodable)? { self }
+}
+
+/// The encoder a row's `encode(to:)` sees: one keyed container whose keys are the columns.
+private struct FieldEncoder: Encoder {
+    let row: CopyRowEncoder
+    var codingPath: [any CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        KeyedEncodingContainer(FieldContainer(row: row))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        FailingContainer(row: row)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        FailingContainer(row: row)
+    }
+}
+
+private struct FieldContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let row: CopyRowEncoder
+    var codingPath: [any CodingKey] { [] }
+
+    mutating func encodeNil(forKey key: Key) throws {
+        try row.startField(key.stringValue)
+        row.writeNull()
+    }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        try row.startField(key.stringValue)
+        try row.writeValue(value)
+    }
+
+    // Nil still fills its column, with NULL (the default implementations would skip the key).
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try encode(value, forKey: key) }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        KeyedEncodingContainer(FailingKeyedContainer(row: row))
+    }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { FailingContainer(row: row) }
+    mutating func superEncoder() -> any Encoder { FieldEncoder(row: row) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { FieldEncoder(row: row) }
+}
+
+/// What a row that is not a flat keyed struct gets: an error naming the problem.
+private struct FailingContainer: UnkeyedEncodingContainer, SingleValueEncodingContainer {
+    let row: CopyRowEncoder
+    var codingPath: [any CodingKey] { [] }
+    var count: Int { 0 }
+
+    private func fail() -> DatabaseError {
+        DatabaseError(.encoding, "a COPY row must encode as a struct with one key per column")
+    }
+
+    mutating func encodeNil() throws { throw fail() }
+    mutating func encode<T: Encodable>(_ value: T) throws { throw fail() }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        KeyedEncodingContainer(FailingKeyedContainer(row: row))
+    }
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { self }
+    mutating func superEncoder() -> any Encoder { FieldEncoder(row: row) }
+}
+
+private struct FailingKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let row: CopyRowEncoder
+    var codingPath: [any CodingKey] { [] }
+
+    private func fail() -> DatabaseError {
+        DatabaseError(.encoding, "a COPY row must encode as a struct with one key per column")
+    }
+
+    mutating func encodeNil(forKey key: Key) throws { throw fail() }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws { throw fail() }
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        KeyedEncodingContainer(FailingKeyedContainer<NestedKey>(row: row))
+    }
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { FailingContainer(row: row) }
+    mutating func superEncoder() -> any Encoder { FieldEncoder(row: row) }
+    mutating func superEncoder(forKey key: Key) -> any Encoder { FieldEncoder(row: row) }
+}

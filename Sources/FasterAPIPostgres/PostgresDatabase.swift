@@ -1,0 +1,179 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+import _ConnectionPoolModule
+
+/// A pool of PostgreSQL connections, run as a service for as long as the app runs
+/// (`app.postgres(…)` adds it); connections open on demand up to the configured maximum.
+///
+/// Handlers take a request-scoped ``DB`` (`@Depends db: DB`); elsewhere, borrow one with
+/// ``withConnection(_:)``:
+///
+/// ```swift
+/// let count = try await database.withConnection { db in
+///     try await db.query("SELECT count(*) FROM items").scalar(Int.self)
+/// }
+/// ```
+public final class PostgresDatabase: Service, Sendable {
+    typealias Pool = ConnectionPool<
+        DatabaseConnection, Int, ConnectionIDGenerator, LeaseRequest, Int, KeepAlive,
+        NoOpConnectionPoolMetrics<Int>, ContinuousClock
+    >
+
+    /// The configuration it was made with.
+    public let configuration: PostgresConfiguration
+    let logger: Logger
+    private let pool: Pool
+    private let health: Health
+    private let requestIDs = ConnectionIDGenerator()
+    private let timers: any EventLoopGroup
+
+    /// A pool for `configuration`; nothing connects until ``run()`` runs and a caller asks.
+    public init(
+        _ configuration: PostgresConfiguration, logger: Logger = Logger(label: "FasterAPI.Postgres"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        let connectionConfiguration = try configuration.connectionConfiguration()
+        let health = Health()
+        self.configuration = configuration
+        self.logger = logger
+        self.health = health
+        self.timers = eventLoopGroup
+        var poolConfiguration = ConnectionPoolConfiguration()
+        poolConfiguration.minimumConnectionCount = configuration.minimumConnections
+        poolConfiguration.maximumConnectionSoftLimit = configuration.maximumConnections
+        poolConfiguration.maximumConnectionHardLimit = configuration.maximumConnections
+        poolConfiguration.idleTimeout = configuration.idleTimeout
+        self.pool = Pool(
+            configuration: poolConfiguration,
+            idGenerator: ConnectionIDGenerator(),
+            requestType: LeaseRequest.self,
+            keepAliveBehavior: KeepAlive(keepAliveFrequency: configuration.keepAliveInterval, logger: logger),
+            observabilityDelegate: NoOpConnectionPoolMetrics(connectionIDType: Int.self),
+            clock: ContinuousClock()
+        ) { id, _ in
+            do {
+                let connection = try await PostgresConnection.connect(
+                    on: eventLoopGroup.any(), configuration: connectionConfiguration, id: id, logger: logger)
+                health.connected()
+                return ConnectionAndMetadata(
+                    connection: DatabaseConnection(connection, id: id, configuration: configuration, logger: logger),
+                    maximalStreamsOnConnection: 1)
+            } catch {
+                let failure = DatabaseError.wrap(error)
+                health.failed(failure)
+                logger.warning("Cannot connect to PostgreSQL: \(failure)")
+                throw error
+            }
+        }
+    }
+
+    /// Runs the pool until graceful shutdown (or cancellation), then closes its connections.
+    public func run() async {
+        await cancelWhenGracefulShutdown {
+            await self.pool.run()
+        }
+    }
+
+    /// Runs `body` with a connection borrowed from the pool (leased when the first query runs)
+    /// and returns it afterwards, also when `body` throws.
+    public func withConnection<Result>(_ body: (DB) async throws -> Result) async throws -> Result {
+        let db = DB(database: self)
+        defer { db.release() }
+        return try await body(db)
+    }
+
+    /// Runs `body` in a transaction on a borrowed connection; see ``DB/transaction(isolation:readOnly:retries:_:)``.
+    public func transaction<Result>(
+        isolation: IsolationLevel? = nil, readOnly: Bool = false, retries: Int = 0,
+        _ body: (DB) async throws -> Result
+    ) async throws -> Result {
+        try await withConnection { db in
+            try await db.transaction(isolation: isolation, readOnly: readOnly, retries: retries, body)
+        }
+    }
+
+    /// Whether a connection can be had and answers `SELECT 1` within `timeout`.
+    public func isReady(timeout: Duration = .seconds(2)) async -> Bool {
+        do {
+            let lease = try await lease(timeout: timeout)
+            defer { lease.release() }
+            try await lease.connection.simple("SELECT 1")
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// A connection, waiting at most `timeout` (or the short `unavailableTimeout` while the
+    /// server cannot be reached).
+    func lease(timeout: Duration? = nil) async throws -> ConnectionLease<DatabaseConnection> {
+        let unreachable = health.lastFailure
+        var timeout = timeout ?? configuration.acquireTimeout
+        if unreachable != nil { timeout = min(timeout, configuration.unavailableTimeout) }
+        let id = requestIDs.next()
+        let pool = self.pool
+        let timer = timers.any().scheduleTask(in: TimeAmount(timeout)) { pool.cancelLeaseConnection(id) }
+        defer { timer.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    pool.leaseConnection(LeaseRequest(id: id, continuation: continuation))
+                }
+            } onCancel: {
+                pool.cancelLeaseConnection(id)
+            }
+        } catch let error as ConnectionPoolError {
+            if Task.isCancelled { throw CancellationError() }
+            if let failure = health.lastFailure {
+                throw DatabaseError(.unavailable, failure.message)
+            }
+            if error == .requestCancelled {
+                throw DatabaseError(
+                    .poolTimeout,
+                    "no database connection became free within \(timeout) (all \(configuration.maximumConnections) in use)")
+            }
+            throw DatabaseError.wrap(error)
+        }
+    }
+}
+
+/// A caller waiting for a connection.
+struct LeaseRequest: ConnectionRequestProtocol {
+    let id: Int
+    let continuation: CheckedContinuation<ConnectionLease<DatabaseConnection>, any Error>
+
+    func complete(with result: Result<ConnectionLease<DatabaseConnection>, ConnectionPoolError>) {
+        continuation.resume(with: result)
+    }
+}
+
+/// Idle connections answer `SELECT 1` now and then, so dead ones are found before a caller gets
+/// them.
+struct KeepAlive: ConnectionKeepAliveBehavior {
+    let keepAliveFrequency: Duration?
+    let logger: Logger
+
+    func runKeepAlive(for connection: DatabaseConnection) async throws {
+        try await connection.simple("SELECT 1")
+    }
+}
+
+/// Whether the server could be reached the last time a connection was opened.
+final class Health: Sendable {
+    private let failure = Mutex<DatabaseError?>(nil)
+
+    /// The last connection attempt's error, if it failed and none has succeeded since.
+    var lastFailure: DatabaseError? { failure.withLock { $0 } }
+
+    func connected() { failure.withLock { $0 = nil } }
+
+    func failed(_ error: any Error) {
+        failure.withLock {
+            $0 = (error as? DatabaseError) ?? DatabaseError(.unavailable, "cannot connect to the database: \(error)")
+        }
+    }
+}
