@@ -14,6 +14,13 @@
 # Every command is idempotent; a start of a running instance only prints the URL.
 set -euo pipefail
 
+# Descriptors the caller left open (a test runner's pipes) would be inherited by the server and
+# held for its whole life: close all but stdin, stdout, stderr and bash's own script descriptor.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 cmd=${1:-}
 name=${2:-main}
 [[ $name =~ ^[A-Za-z0-9_-]+$ ]] || { echo "pg.sh: bad instance name '$name'" >&2; exit 2; }

@@ -133,6 +133,7 @@ public final class DB: Sendable {
     /// the savepoint only. At the outermost level a serialization failure (SQLSTATE 40001) or
     /// deadlock (40P01) runs `body` again, up to `retries` more times, after a short random
     /// pause; any other error is rethrown after the rollback.
+    @discardableResult
     public func transaction<Result>(
         isolation: IsolationLevel? = nil, readOnly: Bool = false, retries: Int = 0,
         _ body: (DB) async throws -> Result
@@ -158,7 +159,7 @@ public final class DB: Sendable {
             try await connection.simple(begin)
             do {
                 let result = try await body(DB(database: database, pinned: connection, depth: 1))
-                try await connection.simple("COMMIT")
+                try await connection.commit()
                 return result
             } catch {
                 do {

@@ -70,6 +70,21 @@ final class DatabaseConnection: PooledConnection {
         }
     }
 
+    /// Commits the open transaction. A transaction in which a statement failed is rolled back
+    /// by the server on `COMMIT` without an error; that is reported as one here.
+    func commit() async throws {
+        let tag: String
+        do {
+            tag = try await underlying.query("COMMIT", logger: logger).get().metadata.command
+        } catch {
+            throw DatabaseError.wrap(error)
+        }
+        guard tag == "COMMIT" else {
+            throw DatabaseError(
+                .server, "the transaction was rolled back: a statement in it failed", sqlState: "25P02")
+        }
+    }
+
     /// Records the column map worked out from `key`'s first result.
     func remember(_ columns: ColumnMap, for key: StatementCache.Key) {
         statements.withLock { $0.confirm(key, columns: columns) }

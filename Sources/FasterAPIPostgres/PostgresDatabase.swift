@@ -54,7 +54,7 @@ public final class PostgresDatabase: Service, Sendable {
             keepAliveBehavior: KeepAlive(keepAliveFrequency: configuration.keepAliveInterval, logger: logger),
             observabilityDelegate: NoOpConnectionPoolMetrics(connectionIDType: Int.self),
             clock: ContinuousClock()
-        ) { id, _ in
+        ) { id, pool in
             do {
                 let connection = try await PostgresConnection.connect(
                     on: eventLoopGroup.any(), configuration: connectionConfiguration, id: id, logger: logger)
@@ -63,8 +63,11 @@ public final class PostgresDatabase: Service, Sendable {
                     connection: DatabaseConnection(connection, id: id, configuration: configuration, logger: logger),
                     maximalStreamsOnConnection: 1)
             } catch {
-                let failure = DatabaseError.wrap(error)
-                health.failed(failure)
+                let failure =
+                    DatabaseError.wrap(error) as? DatabaseError
+                    ?? DatabaseError(.unavailable, "cannot connect to the database: \(error)")
+                // Callers waiting now fail at once rather than at their timeout.
+                for waiting in health.failed(failure) { pool.cancelLeaseConnection(waiting) }
                 logger.warning("Cannot connect to PostgreSQL: \(failure)")
                 throw error
             }
@@ -80,6 +83,7 @@ public final class PostgresDatabase: Service, Sendable {
 
     /// Runs `body` with a connection borrowed from the pool (leased when the first query runs)
     /// and returns it afterwards, also when `body` throws.
+    @discardableResult
     public func withConnection<Result>(_ body: (DB) async throws -> Result) async throws -> Result {
         let db = DB(database: self)
         defer { db.release() }
@@ -87,6 +91,7 @@ public final class PostgresDatabase: Service, Sendable {
     }
 
     /// Runs `body` in a transaction on a borrowed connection; see ``DB/transaction(isolation:readOnly:retries:_:)``.
+    @discardableResult
     public func transaction<Result>(
         isolation: IsolationLevel? = nil, readOnly: Bool = false, retries: Int = 0,
         _ body: (DB) async throws -> Result
@@ -116,8 +121,12 @@ public final class PostgresDatabase: Service, Sendable {
         if unreachable != nil { timeout = min(timeout, configuration.unavailableTimeout) }
         let id = requestIDs.next()
         let pool = self.pool
+        health.waiting.withLock { _ = $0.insert(id) }
         let timer = timers.any().scheduleTask(in: TimeAmount(timeout)) { pool.cancelLeaseConnection(id) }
-        defer { timer.cancel() }
+        defer {
+            timer.cancel()
+            health.waiting.withLock { _ = $0.remove(id) }
+        }
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
@@ -162,18 +171,21 @@ struct KeepAlive: ConnectionKeepAliveBehavior {
     }
 }
 
-/// Whether the server could be reached the last time a connection was opened.
+/// Whether the server could be reached the last time a connection was opened, and who is
+/// waiting for a connection meanwhile.
 final class Health: Sendable {
     private let failure = Mutex<DatabaseError?>(nil)
+    /// The lease requests waiting now.
+    let waiting = Mutex<Set<Int>>([])
 
     /// The last connection attempt's error, if it failed and none has succeeded since.
     var lastFailure: DatabaseError? { failure.withLock { $0 } }
 
     func connected() { failure.withLock { $0 = nil } }
 
-    func failed(_ error: any Error) {
-        failure.withLock {
-            $0 = (error as? DatabaseError) ?? DatabaseError(.unavailable, "cannot connect to the database: \(error)")
-        }
+    /// Records a failed attempt; returns the requests waiting, to fail now.
+    func failed(_ error: DatabaseError) -> Set<Int> {
+        failure.withLock { $0 = error }
+        return waiting.withLock { $0 }
     }
 }

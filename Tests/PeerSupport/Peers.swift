@@ -93,13 +93,16 @@ public final class PeerServer: Sendable {
         return try await start(executable: Peers.python) { port in [path, String(port)] + arguments }
     }
 
-    /// Starts `executable` with the arguments for a free port and waits (up to 20 s) until it
-    /// accepts connections there.
-    public static func start(executable: String, arguments: (Int) -> [String]) async throws -> PeerServer {
+    /// Starts `executable` with the arguments for a free port (and `environment` added to ours)
+    /// and waits (up to 20 s) until it accepts connections there.
+    public static func start(
+        executable: String, environment: [String: String] = [:], arguments: (Int) -> [String]
+    ) async throws -> PeerServer {
         let port = try freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments(port)
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         // Open for the server's life: peers that stop at the end of their input keep running.
@@ -118,8 +121,10 @@ public final class PeerServer: Sendable {
 
     /// Starts the demo app (the binary `swift build --build-tests` builds beside the tests) with
     /// `extraArguments` after its address.
-    public static func startDemo(_ extraArguments: [String] = []) async throws -> PeerServer {
-        return try await start(executable: try Peers.demoExecutable()) { port in
+    public static func startDemo(_ extraArguments: [String] = [], environment: [String: String] = [:]) async throws
+        -> PeerServer
+    {
+        return try await start(executable: try Peers.demoExecutable(), environment: environment) { port in
             ["--host", "127.0.0.1", "--port", String(port)] + extraArguments
         }
     }
