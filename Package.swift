@@ -112,7 +112,9 @@ let package = Package(
             dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket", "FasterAPIPostgres"],
             swiftSettings: swiftSettings),
         .executableTarget(
-            name: "fasterapi-pgloop", dependencies: ["FasterAPIPostgres"], path: "Benchmarks/pgloop",
+            name: "fasterapi-pgloop",
+            dependencies: ["FasterAPIPostgres", "FasterAPICore", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Benchmarks/pgloop",
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",

@@ -2,8 +2,10 @@
 // of generated rows, timed; prints one JSON line like the asyncpg peer's.
 //
 //   fasterapi-pgloop --url URL --mode select|copy --count N [--concurrency C]
+import FasterAPICore
 import FasterAPIPostgres
 import Foundation
+import NIOPosix
 
 struct World: Decodable {
     let id: Int
@@ -42,11 +44,13 @@ let seconds = try await withThrowingTaskGroup(of: Void.self) { group in
     let clock = ContinuousClock()
     switch mode {
     case "select":
-        /// Each worker selects `share(worker)` random rows on a connection of its own.
+        /// Each worker selects `share(worker)` random rows on a connection of its own. Workers
+        /// run on the event loops, as FasterAPI's handlers do, so each uses its loop's connections.
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator())
         func selects(_ share: @escaping @Sendable (Int) -> Int) async throws {
             try await withThrowingTaskGroup(of: Void.self) { workers in
                 for worker in 0..<concurrency {
-                    workers.addTask {
+                    workers.addTask(executorPreference: EventLoopTaskExecutor(loops[worker % loops.count])) {
                         try await database.withConnection { db in
                             for _ in 0..<share(worker) {
                                 let id = Int.random(in: 1...10_000)
@@ -69,9 +73,10 @@ let seconds = try await withThrowingTaskGroup(of: Void.self) { group in
             try await db.execute("CREATE TABLE IF NOT EXISTS copy_bench (id int, name text, score float8)")
             try await db.execute("TRUNCATE copy_bench")
         }
+        // The rows exist before the clock starts, as psql's file does.
+        let rows = (1...count).map(CopyRow.numbered)
         let elapsed = try await clock.measure {
             try await database.withConnection { db in
-                let rows = (1...count).lazy.map(CopyRow.numbered)
                 _ = try await db.copyIn(into: "copy_bench", rows: rows)
             }
         }

@@ -11,12 +11,12 @@ import NIOCore
 
 /// Runs tasks on one event loop, so a handler runs on the thread that owns its connection's socket
 /// (no hop between the NIO thread and Swift's global pool on the request path).
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
+package final class EventLoopTaskExecutor: TaskExecutor {
+    package let eventLoop: any EventLoop
 
-    init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    package init(_ eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         // Run the job as this task executor, not as the loop's serial executor: a job run with
         // the wrong executor identity would switch (and be enqueued) a second time.
         let job = UnownedJob(job)

@@ -11,7 +11,13 @@ extension DB {
     public func copyIn<Row: Encodable>(into table: String, columns: [String]? = nil, rows: some Sequence<Row>)
         async throws -> Int
     {
-        try await copyIn(into: table, columns: columns, rows: AsyncRows(base: rows))
+        var iterator = rows.makeIterator()
+        return try await copy(into: table, columns: columns, first: iterator.next()) { encoder in
+            // Rows are encoded without suspending until a chunk is full.
+            while encoder.buffer.readableBytes < CopyRowEncoder.chunkSize, let row = iterator.next() {
+                try encoder.encodeRow(row)
+            }
+        }
     }
 
     /// Copies rows produced by an async sequence; see ``copyIn(into:columns:rows:)-(_,_,Sequence<Row>)``.
@@ -19,46 +25,45 @@ extension DB {
     public func copyIn<Rows: AsyncSequence>(into table: String, columns: [String]? = nil, rows: Rows) async throws
         -> Int where Rows.Element: Encodable
     {
+        var iterator = rows.makeAsyncIterator()
+        let first = try await iterator.next(isolation: #isolation)
+        return try await copy(into: table, columns: columns, first: first) { encoder in
+            while encoder.buffer.readableBytes < CopyRowEncoder.chunkSize,
+                let row = try await iterator.next(isolation: #isolation)
+            {
+                try encoder.encodeRow(row)
+            }
+        }
+    }
+
+    /// Starts the copy once `first` has fixed the columns, then sends what `fill` encodes, a
+    /// chunk at a time, until a call adds nothing.
+    private func copy<Row: Encodable>(
+        into table: String, columns: [String]?, first: Row?, fill: (CopyRowEncoder) async throws -> Void
+    ) async throws -> Int {
         for name in [table] + (columns ?? []) where name.isEmpty || name.contains("\"") || name.contains("\0") {
             throw DatabaseError(.encoding, "'\(name)' cannot be used as a COPY table or column name")
         }
-        var iterator = rows.makeAsyncIterator()
-        guard let first = try await iterator.next(isolation: #isolation) else { return 0 }
+        guard let first else { return 0 }
         let encoder = CopyRowEncoder(columns: columns, naming: database.configuration.columnNaming)
         try encoder.encodeRow(first)
         let connection = try await connection()
-        var count = 1
         do {
             try await connection.underlying.copyFrom(
                 table: table, columns: encoder.columns ?? [], logger: database.logger
             ) { writer in
-                while let row = try await iterator.next(isolation: #isolation) {
-                    try encoder.encodeRow(row)
-                    count += 1
-                    if encoder.buffer.readableBytes >= 256 * 1024 {
-                        try await writer.write(encoder.buffer)
-                        encoder.buffer.clear()
-                    }
+                while true {
+                    try await fill(encoder)
+                    guard encoder.buffer.readableBytes > 0 else { return }
+                    try await writer.write(encoder.buffer)
+                    encoder.buffer.clear()
                 }
-                if encoder.buffer.readableBytes > 0 { try await writer.write(encoder.buffer) }
             }
         } catch {
             throw DatabaseError.wrap(error)
         }
-        return count
+        return encoder.rowCount
     }
-}
-
-/// A sequence seen as an async sequence.
-private struct AsyncRows<Base: Sequence>: AsyncSequence {
-    let base: Base
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.Iterator
-        mutating func next() async -> Base.Element? { base.next() }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeIterator()) }
 }
 
 /// Encodes rows as lines of `COPY` text: fields separated by tabs, `\N` for NULL, and
@@ -71,7 +76,11 @@ final class CopyRowEncoder {
     private let naming: PostgresConfiguration.ColumnNaming
     private var learning: [String]?
     private var field = 0
-    private var rowNumber = 0
+    /// Rows encoded so far.
+    private(set) var rowCount = 0
+
+    /// How many bytes are encoded before they are sent.
+    static let chunkSize = 256 * 1024
 
     init(columns: [String]?, naming: PostgresConfiguration.ColumnNaming) {
         self.columns = columns
@@ -79,7 +88,7 @@ final class CopyRowEncoder {
     }
 
     func encodeRow(_ row: some Encodable) throws {
-        rowNumber += 1
+        rowCount += 1
         field = 0
         if columns == nil { learning = [] }
         try row.encode(to: FieldEncoder(row: self))
@@ -89,7 +98,7 @@ final class CopyRowEncoder {
         }
         guard field == columns?.count else {
             throw DatabaseError(
-                .encoding, "row \(rowNumber) has \(field) fields; the copy has \(columns?.count ?? 0) columns")
+                .encoding, "row \(rowCount) has \(field) fields; the copy has \(columns?.count ?? 0) columns")
         }
         buffer.writeInteger(UInt8(ascii: "\n"))
     }
@@ -99,7 +108,7 @@ final class CopyRowEncoder {
         if learning != nil {
             learning!.append(naming == .snakeCaseToCamelCase ? Self.snakeCase(key) : key)
         } else if field >= columns!.count {
-            throw DatabaseError(.encoding, "row \(rowNumber) has more fields than the copy's \(columns!.count) columns")
+            throw DatabaseError(.encoding, "row \(rowCount) has more fields than the copy's \(columns!.count) columns")
         }
         if field > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
         field += 1
@@ -150,12 +159,12 @@ final class CopyRowEncoder {
             do {
                 writeText(String(decoding: try JSONEncoder().encode(value), as: UTF8.self))
             } catch {
-                throw DatabaseError(.encoding, "row \(rowNumber): cannot encode \(Value.self) as JSON: \(error)")
+                throw DatabaseError(.encoding, "row \(rowCount): cannot encode \(Value.self) as JSON: \(error)")
             }
         }
     }
 
-    private func writeFloatingPoint(_ value: Double) {
+    fileprivate func writeFloatingPoint(_ value: Double) {
         if value.isNaN {
             buffer.writeStaticString("NaN")
         } else if value.isInfinite {
@@ -230,22 +239,46 @@ private struct FieldContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         try row.writeValue(value)
     }
 
+    // The common types skip the dynamic casts of the generic path.
+    mutating func encode(_ value: String, forKey key: Key) throws {
+        try row.startField(key.stringValue)
+        row.writeText(value)
+    }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { try plain(value ? "t" : "f", key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { try plain(String(value), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { try plain(String(value), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { try plain(String(value), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { try plain(String(value), key) }
+    mutating func encode(_ value: Double, forKey key: Key) throws {
+        try row.startField(key.stringValue)
+        row.writeFloatingPoint(value)
+    }
+
+    private func plain(_ text: String, _ key: Key) throws {
+        try row.startField(key.stringValue)
+        row.buffer.writeString(text)
+    }
+
     // Nil still fills its column, with NULL (the default implementations would skip the key).
     mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try encode(value, forKey: key) }
-    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try encode(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try present(value, key) }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try present(value, key) }
+
+    private mutating func present<T: Encodable>(_ value: T?, _ key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
         -> KeyedEncodingContainer<NestedKey>

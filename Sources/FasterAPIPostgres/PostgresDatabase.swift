@@ -9,6 +9,10 @@ import _ConnectionPoolModule
 /// A pool of PostgreSQL connections, run as a service for as long as the app runs
 /// (`app.postgres(…)` adds it); connections open on demand up to the configured maximum.
 ///
+/// The connections are split between the event loops: a handler (which runs on its HTTP
+/// connection's loop) borrows a connection living on the same loop, so a query and its answer
+/// never cross threads. Callers on no event loop take the loops in turn.
+///
 /// Handlers take a request-scoped ``DB`` (`@Depends db: DB`); elsewhere, borrow one with
 /// ``withConnection(_:)``:
 ///
@@ -26,10 +30,11 @@ public final class PostgresDatabase: Service, Sendable {
     /// The configuration it was made with.
     public let configuration: PostgresConfiguration
     let logger: Logger
-    private let pool: Pool
+    /// One pool per event loop (fewer if the maximum is smaller than the number of loops).
+    private let pools: [(loop: any EventLoop, pool: Pool, maximum: Int)]
+    private let nextPool = Mutex(0)
     private let health: Health
     private let requestIDs = ConnectionIDGenerator()
-    private let timers: any EventLoopGroup
 
     /// A pool for `configuration`; nothing connects until ``run()`` runs and a caller asks.
     public init(
@@ -41,43 +46,51 @@ public final class PostgresDatabase: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.health = health
-        self.timers = eventLoopGroup
-        var poolConfiguration = ConnectionPoolConfiguration()
-        poolConfiguration.minimumConnectionCount = configuration.minimumConnections
-        poolConfiguration.maximumConnectionSoftLimit = configuration.maximumConnections
-        poolConfiguration.maximumConnectionHardLimit = configuration.maximumConnections
-        poolConfiguration.idleTimeout = configuration.idleTimeout
-        self.pool = Pool(
-            configuration: poolConfiguration,
-            idGenerator: ConnectionIDGenerator(),
-            requestType: LeaseRequest.self,
-            keepAliveBehavior: KeepAlive(keepAliveFrequency: configuration.keepAliveInterval, logger: logger),
-            observabilityDelegate: NoOpConnectionPoolMetrics(connectionIDType: Int.self),
-            clock: ContinuousClock()
-        ) { id, pool in
-            do {
-                let connection = try await PostgresConnection.connect(
-                    on: eventLoopGroup.any(), configuration: connectionConfiguration, id: id, logger: logger)
-                health.connected()
-                return ConnectionAndMetadata(
-                    connection: DatabaseConnection(connection, id: id, configuration: configuration, logger: logger),
-                    maximalStreamsOnConnection: 1)
-            } catch {
-                let failure =
-                    DatabaseError.wrap(error) as? DatabaseError
-                    ?? DatabaseError(.unavailable, "cannot connect to the database: \(error)")
-                // Callers waiting now fail at once rather than at their timeout.
-                for waiting in health.failed(failure) { pool.cancelLeaseConnection(waiting) }
-                logger.warning("Cannot connect to PostgreSQL: \(failure)")
-                throw error
+        let loops = Array(eventLoopGroup.makeIterator().prefix(max(1, configuration.maximumConnections)))
+        let connectionIDs = ConnectionIDGenerator()
+        pools = loops.enumerated().map { index, loop in
+            // The maximum (and minimum) shared out between the loops, the first ones taking the rest.
+            func share(_ total: Int) -> Int { total / loops.count + (index < total % loops.count ? 1 : 0) }
+            var poolConfiguration = ConnectionPoolConfiguration()
+            poolConfiguration.minimumConnectionCount = share(configuration.minimumConnections)
+            poolConfiguration.maximumConnectionSoftLimit = share(configuration.maximumConnections)
+            poolConfiguration.maximumConnectionHardLimit = share(configuration.maximumConnections)
+            poolConfiguration.idleTimeout = configuration.idleTimeout
+            let pool = Pool(
+                configuration: poolConfiguration,
+                idGenerator: connectionIDs,
+                requestType: LeaseRequest.self,
+                keepAliveBehavior: KeepAlive(keepAliveFrequency: configuration.keepAliveInterval, logger: logger),
+                observabilityDelegate: NoOpConnectionPoolMetrics(connectionIDType: Int.self),
+                clock: ContinuousClock()
+            ) { id, pool in
+                do {
+                    let connection = try await PostgresConnection.connect(
+                        on: loop, configuration: connectionConfiguration, id: id, logger: logger)
+                    health.connected()
+                    return ConnectionAndMetadata(
+                        connection: DatabaseConnection(connection, id: id, configuration: configuration, logger: logger),
+                        maximalStreamsOnConnection: 1)
+                } catch {
+                    let failure =
+                        DatabaseError.wrap(error) as? DatabaseError
+                        ?? DatabaseError(.unavailable, "cannot connect to the database: \(error)")
+                    // Callers waiting now fail at once rather than at their timeout.
+                    for waiting in health.failed(failure) { pool.cancelLeaseConnection(waiting) }
+                    logger.warning("Cannot connect to PostgreSQL: \(failure)")
+                    throw error
+                }
             }
+            return (loop, pool, share(configuration.maximumConnections))
         }
     }
 
-    /// Runs the pool until graceful shutdown (or cancellation), then closes its connections.
+    /// Runs the pools until graceful shutdown (or cancellation), then closes their connections.
     public func run() async {
         await cancelWhenGracefulShutdown {
-            await self.pool.run()
+            await withDiscardingTaskGroup { group in
+                for (_, pool, _) in self.pools { group.addTask { await pool.run() } }
+            }
         }
     }
 
@@ -114,15 +127,14 @@ public final class PostgresDatabase: Service, Sendable {
     }
 
     /// A connection, waiting at most `timeout` (or the short `unavailableTimeout` while the
-    /// server cannot be reached).
+    /// server cannot be reached), from the pool of the caller's event loop.
     func lease(timeout: Duration? = nil) async throws -> ConnectionLease<DatabaseConnection> {
-        let unreachable = health.lastFailure
+        let (loop, pool, maximum) = pickPool()
         var timeout = timeout ?? configuration.acquireTimeout
-        if unreachable != nil { timeout = min(timeout, configuration.unavailableTimeout) }
+        if health.lastFailure != nil { timeout = min(timeout, configuration.unavailableTimeout) }
         let id = requestIDs.next()
-        let pool = self.pool
         health.waiting.withLock { _ = $0.insert(id) }
-        let timer = timers.any().scheduleTask(in: TimeAmount(timeout)) { pool.cancelLeaseConnection(id) }
+        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { pool.cancelLeaseConnection(id) }
         defer {
             timer.cancel()
             health.waiting.withLock { _ = $0.remove(id) }
@@ -142,11 +154,22 @@ public final class PostgresDatabase: Service, Sendable {
             }
             if error == .requestCancelled {
                 throw DatabaseError(
-                    .poolTimeout,
-                    "no database connection became free within \(timeout) (all \(configuration.maximumConnections) in use)")
+                    .poolTimeout, "no database connection became free within \(timeout) (all \(maximum) in use)")
             }
             throw DatabaseError.wrap(error)
         }
+    }
+
+    private func pickPool() -> (loop: any EventLoop, pool: Pool, maximum: Int) {
+        if pools.count > 1, let current = MultiThreadedEventLoopGroup.currentEventLoop,
+            let own = pools.first(where: { $0.loop === current })
+        {
+            return own
+        }
+        return pools[nextPool.withLock { next in
+            defer { next = (next + 1) % pools.count }
+            return next
+        }]
     }
 }
 
