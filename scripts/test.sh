@@ -54,7 +54,11 @@ if [ $# -gt 0 ]; then
 else
   # The HTTP/2 conformance run floods a server on purpose; it runs on its own afterwards so the
   # timing-sensitive live tests do not share the two cores with it.
-  swift test --skip-build --parallel --num-workers 2 --skip HTTP2InteropTests --skip FasterAPIWebSocketTests
+  swift test --skip-build --parallel --num-workers 2 --skip HTTP2InteropTests --skip FasterAPIWebSocketTests \
+    --skip FasterAPIPostgresTests
+  # The PostgreSQL suites load the machine (a debug build's SCRAM, COPY, a second server they
+  # stop and start): they run on their own, beside their own server only.
+  swift test --skip-build --filter FasterAPIPostgresTests
   # The WebSocket and event-stream suites time keep-alives, heartbeats and disconnects; they run
   # after, apart from the peer-heavy interop and conformance runs, which run one at a time.
   swift test --skip-build --filter 'FasterAPIWebSocketTests\.(Live|WebSocketStateMachine|PerMessageDeflate|ServerSentEvent|UTF8)'

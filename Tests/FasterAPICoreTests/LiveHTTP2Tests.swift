@@ -116,7 +116,7 @@ struct LiveHTTP2Tests {
             let request = H2CUpgradeInjector.headersFrame(
                 for: HTTPRequestHead(method: .get, target: "/big", headers: ["host": "example"]))
             try await connection.send(bytes(Self.preface) + settings + Array(request.readableBytesView))
-            let headers = await connection.wait { state in
+            let headers = await connection.wait(timeout: .seconds(15)) { state in
                 Self.frames(after: bytes("\r\n\r\n") + state.received).contains { $0.type == 1 && $0.stream == 1 }
             }
             #expect(Self.frames(after: bytes("\r\n\r\n") + headers.received).contains { $0.type == 1 }, "\(headers)")

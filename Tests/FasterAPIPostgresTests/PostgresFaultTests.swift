@@ -81,9 +81,9 @@ struct PostgresFaultTests {
                 "pg.sh start printed no URL: \(started.stderr)")
             var configuration = try FaultSupport.configuration(url: url)
             configuration.maximumConnections = 4
-            configuration.acquireTimeout = .seconds(5)
+            configuration.acquireTimeout = .seconds(30)
             configuration.unavailableTimeout = .milliseconds(250)
-            configuration.connectTimeout = .seconds(2)
+            configuration.connectTimeout = .seconds(10)
             try await FaultSupport.withDatabase(configuration) { database in
                 // Serving normally.
                 let total = try await withThrowingTaskGroup(of: Int.self, returning: Int.self) { group in
@@ -405,9 +405,13 @@ private enum FaultSupport {
             "FASTERAPI_PG_URL is not set: run ./scripts/test.sh, which starts PostgreSQL")
     }
 
-    /// A configuration for `url`, without TLS.
+    /// A configuration for `url`, without TLS, with generous waits (a debug build on a loaded
+    /// machine takes seconds for SCRAM's key derivation); tests that time waits set their own.
     static func configuration(url: String) throws -> PostgresConfiguration {
-        try PostgresConfiguration(url: url + (url.contains("?") ? "&" : "?") + "sslmode=disable")
+        var configuration = try PostgresConfiguration(url: url + (url.contains("?") ? "&" : "?") + "sslmode=disable")
+        configuration.connectTimeout = .seconds(30)
+        configuration.acquireTimeout = .seconds(30)
+        return configuration
     }
 
     /// Runs `body` with a pool for `configuration` whose service runs meanwhile.

@@ -14,8 +14,13 @@ enum LivePostgres {
         return url
     }
 
+    /// A configuration for the test server. Waits are generous: a debug build on a loaded
+    /// machine takes seconds for SCRAM's key derivation.
     static func configuration(_ parameters: String = "sslmode=disable") throws -> PostgresConfiguration {
-        try PostgresConfiguration(url: "\(url())?\(parameters)")
+        var configuration = try PostgresConfiguration(url: "\(url())?\(parameters)")
+        configuration.connectTimeout = .seconds(30)
+        configuration.acquireTimeout = .seconds(30)
+        return configuration
     }
 
     /// Runs `body` with a pool for `configuration`, running.
@@ -410,8 +415,7 @@ struct PostgresConnectionTests {
 
     @Test("A certificate that does not chain to a trusted root is refused")
     func untrustedCertificate() async throws {
-        var configuration = try LivePostgres.configuration("sslmode=verify-full")
-        configuration.acquireTimeout = .seconds(3)
+        let configuration = try LivePostgres.configuration("sslmode=verify-full")
         try await LivePostgres.withDatabase(configuration) { database in
             await #expect {
                 try await database.withConnection { try await $0.query("SELECT 1").scalar(Int.self) }
@@ -423,7 +427,7 @@ struct PostgresConnectionTests {
     func wrongPassword() async throws {
         let url = try LivePostgres.url().replacingOccurrences(of: ":fasterapi-secret@", with: ":wrong@")
         var configuration = try PostgresConfiguration(url: url + "?sslmode=disable")
-        configuration.acquireTimeout = .seconds(3)
+        configuration.acquireTimeout = .seconds(30)
         try await LivePostgres.withDatabase(configuration) { database in
             await #expect {
                 try await database.withConnection { try await $0.query("SELECT 1").scalar(Int.self) }
@@ -454,7 +458,6 @@ struct PostgresAppTests {
         let app = App()
         var configuration = try LivePostgres.configuration()
         configuration.maximumConnections = maxConnections
-        configuration.acquireTimeout = .seconds(2)
         let database = try app.postgres(configuration)
         let table = LivePostgres.table("accounts")
         app.onStartup { _ in
