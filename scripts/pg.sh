@@ -11,7 +11,8 @@
 # NAME defaults to main, PORT to 54329 (or the port NAME last ran on). User fasterapi, password
 # fasterapi-secret, database fasterapi, SCRAM everywhere; TCP listens on 127.0.0.1 only and takes
 # both TLS (server certificate for localhost and 127.0.0.1) and plain connections. fsync is off.
-# Every command is idempotent; a start of a running instance only prints the URL.
+# Every command is idempotent; a start of a running instance only prints the URL. Run it as root
+# (it installs the package and runs the server as the `postgres` user).
 set -euo pipefail
 
 # Descriptors the caller left open (a test runner's pipes) would be inherited by the server and

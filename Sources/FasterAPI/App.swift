@@ -133,13 +133,15 @@ public final class App: RouteRegistrar, Sendable {
     }
 
     /// Runs `service` (a connection pool, a listener…) for as long as the app runs: it starts
-    /// before the start-up hooks, and is shut down after the server has drained its requests.
+    /// before the start-up hooks, and is shut down after the server has drained its requests and
+    /// the shutdown hooks have run.
     public func addService(_ service: any Service) {
         setup.withLockedValue { $0.services.append(service) }
     }
 
-    /// The services added with ``addService(_:)``, in order.
-    var services: [any Service] { setup.withLockedValue { $0.services } }
+    /// The services added with ``addService(_:)``, in order: run them beside ``makeServer(host:port:onStart:)``
+    /// when you build your own `ServiceGroup`.
+    public var services: [any Service] { setup.withLockedValue { $0.services } }
 
     /// Creates a group of routes sharing a path prefix, tags, middleware and dependencies.
     public func group(
@@ -273,25 +275,25 @@ public final class App: RouteRegistrar, Sendable {
             configuration: ServiceGroupConfiguration(
                 services: services + [.init(service: StartThenServe(app: self, server: server))],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            await runShutdownHooks()
-            throw error
-        }
-        await runShutdownHooks()
+        try await group.run()
     }
 }
 
-/// The app's own service: the start-up hooks (with the other services already running), then
-/// the server.
+/// The app's own service: the start-up hooks, the server, then the shutdown hooks, all while
+/// the other services (a database pool…) run.
 private struct StartThenServe<Responder: HTTPResponder>: Service {
     let app: App
     let server: HTTPServer<Responder>
 
     func run() async throws {
         try await app.runStartupHooks()
-        try await server.run()
+        do {
+            try await server.run()
+        } catch {
+            await app.runShutdownHooks()
+            throw error
+        }
+        await app.runShutdownHooks()
     }
 }
 

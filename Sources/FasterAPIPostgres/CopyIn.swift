@@ -5,14 +5,15 @@ import PostgresNIO
 extension DB {
     /// Copies `rows` into `table` with `COPY … FROM STDIN` (text format), streaming them in
     /// chunks as they are encoded. Columns are the rows' coding keys (`unitPrice` goes to
-    /// `unit_price` under the default column naming) unless `columns` names them. Returns the
-    /// number of rows copied. Any error aborts the whole copy: no row is kept.
+    /// `unit_price` under the default column naming; rename with `CodingKeys`), and `nil` fields
+    /// are `NULL`. Arrays of scalars fill array columns; other nested values are written as JSON
+    /// (for `json`/`jsonb` columns). The table name is quoted as it is (no schema prefix: it is
+    /// found on the `search_path`). Returns the number of rows copied. Any error aborts the
+    /// whole copy: no row is kept.
     @discardableResult
-    public func copyIn<Row: Encodable>(into table: String, columns: [String]? = nil, rows: some Sequence<Row>)
-        async throws -> Int
-    {
+    public func copyIn<Row: Encodable>(into table: String, rows: some Sequence<Row>) async throws -> Int {
         var iterator = rows.makeIterator()
-        return try await copy(into: table, columns: columns, first: iterator.next()) { encoder in
+        return try await copy(into: table, first: iterator.next()) { encoder in
             // Rows are encoded without suspending until a chunk is full.
             while encoder.buffer.readableBytes < CopyRowEncoder.chunkSize, let row = iterator.next() {
                 try encoder.encodeRow(row)
@@ -20,14 +21,13 @@ extension DB {
         }
     }
 
-    /// Copies rows produced by an async sequence; see ``copyIn(into:columns:rows:)-(_,_,Sequence<Row>)``.
+    /// Copies rows produced by an async sequence; see ``copyIn(into:rows:)-(_,Sequence<Row>)``.
     @discardableResult
-    public func copyIn<Rows: AsyncSequence>(into table: String, columns: [String]? = nil, rows: Rows) async throws
-        -> Int where Rows.Element: Encodable
-    {
+    public func copyIn<Rows: AsyncSequence>(into table: String, rows: Rows) async throws -> Int
+    where Rows.Element: Encodable {
         var iterator = rows.makeAsyncIterator()
         let first = try await iterator.next(isolation: #isolation)
-        return try await copy(into: table, columns: columns, first: first) { encoder in
+        return try await copy(into: table, first: first) { encoder in
             while encoder.buffer.readableBytes < CopyRowEncoder.chunkSize,
                 let row = try await iterator.next(isolation: #isolation)
             {
@@ -39,13 +39,13 @@ extension DB {
     /// Starts the copy once `first` has fixed the columns, then sends what `fill` encodes, a
     /// chunk at a time, until a call adds nothing.
     private func copy<Row: Encodable>(
-        into table: String, columns: [String]?, first: Row?, fill: (CopyRowEncoder) async throws -> Void
+        into table: String, first: Row?, fill: (CopyRowEncoder) async throws -> Void
     ) async throws -> Int {
-        for name in [table] + (columns ?? []) where name.isEmpty || name.contains("\"") || name.contains("\0") {
-            throw DatabaseError(.encoding, "'\(name)' cannot be used as a COPY table or column name")
+        guard !table.isEmpty, !table.contains("\""), !table.contains("\0") else {
+            throw DatabaseError(.encoding, "'\(table)' cannot be used as a COPY table name")
         }
         guard let first else { return 0 }
-        let encoder = CopyRowEncoder(columns: columns, naming: database.configuration.columnNaming)
+        let encoder = CopyRowEncoder(naming: database.configuration.columnNaming)
         try encoder.encodeRow(first)
         let connection = try await connection()
         do {
@@ -71,7 +71,7 @@ extension DB {
 /// fields count: `encodeIfPresent` writes `\N` rather than skipping the key).
 final class CopyRowEncoder {
     var buffer = ByteBuffer()
-    /// The column names, from the first row unless given.
+    /// The column names, from the first row.
     private(set) var columns: [String]?
     private let naming: PostgresConfiguration.ColumnNaming
     private var learning: [String]?
@@ -82,8 +82,7 @@ final class CopyRowEncoder {
     /// How many bytes are encoded before they are sent.
     static let chunkSize = 256 * 1024
 
-    init(columns: [String]?, naming: PostgresConfiguration.ColumnNaming) {
-        self.columns = columns
+    init(naming: PostgresConfiguration.ColumnNaming) {
         self.naming = naming
     }
 
@@ -145,12 +144,15 @@ final class CopyRowEncoder {
         case let value as Double: writeFloatingPoint(value)
         case let value as Float: writeFloatingPoint(Double(value))
         case let value as UUID: buffer.writeString(value.uuidString)
-        case let value as Date: buffer.writeString(value.formatted(Self.timestamp))
+        case let value as Date: buffer.writeString(Self.timestamp(value))
         case let value as Decimal: buffer.writeString(value.description)
-        case let value as Data: writeBytea(value)
-        case let value as [UInt8]: writeBytea(value)
-        case let value as any CopyOptional:
-            if let wrapped = value.wrappedValue { try writeValue(wrapped) } else { writeNull() }
+        // Exact types: an empty array of anything would cast to [UInt8].
+        case let value as Data where Value.self == Data.self: writeBytea(value)
+        case let value as [UInt8] where Value.self == [UInt8].self: writeBytea(value)
+        case let value as any EncodableOptional:
+            if let wrapped = value.wrappedEncodable { try writeValue(wrapped) } else { writeNull() }
+        case let elements as [any Encodable]:
+            writeText(try Self.arrayLiteral(elements))
         case let value as any RawRepresentable:
             guard let raw = value.rawValue as? any Encodable else { fallthrough }
             try writeValue(raw)
@@ -174,6 +176,33 @@ final class CopyRowEncoder {
         }
     }
 
+    /// An array column's text: `{1,2}`, `{"a b","c\\"d"}`, `{NULL}`, nested for arrays of arrays.
+    static func arrayLiteral(_ elements: [any Encodable]) throws -> String {
+        let items = try elements.map { element -> String in
+            switch element {
+            case let element as any EncodableOptional:
+                guard let wrapped = element.wrappedEncodable else { return "NULL" }
+                return try arrayLiteral([wrapped]).dropFirst().dropLast().description
+            case let nested as [any Encodable]:
+                return try arrayLiteral(nested)
+            case let text as String:
+                let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                return "\"\(escaped)\""
+            case let flag as Bool:
+                return flag ? "t" : "f"
+            case let number as any BinaryInteger:
+                return "\(number)"
+            case let number as Double:
+                return number.isNaN ? "NaN" : number.isInfinite ? (number < 0 ? "-Infinity" : "Infinity") : "\(number)"
+            case let uuid as UUID:
+                return uuid.uuidString
+            default:
+                throw DatabaseError(.encoding, "an array of \(type(of: element)) cannot be copied into an array column")
+            }
+        }
+        return "{" + items.joined(separator: ",") + "}"
+    }
+
     /// `bytea` in hex form; its backslash is escaped for COPY.
     private func writeBytea(_ bytes: some Collection<UInt8>) {
         buffer.writeStaticString("\\\\x")
@@ -184,7 +213,18 @@ final class CopyRowEncoder {
         }
     }
 
-    private static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    /// `2024-05-01T12:00:00.123456Z`: microseconds, PostgreSQL's precision.
+    static func timestamp(_ date: Date) -> String {
+        var seconds = date.timeIntervalSince1970.rounded(.down)
+        var micros = Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded())
+        if micros == 1_000_000 {
+            seconds += 1
+            micros = 0
+        }
+        let whole = Date(timeIntervalSince1970: seconds).formatted(.iso8601)  // …T12:00:00Z
+        let fraction = String(micros)
+        return "\(whole.dropLast()).\(String(repeating: "0", count: 6 - fraction.count))\(fraction)Z"
+    }
 
     /// `unitPrice` → `unit_price`.
     static func snakeCase(_ key: String) -> String {
@@ -195,15 +235,6 @@ final class CopyRowEncoder {
         }
         return result
     }
-}
-
-/// An optional field: nil is `NULL`.
-private protocol CopyOptional {
-    var wrappedValue: (any Encodable)? { get }
-}
-
-extension Optional: CopyOptional where Wrapped: Encodable {
-    fileprivate var wrappedValue: (any Encodable)? { self }
 }
 
 /// The encoder a row's `encode(to:)` sees: one keyed container whose keys are the columns.

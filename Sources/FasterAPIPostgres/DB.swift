@@ -14,10 +14,15 @@ import _ConnectionPoolModule
 /// }
 /// ```
 public final class DB: Sendable {
+    private typealias Waiter = CheckedContinuation<DatabaseConnection?, any Error>
+
     private enum State {
         case idle
-        case leasing([CheckedContinuation<DatabaseConnection, any Error>])
-        case leased(ConnectionLease<DatabaseConnection>)
+        /// The first query is leasing; later ones wait for it.
+        case leasing([Waiter])
+        case leased(Lease)
+        /// A transaction's handle, valid until its body returns.
+        case pinned(DatabaseConnection)
         case released
     }
 
@@ -25,22 +30,18 @@ public final class DB: Sendable {
     private let state: Mutex<State>
     /// Savepoint depth: 0 outside a transaction.
     let depth: Int
-    /// The connection a transaction runs on (nil: lease lazily).
-    private let pinned: DatabaseConnection?
 
     init(database: PostgresDatabase) {
         self.database = database
         self.state = Mutex(.idle)
         self.depth = 0
-        self.pinned = nil
     }
 
     /// A handle on `connection` inside a transaction, `depth` savepoints deep.
     private init(database: PostgresDatabase, pinned connection: DatabaseConnection, depth: Int) {
         self.database = database
-        self.state = Mutex(.released)
+        self.state = Mutex(.pinned(connection))
         self.depth = depth
-        self.pinned = connection
     }
 
     /// A statement to run; pick how to read its result (``DBQuery/all(_:)``, ``DBQuery/one(_:)``…).
@@ -49,63 +50,99 @@ public final class DB: Sendable {
     /// Runs `sql` for its effect and returns the number of rows it affected.
     @discardableResult
     public func execute(_ sql: SQL) async throws -> Int {
-        try await connection().command(sql)
+        try await using { try await $0.command(sql) }
+    }
+
+    /// Runs `work` on the connection. When the connection is lost, the lease is given back, so
+    /// the handle's next query borrows a fresh connection.
+    func using<Result>(_ work: (DatabaseConnection) async throws -> Result) async throws -> Result {
+        let connection = try await connection()
+        do {
+            return try await work(connection)
+        } catch let error as DatabaseError where error.kind == .connectionLost {
+            let lease = state.withLock { state -> Lease? in
+                guard case .leased(let lease) = state, lease.connection === connection else { return nil }
+                state = .idle
+                return lease
+            }
+            lease?.release()
+            throw error
+        }
     }
 
     /// The connection, leased on first use; concurrent first uses share one lease.
     func connection() async throws -> DatabaseConnection {
-        if let pinned { return pinned }
         enum Step {
             case ready(DatabaseConnection)
             case lease
             case wait
             case released
         }
-        let step = state.withLock { state -> Step in
-            switch state {
-            case .idle:
-                state = .leasing([])
-                return .lease
-            case .leasing: return .wait
-            case .leased(let lease): return .ready(lease.connection)
-            case .released: return .released
+        while true {
+            let step = state.withLock { state -> Step in
+                switch state {
+                case .idle:
+                    state = .leasing([])
+                    return .lease
+                case .leasing: return .wait
+                case .leased(let lease): return .ready(lease.connection)
+                case .pinned(let connection): return .ready(connection)
+                case .released: return .released
+                }
+            }
+            switch step {
+            case .ready(let connection):
+                return connection
+            case .released:
+                throw Self.usedAfterRelease
+            case .wait:
+                // Nil: the lease failed before this caller queued; it tries again.
+                if let connection = try await waitForLease() { return connection }
+            case .lease:
+                let result: Result<Lease, any Error>
+                do { result = .success(try await database.lease()) } catch { result = .failure(error) }
+                let (waiters, released) = state.withLock { state -> ([Waiter], Bool) in
+                    guard case .leasing(let waiters) = state else { return ([], true) }
+                    switch result {
+                    case .success(let lease): state = .leased(lease)
+                    case .failure: state = .idle
+                    }
+                    return (waiters, false)
+                }
+                if released, case .success(let lease) = result {
+                    lease.release()  // the request ended while the lease was on its way
+                    throw Self.usedAfterRelease
+                }
+                for waiter in waiters { waiter.resume(with: result.map { $0.connection }) }
+                return try result.get().connection
             }
         }
-        switch step {
-        case .ready(let connection):
-            return connection
-        case .released:
-            throw Self.usedAfterRelease
-        case .wait:
-            return try await withCheckedThrowingContinuation { continuation in
-                let ready = state.withLock { state -> DatabaseConnection? in
-                    if case .leasing(var waiters) = state {
-                        waiters.append(continuation)
-                        state = .leasing(waiters)
-                    }
-                    if case .leased(let lease) = state { return lease.connection }
-                    return nil
+    }
+
+    private func waitForLease() async throws -> DatabaseConnection? {
+        try await withCheckedThrowingContinuation { (continuation: Waiter) in
+            enum Decision {
+                case queued
+                case ready(DatabaseConnection?)
+                case released
+            }
+            let decision = state.withLock { state -> Decision in
+                switch state {
+                case .leasing(var waiters):
+                    waiters.append(continuation)
+                    state = .leasing(waiters)
+                    return .queued
+                case .leased(let lease): return .ready(lease.connection)
+                case .pinned(let connection): return .ready(connection)
+                case .idle: return .ready(nil)
+                case .released: return .released
                 }
-                if let ready { continuation.resume(returning: ready) }
             }
-        case .lease:
-            let result: Result<ConnectionLease<DatabaseConnection>, any Error>
-            do { result = .success(try await database.lease()) } catch { result = .failure(error) }
-            let (waiters, released) = state.withLock {
-                state -> ([CheckedContinuation<DatabaseConnection, any Error>], Bool) in
-                guard case .leasing(let waiters) = state else { return ([], true) }
-                switch result {
-                case .success(let lease): state = .leased(lease)
-                case .failure: state = .idle
-                }
-                return (waiters, false)
+            switch decision {
+            case .queued: break
+            case .ready(let connection): continuation.resume(returning: connection)
+            case .released: continuation.resume(throwing: Self.usedAfterRelease)
             }
-            if released, case .success(let lease) = result {
-                lease.release()  // the request ended while the lease was on its way
-                throw Self.usedAfterRelease
-            }
-            for waiter in waiters { waiter.resume(with: result.map(\.connection)) }
-            return try result.get().connection
         }
     }
 
@@ -114,13 +151,12 @@ public final class DB: Sendable {
     /// Gives the connection back to the pool (done for you after the response); the handle
     /// cannot be used afterwards.
     public func release() {
-        let (lease, waiters) = state.withLock {
-            state -> (ConnectionLease<DatabaseConnection>?, [CheckedContinuation<DatabaseConnection, any Error>]) in
+        let (lease, waiters) = state.withLock { state -> (Lease?, [Waiter]) in
             defer { state = .released }
             switch state {
             case .leased(let lease): return (lease, [])
             case .leasing(let waiters): return (nil, waiters)
-            case .idle, .released: return (nil, [])
+            case .idle, .pinned, .released: return (nil, [])
             }
         }
         for waiter in waiters { waiter.resume(throwing: Self.usedAfterRelease) }
@@ -130,7 +166,8 @@ public final class DB: Sendable {
     /// Runs `body` in a transaction: `COMMIT` when it returns, `ROLLBACK` when it throws.
     ///
     /// Inside a transaction, `transaction` nests with a savepoint: an error inside rolls back to
-    /// the savepoint only. At the outermost level a serialization failure (SQLSTATE 40001) or
+    /// the savepoint only (the outer transaction's isolation, read-only mode and retries apply).
+    /// The `DB` the body gets works until the body returns. At the outermost level a serialization failure (SQLSTATE 40001) or
     /// deadlock (40P01) runs `body` again, up to `retries` more times, after a short random
     /// pause; any other error is rethrown after the rollback.
     @discardableResult
@@ -143,7 +180,7 @@ public final class DB: Sendable {
             let savepoint = "fasterapi_savepoint_\(depth)"
             try await connection.simple("SAVEPOINT \(savepoint)")
             do {
-                let result = try await body(DB(database: database, pinned: connection, depth: depth + 1))
+                let result = try await Self.run(body, on: DB(database: database, pinned: connection, depth: depth + 1))
                 try await connection.simple("RELEASE SAVEPOINT \(savepoint)")
                 return result
             } catch {
@@ -158,7 +195,7 @@ public final class DB: Sendable {
         while true {
             try await connection.simple(begin)
             do {
-                let result = try await body(DB(database: database, pinned: connection, depth: 1))
+                let result = try await Self.run(body, on: DB(database: database, pinned: connection, depth: 1))
                 try await connection.commit()
                 return result
             } catch {
@@ -175,9 +212,22 @@ public final class DB: Sendable {
     }
 }
 
+extension DB {
+    /// Runs a transaction's body on its handle, which stops working when the body ends.
+    fileprivate static func run<Result>(_ body: (DB) async throws -> Result, on handle: DB) async throws -> Result {
+        defer { handle.release() }
+        return try await body(handle)
+    }
+}
+
 /// A transaction's isolation level.
 public enum IsolationLevel: Sendable {
-    case readCommitted, repeatableRead, serializable
+    /// Each statement sees what was committed before it began (PostgreSQL's default).
+    case readCommitted
+    /// The transaction sees a snapshot taken at its first statement.
+    case repeatableRead
+    /// As if the transactions ran one after another; conflicts fail with 40001.
+    case serializable
 
     var sql: String {
         switch self {

@@ -27,11 +27,11 @@ public struct DBQuery: Sendable {
         do {
             var iterator = reader.rows.makeAsyncIterator()
             guard let row = try await iterator.next() else {
-                throw DatabaseError(.noRows, "the query returned no row: \(sql.text)")
+                throw DatabaseError(.noRows, "no matching row")
             }
             let value = try reader.decode(Row.self, row)
             guard try await iterator.next() == nil else {
-                throw DatabaseError(.tooManyRows, "the query returned more than one row: \(sql.text)")
+                throw DatabaseError(.tooManyRows, "the query returned more than one row")
             }
             return value
         } catch {
@@ -39,7 +39,7 @@ public struct DBQuery: Sendable {
         }
     }
 
-    /// The first row, or nil if there is none.
+    /// The first row, or nil if there is none (the rest are read and dropped: add `LIMIT 1`).
     public func first<Row: Decodable>(_ type: Row.Type = Row.self) async throws -> Row? {
         var reader = try await start()
         do {
@@ -50,16 +50,17 @@ public struct DBQuery: Sendable {
         }
     }
 
-    /// The first column of the only row (`SELECT count(*) …`).
+    /// The first column of the first row (`SELECT count(*) …`); ``DatabaseError/Kind/noRows``
+    /// if there is none.
     public func scalar<Value: Decodable>(_ type: Value.Type = Value.self) async throws -> Value {
         let reader = try await start()
         do {
             var iterator = reader.rows.makeAsyncIterator()
             guard let row = try await iterator.next() else {
-                throw DatabaseError(.noRows, "the query returned no row: \(sql.text)")
+                throw DatabaseError(.noRows, "no matching row")
             }
             guard let cell = row.first else {
-                throw DatabaseError(.decoding, "the query returned no column: \(sql.text)")
+                throw DatabaseError(.decoding, "the query returned no column")
             }
             return try CellDecoder.decode(Value.self, from: cell)
         } catch {
@@ -95,9 +96,10 @@ public struct DBQuery: Sendable {
     }
 
     private func start() async throws -> RowReader {
-        let connection = try await db.connection()
-        let (rows, key, columns) = try await connection.rows(sql)
-        return RowReader(rows: rows, connection: connection, key: key, columns: columns)
+        try await db.using { connection in
+            let (rows, key, columns) = try await connection.rows(sql)
+            return RowReader(rows: rows, connection: connection, key: key, columns: columns)
+        }
     }
 }
 
@@ -124,9 +126,11 @@ struct RowReader {
 
 /// Rows decoded as they arrive; see ``DBQuery/stream(_:)``.
 public struct RowStream<Row: Decodable>: AsyncSequence {
+    /// A decoded row.
     public typealias Element = Row
     var reader: RowReader
 
+    /// An iterator reading from the start.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(rows: reader.rows.makeAsyncIterator(), reader: reader)
     }
@@ -136,6 +140,7 @@ public struct RowStream<Row: Decodable>: AsyncSequence {
         var rows: PreparedRows.AsyncIterator
         var reader: RowReader
 
+        /// The next row, or nil at the end.
         public mutating func next() async throws -> Row? {
             do {
                 guard let row = try await rows.next(isolation: #isolation) else { return nil }

@@ -44,8 +44,12 @@ final class DatabaseConnection: PooledConnection {
             if !lookup.confirmed { statements.withLock { $0.confirm(key, columns: nil) } }
             return (rows, key, lookup.columns)
         } catch {
-            if !lookup.confirmed { statements.withLock { $0.forget(key) } }
-            throw DatabaseError.wrap(error)
+            let error = DatabaseError.wrap(error)
+            // 0A000: the plan no longer fits the table (ALTER TABLE under `SELECT *`); 26000: the
+            // statement is gone (DISCARD ALL, DEALLOCATE ALL).
+            let invalidated = ["0A000", "26000"].contains((error as? DatabaseError)?.sqlState)
+            if !lookup.confirmed || invalidated { statements.withLock { $0.forget(key, named: lookup.name) } }
+            throw error
         }
     }
 
@@ -122,7 +126,10 @@ struct StatementIdentity: Sendable {
 /// A cached statement that returns rows.
 struct CachedStatement: PostgresPreparedStatement {
     @TaskLocal static var identity = StatementIdentity()
-    static var name: String { identity.name }
+    static var name: String {
+        precondition(!identity.name.isEmpty, "a cached statement's name was read outside its call")
+        return identity.name
+    }
     static var sql: String { identity.sql }
 
     let bindings: PostgresBindings

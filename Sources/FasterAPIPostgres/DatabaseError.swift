@@ -55,6 +55,7 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     /// A serialization failure (40001) or deadlock (40P01): worth retrying the transaction.
     public var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
 
+    /// The message, SQLSTATE, detail and hint on one line.
     public var description: String {
         var text = sqlState.map { "\(message) (SQLSTATE \($0))" } ?? message
         if let detail { text += ". \(detail)" }
@@ -97,6 +98,8 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
             self.init(.unavailable, "cannot connect to the database: \(error.underlying.map { "\($0)" } ?? "connection error")")
         case .queryCancelled:
             self.init(.server, "the query was cancelled", sqlState: "57014")
+        case .tooManyParameters:
+            self.init(.encoding, "a statement takes at most 65,535 parameters")
         default:
             self.init(.unavailable, "database error: \(error.code)")
         }

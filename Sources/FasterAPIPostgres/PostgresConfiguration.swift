@@ -99,8 +99,7 @@ public struct PostgresConfiguration: Sendable {
     public var unavailableTimeout: Duration = .milliseconds(250)
     /// Idle connections are checked with `SELECT 1` this often (nil: never).
     public var keepAliveInterval: Duration? = .seconds(30)
-    /// Prepared statements kept per connection, least recently used dropped first (0 disables
-    /// preparing: every query is parsed afresh).
+    /// Prepared statements kept per connection (at least 1), least recently used dropped first.
     public var statementCacheCapacity = 128
     /// How result columns meet `Decodable` keys.
     public var columnNaming = ColumnNaming.snakeCaseToCamelCase
@@ -148,10 +147,13 @@ public struct PostgresConfiguration: Sendable {
             if tls.mode == .require, tls.verification == .none { tls.verification = .certificate }
         case "application_name": applicationName = value
         case "statement_timeout": statementTimeout = .milliseconds(try integer())
-        case "connect_timeout": connectTimeout = .seconds(try integer())
+        case "connect_timeout":
+            let seconds = try integer()
+            connectTimeout = seconds == 0 ? .seconds(86_400) : .seconds(seconds)  // 0: no limit, as in libpq
         case "pool_min": minimumConnections = try integer()
         case "pool_max": maximumConnections = max(1, try integer())
         case "host", "port", "user", "password", "dbname": break  // taken by PostgresURL
+        case "channel_binding", "gssencmode", "target_session_attrs": break  // libpq's, not needed here
         default: throw PostgresConfigurationError("unknown URL parameter '\(name)'")
         }
     }
@@ -173,8 +175,9 @@ public struct PostgresConfiguration: Sendable {
             configuration.options.additionalStartupParameters.append(("application_name", applicationName))
         }
         if let statementTimeout {
-            let milliseconds = statementTimeout / .milliseconds(1)
-            configuration.options.additionalStartupParameters.append(("statement_timeout", "\(Int(milliseconds))"))
+            // Rounded up: 0 would turn the timeout off.
+            let milliseconds = Int((statementTimeout / .milliseconds(1)).rounded(.up))
+            configuration.options.additionalStartupParameters.append(("statement_timeout", "\(max(1, milliseconds))"))
         }
         return configuration
     }
@@ -201,12 +204,6 @@ public struct PostgresConfigurationError: Error, CustomStringConvertible {
     public let description: String
 
     init(_ description: String) { self.description = description }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        self = .nanoseconds(Int64(duration / .nanoseconds(1)))
-    }
 }
 
 /// The parts of a libpq connection URL.

@@ -54,8 +54,12 @@ public final class PostgresListener: Service, Sendable {
     public var isConnected: Bool { state.withLock { $0.connected } }
 
     /// The notifications sent on `channel` from now on, until the consumer stops iterating or
-    /// the service stops.
+    /// the service stops. The name is used quoted, as it is: `NOTIFY` it with the same case
+    /// (`pg_notify('Orders', …)` or `NOTIFY "Orders"`).
     public func notifications(on channel: String) -> AsyncStream<Notification> {
+        precondition(
+            !channel.isEmpty && channel.utf8.count <= 63 && !channel.contains("\"") && !channel.contains("\0"),
+            "'\(channel)' cannot be a PostgreSQL channel name (1 to 63 bytes, no double quote or NUL)")
         let (stream, continuation) = AsyncStream.makeStream(of: Notification.self, bufferingPolicy: .bufferingNewest(10_000))
         let id = state.withLock { state -> Int? in
             guard !state.stopped else { return nil }
@@ -136,7 +140,9 @@ public final class PostgresListener: Service, Sendable {
                                 }
                             }
                         } catch {
+                            // The connection goes too, so the loop reconnects and listens afresh.
                             addedContinuation.finish()
+                            connection.close().whenComplete { _ in }
                             throw error
                         }
                     }

@@ -102,7 +102,7 @@ private struct RowContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try native(key) }
     func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try native(key) }
     func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try narrowed(key) }
-    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try native(key) }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try narrowed(key) }
     func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try narrowed(key) }
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try narrowed(key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try narrowed(key) }
@@ -136,9 +136,6 @@ struct CellDecoder: Decoder, SingleValueDecodingContainer {
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     static func decode<T: Decodable>(_ type: T.Type, from cell: PostgresCell) throws -> T {
-        if let native = T.self as? any PostgresDecodable.Type {
-            return try Self.native(native, from: cell) as! T
-        }
         if cell.dataType == .json || cell.dataType == .jsonb, var bytes = cell.bytes {
             if cell.dataType == .jsonb, cell.format == .binary { bytes.moveReaderIndex(forwardBy: 1) }  // version byte
             do {
@@ -146,6 +143,9 @@ struct CellDecoder: Decoder, SingleValueDecodingContainer {
             } catch {
                 throw DatabaseError(.decoding, "column '\(cell.columnName)' holds JSON that is not a \(T.self): \(error)")
             }
+        }
+        if let native = T.self as? any PostgresDecodable.Type {
+            return try Self.native(native, from: cell) as! T
         }
         return try T(from: CellDecoder(cell: cell))
     }
@@ -177,7 +177,7 @@ struct CellDecoder: Decoder, SingleValueDecodingContainer {
     func decode(_ type: Int16.Type) throws -> Int16 { try Self.native(Int16.self, from: cell) }
     func decode(_ type: Int32.Type) throws -> Int32 { try Self.native(Int32.self, from: cell) }
     func decode(_ type: Int64.Type) throws -> Int64 { try Self.native(Int64.self, from: cell) }
-    func decode(_ type: UInt8.Type) throws -> UInt8 { try Self.native(UInt8.self, from: cell) }
+    func decode(_ type: UInt8.Type) throws -> UInt8 { try Self.narrowed(UInt8.self, from: cell) }
     func decode(_ type: UInt.Type) throws -> UInt { try Self.narrowed(UInt.self, from: cell) }
     func decode(_ type: UInt16.Type) throws -> UInt16 { try Self.narrowed(UInt16.self, from: cell) }
     func decode(_ type: UInt32.Type) throws -> UInt32 { try Self.narrowed(UInt32.self, from: cell) }

@@ -10,7 +10,7 @@ import PostgresNIO
 /// ```
 ///
 /// Values PostgreSQL knows natively (integers, floating point, `String`, `Bool`, `UUID`,
-/// `Date`, `Decimal`, bytes and arrays of these) bind as their own types; optionals bind
+/// `Date`, `Decimal`, `Data` and `ByteBuffer` as `bytea`, and arrays of these) bind as their own types; optionals bind
 /// `NULL` when nil; `String`- or integer-backed enums bind their raw value; any other
 /// `Encodable` binds as `jsonb`. Fragments compose (`\(filter)` where `filter` is a `SQL`), and
 /// identifiers are quoted with `\(identifier: column)`.
@@ -19,6 +19,8 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     public private(set) var text: String
     /// The parameters, encoded, in placeholder order.
     private(set) var parameters: [Parameter] = []
+    /// Where each parameter's placeholder starts in `text` (UTF-8 offsets).
+    private var placeholders: [Int] = []
     /// A parameter that could not be encoded: thrown when the statement runs.
     private(set) var encodingError: DatabaseError?
 
@@ -34,29 +36,22 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     /// The text, with parameters shown as their placeholders.
     public var description: String { text }
 
-    /// Appends a fragment, renumbering its placeholders.
+    /// Appends a fragment, renumbering its placeholders (only those: `$1` in a string literal,
+    /// a dollar-quoted body or an identifier is left alone).
     public mutating func append(_ fragment: SQL) {
         encodingError = encodingError ?? fragment.encodingError
-        guard !fragment.parameters.isEmpty else {
-            text += fragment.text
-            return
-        }
-        // Shift $n in the fragment by the parameters already here.
+        let base = text.utf8.count
         let offset = parameters.count
         var shifted = ""
-        var scalars = fragment.text.unicodeScalars[...]
-        while let dollar = scalars.firstIndex(of: "$") {
-            shifted.unicodeScalars.append(contentsOf: scalars[..<dollar])
-            scalars = scalars[scalars.index(after: dollar)...]
-            let digits = scalars.prefix { ("0"..."9").contains($0) }
-            if let number = Int(String(String.UnicodeScalarView(digits))) {
-                shifted += "$\(number + offset)"
-                scalars = scalars[digits.endIndex...]
-            } else {
-                shifted += "$"
-            }
+        var rest = fragment.text.utf8[...]
+        for (number, start) in zip(1..., fragment.placeholders) {
+            let index = fragment.text.utf8.index(fragment.text.utf8.startIndex, offsetBy: start)
+            shifted += String(Substring(rest[..<index]))
+            placeholders.append(base + shifted.utf8.count)
+            shifted += "$\(number + offset)"
+            rest = rest[fragment.text.utf8.index(index, offsetBy: "$\(number)".utf8.count)...]
         }
-        shifted.unicodeScalars.append(contentsOf: scalars)
+        shifted += String(Substring(rest))
         text += shifted
         parameters += fragment.parameters
     }
@@ -71,8 +66,8 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     /// Binds `value` as the next parameter and appends its placeholder.
     mutating func bind<Value: Encodable>(_ value: Value) {
         switch value {
-        case let value as any OptionalParameter:
-            if let wrapped = value.wrappedParameter {
+        case let value as any EncodableOptional:
+            if let wrapped = value.wrappedEncodable {
                 bind(wrapped)
             } else {
                 append(Parameter(psqlType: .null, psqlFormat: .binary, bytes: nil))
@@ -106,6 +101,7 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
 
     private mutating func append(_ parameter: Parameter) {
         parameters.append(parameter)
+        placeholders.append(text.utf8.count)
         text += "$\(parameters.count)"
     }
 
@@ -185,11 +181,11 @@ struct Parameter: PostgresDynamicTypeEncodable, Sendable {
     }
 }
 
-/// An optional parameter: nil binds `NULL`.
-private protocol OptionalParameter {
-    var wrappedParameter: (any Encodable)? { get }
+/// An optional, seen through: what it wraps, or nil (bound or copied as `NULL`).
+protocol EncodableOptional {
+    var wrappedEncodable: (any Encodable)? { get }
 }
 
-extension Optional: OptionalParameter where Wrapped: Encodable {
-    fileprivate var wrappedParameter: (any Encodable)? { self }
+extension Optional: EncodableOptional where Wrapped: Encodable {
+    var wrappedEncodable: (any Encodable)? { self }
 }

@@ -69,9 +69,10 @@ struct StatementCache {
         if let columns { entries[key]?.columns = columns }
     }
 
-    /// Forgets `key` after its first run failed (perhaps in preparing it: the driver keeps that
-    /// failure under the name, so the next use prepares it under a new one).
-    mutating func forget(_ key: Key) {
-        entries[key] = nil
+    /// Forgets `key` if it is still named `name`: its preparation failed (the driver keeps that
+    /// failure under the name) or the server dropped it, so the next use prepares it under a new
+    /// name.
+    mutating func forget(_ key: Key, named name: String) {
+        if entries[key]?.name == name { entries[key] = nil }
     }
 }

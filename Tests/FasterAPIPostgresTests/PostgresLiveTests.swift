@@ -354,6 +354,33 @@ struct PostgresCopyTests {
         }
     }
 
+    @Test("COPY fills array, timestamp and jsonb columns")
+    func columnTypes() async throws {
+        struct Tagged: Codable, Equatable, Sendable {
+            struct Extra: Codable, Equatable, Sendable { var size: Int }
+            var tags: [String]
+            var scores: [Int]
+            var at: Date
+            var extra: Extra
+        }
+        try await LivePostgres.withDatabase { database in
+            try await database.withConnection { db in
+                let table = LivePostgres.table("copy")
+                try await db.execute("CREATE TABLE \(unsafeRaw: table) (tags text[], scores int8[], at timestamptz, extra jsonb)")
+                let rows = [
+                    Tagged(tags: ["a b", "quote\"", "back\\slash", "tab\t"], scores: [1, -2], at: Date(timeIntervalSince1970: 1_700_000_000.123456), extra: .init(size: 3)),
+                    Tagged(tags: [], scores: [], at: Date(timeIntervalSince1970: 0), extra: .init(size: 0)),
+                ]
+                try await db.copyIn(into: table, rows: rows)
+                let back = try await db.query("SELECT * FROM \(unsafeRaw: table) ORDER BY at DESC").all(Tagged.self)
+                #expect(back.map(\.tags) == rows.map(\.tags) && back.map(\.scores) == rows.map(\.scores))
+                #expect(back.map(\.extra) == rows.map(\.extra))
+                #expect(abs(back[0].at.timeIntervalSince1970 - 1_700_000_000.123456) < 0.000_001)
+                try await db.execute("DROP TABLE \(unsafeRaw: table)")
+            }
+        }
+    }
+
     @Test("COPY streams rows from an async sequence; a failing row aborts the whole copy")
     func asyncRows() async throws {
         try await LivePostgres.withDatabase { database in

@@ -1,4 +1,5 @@
 import FasterAPI
+import Foundation
 import PostgresNIO
 import Testing
 
@@ -98,6 +99,13 @@ struct SQLTests {
         #expect(sql.parameterTypes == [.int8, .int8, .text])
         #expect(("SELECT \(1)" as SQL + " , \(2)").text == "SELECT $1 , $2")
     }
+
+    @Test("Only placeholders are renumbered: $1 inside literals, dollar quotes and identifiers stays")
+    func placeholdersOnly() {
+        let fragment: SQL = "'$1 off' || \(identifier: "a$1") || $$ $1 $$ || \(5)"
+        let sql: SQL = "SELECT \(1), \(fragment)"
+        #expect(sql.text == "SELECT $1, '$1 off' || \"a$1\" || $$ $1 $$ || $2")
+    }
 }
 
 @Suite("Prepared-statement cache")
@@ -132,7 +140,9 @@ struct StatementCacheTests {
     func forgetting() {
         var cache = StatementCache(capacity: 4)
         let first = cache.lookup(key("bad")).name
-        cache.forget(key("bad"))
+        cache.forget(key("bad"), named: "someone else's")
+        #expect(cache.lookup(key("bad")).name == first)
+        cache.forget(key("bad"), named: first)
         #expect(cache.lookup(key("bad")).name != first)
     }
 }
@@ -167,7 +177,7 @@ struct RowFormatTests {
             var score: Double
             var unitPrice: Double?
         }
-        let encoder = CopyRowEncoder(columns: nil, naming: .snakeCaseToCamelCase)
+        let encoder = CopyRowEncoder(naming: .snakeCaseToCamelCase)
         try encoder.encodeRow(Row(id: 1, note: "a\tb\nc\\d\re", flag: true, score: .infinity, unitPrice: nil))
         try encoder.encodeRow(Row(id: 2, note: nil, flag: false, score: 0.5, unitPrice: 2))
         #expect(encoder.columns == ["id", "note", "flag", "score", "unit_price"])
@@ -176,9 +186,18 @@ struct RowFormatTests {
                 == "1\ta\\tb\\nc\\\\d\\re\tt\tInfinity\t\\N\n2\t\\N\tf\t0.5\t2.0\n")
     }
 
+    @Test("Arrays become PostgreSQL array literals; dates keep their microseconds")
+    func arraysAndDates() throws {
+        #expect(try CopyRowEncoder.arrayLiteral([1, 2]) == "{1,2}")
+        #expect(try CopyRowEncoder.arrayLiteral(["a b", "c\"d", "e\\f"]) == #"{"a b","c\"d","e\\f"}"#)
+        #expect(try CopyRowEncoder.arrayLiteral([Int?.none, 3]) == "{NULL,3}")
+        #expect(try CopyRowEncoder.arrayLiteral([[1, 2], [3, 4]]) == "{{1,2},{3,4}}")
+        #expect(CopyRowEncoder.timestamp(Date(timeIntervalSince1970: 1_700_000_000.000123)) == "2023-11-14T22:13:20.000123Z")
+    }
+
     @Test("A row that is not a flat struct is refused with the reason")
     func notARow() {
-        let encoder = CopyRowEncoder(columns: nil, naming: .exact)
+        let encoder = CopyRowEncoder(naming: .exact)
         #expect(throws: DatabaseError.self) { try encoder.encodeRow([1, 2, 3]) }
     }
 }
