@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "FasterAPIJWT", targets: ["FasterAPIJWT"]),
         .library(name: "FasterAPIWebSocket", targets: ["FasterAPIWebSocket"]),
         .library(name: "FasterAPIPostgres", targets: ["FasterAPIPostgres"]),
+        .library(name: "FasterAPIMCP", targets: ["FasterAPIMCP"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
         .executable(name: "fasterapi-pgloop", targets: ["fasterapi-pgloop"]),
     ],
@@ -107,6 +108,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FasterAPIMCP",
+            dependencies: ["FasterAPI", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "fasterapi-demo",
             dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket", "FasterAPIPostgres"],
@@ -166,6 +172,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "FasterAPIMCPTests", dependencies: ["FasterAPIMCP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "FasterAPIJWTTests",
             dependencies: [
