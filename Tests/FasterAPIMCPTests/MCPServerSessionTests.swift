@@ -1,0 +1,106 @@
+import FasterAPI
+import NIOCore
+import Testing
+
+@testable import FasterAPIMCP
+
+@Suite("MCP server session lifecycle")
+struct MCPServerSessionTests {
+    private func session() -> MCPServerSession {
+        MCPServerSession(info: MCPServerInfo(name: "catalogue", version: "1.0.0", capabilities: ["tools": [:]]))
+    }
+
+    private func receive(_ session: inout MCPServerSession, _ text: String) -> [MCPServerSession.Action] {
+        session.receive(JSONRPCPayload.decode(ByteBuffer(string: text)))
+    }
+
+    private func initialize(_ version: String) -> String {
+        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"\#(version)","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#
+    }
+
+    @Test("initialize answers with the client's version when supported, else the newest", arguments: [
+        ("2024-11-05", "2024-11-05"), ("2025-03-26", "2025-03-26"), ("2025-06-18", "2025-06-18"),
+        ("2025-11-25", "2025-11-25"), ("2099-01-01", "2025-11-25"),
+    ])
+    func negotiation(requested: String, answered: String) throws {
+        var session = session()
+        let actions = receive(&session, initialize(requested))
+        guard case .answer(.response(.int(1), .object(let result))) = actions.first else {
+            Issue.record("no initialize result: \(actions)")
+            return
+        }
+        #expect(result["protocolVersion"] == .string(answered))
+        #expect(result["serverInfo"] == ["name": "catalogue", "version": "1.0.0"])
+        #expect(result["capabilities"] == ["tools": [:]])
+        #expect(session.phase == .initializing(version: answered))
+        #expect(receive(&session, #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#) == [.none])
+        #expect(session.phase == .ready(version: answered))
+    }
+
+    @Test("Before initialize only ping works; requests get -32600 and the session goes on")
+    func beforeInitialize() {
+        var session = session()
+        #expect(
+            receive(&session, #"{"jsonrpc":"2.0","id":"p","method":"ping"}"#)
+                == [.answer(.response(id: .string("p"), result: .object(JSONObject())))])
+        guard case .answer(.error(.int(2), let error)) = receive(&session, #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#).first
+        else {
+            Issue.record("tools/list before initialize was not refused")
+            return
+        }
+        #expect(error.code == -32600)
+        #expect(receive(&session, #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#) == [.none])
+        guard case .answer(.response) = receive(&session, initialize("2025-06-18")).first else {
+            Issue.record("initialize after a refused request failed")
+            return
+        }
+    }
+
+    @Test("After initialize, requests go to their handlers and a second initialize is refused")
+    func operation() {
+        var session = session()
+        _ = receive(&session, initialize("2025-06-18"))
+        #expect(
+            receive(&session, #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add"}}"#)
+                == [.handle(id: .int(3), method: "tools/call", params: ["name": "add"])])
+        guard case .answer(.error(.int(1), let error)) = receive(&session, initialize("2025-06-18")).first else {
+            Issue.record("a second initialize was accepted")
+            return
+        }
+        #expect(error.code == -32600)
+        #expect(
+            receive(&session, #"{"jsonrpc":"2.0","id":9,"result":{"roots":[]}}"#)
+                == [.reply(id: .int(9), result: .success(["roots": []]))])
+    }
+
+    @Test("initialize without a protocolVersion is -32602")
+    func badInitialize() {
+        var session = session()
+        guard case .answer(.error(.int(1), let error)) = receive(&session, #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).first
+        else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(error.code == -32602)
+        #expect(session.phase == .awaitingInitialize)
+    }
+
+    @Test("Batches only under 2025-03-26, answered element by element")
+    func batches() {
+        let batch = #"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/list"}]"#
+        var old = session()
+        _ = receive(&old, initialize("2025-03-26"))
+        #expect(
+            receive(&old, batch) == [
+                .answer(.response(id: .int(1), result: .object(JSONObject()))),
+                .handle(id: .int(2), method: "tools/list", params: nil),
+            ])
+        var new = session()
+        _ = receive(&new, initialize("2025-06-18"))
+        guard case .answer(.error(nil, let error)) = receive(&new, batch).first else {
+            Issue.record("a batch was accepted under 2025-06-18")
+            return
+        }
+        #expect(error.code == -32600)
+    }
+}
