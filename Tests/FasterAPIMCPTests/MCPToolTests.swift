@@ -1,0 +1,93 @@
+import FasterAPI
+import Testing
+
+@testable import FasterAPIMCP
+
+/// `add`'s arguments.
+@Schema struct AddArguments: Codable, Sendable {
+    /// The first number.
+    var a: Double
+    /// The second number.
+    var b: Double
+}
+
+/// `add`'s result.
+@Schema struct AddResult: Codable, Sendable {
+    /// a + b.
+    var sum: Double
+}
+
+struct Refused: Error, CustomStringConvertible {
+    var description: String { "the tool refused" }
+}
+
+@Suite("MCP tools")
+struct MCPToolTests {
+    private func registry() -> MCPToolRegistry {
+        var registry = MCPToolRegistry()
+        registry.add(
+            MCPTool.make(
+                name: "add", description: "Add two numbers.", annotations: MCPToolAnnotations(readOnlyHint: true)
+            ) { (arguments: AddArguments) in AddResult(sum: arguments.a + arguments.b) })
+        registry.add(
+            MCPTool.make(name: "refuse", description: nil, annotations: MCPToolAnnotations()) {
+                (_: AddArguments) -> AddResult in throw Refused()
+            })
+        return registry
+    }
+
+    @Test("tools/list shows each tool with schemas derived from its types")
+    func listing() throws {
+        guard case .object(let result) = registry().listResult, case .array(let tools)? = result["tools"],
+            case .object(let add) = tools[0]
+        else {
+            Issue.record("no tools")
+            return
+        }
+        #expect(add["name"] == "add")
+        #expect(add["description"] == "Add two numbers.")
+        #expect(add["annotations"] == ["readOnlyHint": true])
+        guard case .object(let input)? = add["inputSchema"], case .object(let properties)? = input["properties"] else {
+            Issue.record("no input schema: \(add)")
+            return
+        }
+        #expect(input["type"] == "object")
+        #expect(properties["a"] != nil && properties["b"] != nil)
+        #expect(input["required"] == ["a", "b"])
+        guard case .object(let output)? = add["outputSchema"] else {
+            Issue.record("no output schema")
+            return
+        }
+        // The output model is referenced and defined in $defs, not in OpenAPI's components.
+        #expect(output["$ref"] == "#/$defs/AddResult")
+        #expect(output["$defs"] != nil)
+    }
+
+    @Test("tools/call returns structured content and its text")
+    func call() async throws {
+        let result = try await registry().call(["name": "add", "arguments": ["a": 2, "b": 3.5]])
+        #expect(result == ["content": [["type": "text", "text": #"{"sum":5.5}"#]], "structuredContent": ["sum": 5.5]])
+    }
+
+    @Test("A tool that throws gives an isError result, not a protocol error")
+    func toolError() async throws {
+        let result = try await registry().call(["name": "refuse", "arguments": ["a": 1, "b": 2]])
+        #expect(result == ["content": [["type": "text", "text": "the tool refused"]], "isError": true])
+    }
+
+    @Test("Unknown tools and arguments that do not fit are -32602, the latter with the problems")
+    func invalidParams() async {
+        await #expect(throws: JSONRPCError.self) { try await registry().call(["name": "nope"]) }
+        do {
+            _ = try await registry().call(["name": "add", "arguments": ["a": "x"]])
+            Issue.record("bad arguments accepted")
+        } catch {
+            #expect(error.code == -32602)
+            guard case .array(let issues)? = error.data else {
+                Issue.record("no validation details")
+                return
+            }
+            #expect(issues.count == 2)  // a is not a number, b is missing
+        }
+    }
+}
