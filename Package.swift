@@ -115,7 +115,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "fasterapi-demo",
-            dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket", "FasterAPIPostgres"],
+            dependencies: ["FasterAPI", "FasterAPIJWT", "FasterAPIWebSocket", "FasterAPIPostgres", "FasterAPIMCP"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "fasterapi-pgloop",
@@ -172,7 +172,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "FasterAPIMCPTests", dependencies: ["FasterAPIMCP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "FasterAPIMCPTests",
+            dependencies: ["FasterAPIMCP", "PeerSupport", .product(name: "NIOCore", package: "swift-nio")],
+            exclude: ["Interop"]
+        ),
         .testTarget(
             name: "FasterAPIJWTTests",
             dependencies: [

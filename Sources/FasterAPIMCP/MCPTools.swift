@@ -63,14 +63,21 @@ struct MCPTool: Sendable {
         name: String, description: String?, annotations: MCPToolAnnotations,
         handler: @escaping @Sendable (Arguments) async throws -> Output
     ) -> MCPTool {
-        MCPTool(
+        // Structured content is an object: a model is one; any other result is wrapped as
+        // `{"result": …}`, as the Python SDK does.
+        let isModel = Output.self is any SchemaModel.Type
+        return MCPTool(
             name: name, description: description,
             inputSchema: MCPSchema.standalone { Arguments.modelSchema(in: &$0) },
-            outputSchema: MCPSchema.standalone { Output.jsonSchema(in: &$0) },
+            outputSchema: MCPSchema.standalone { registry in
+                if let model = Output.self as? any SchemaModel.Type { return model.modelSchema(in: &registry) }
+                return ["type": "object", "properties": ["result": .object(Output.jsonSchema(in: &registry))], "required": ["result"]]
+            },
             annotations: annotations
         ) { arguments, context in
             guard let decoded = Arguments.decode(json: arguments, in: &context) else { return nil }
-            return try JSONValue.parse(try JSONWriter.encode(try await handler(decoded)))
+            let output = try JSONValue.parse(try JSONWriter.encode(try await handler(decoded)))
+            return isModel ? output : ["result": output]
         }
     }
 }

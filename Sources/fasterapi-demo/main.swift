@@ -1,4 +1,5 @@
 import FasterAPI
+import FasterAPIMCP
 import FasterAPIPostgres
 import FasterAPIWebSocket
 import Foundation
@@ -84,6 +85,12 @@ struct Options {
 struct UsageError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
+}
+
+// `fasterapi-demo mcp-stdio`: the demo's MCP server on standard input and output.
+if CommandLine.arguments.dropFirst().first == "mcp-stdio" {
+    try await DemoMCP.server().run(.stdio)
+    exit(0)
 }
 
 let options: Options

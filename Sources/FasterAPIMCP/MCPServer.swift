@@ -1,0 +1,113 @@
+import FasterAPI
+import Foundation
+import NIOCore
+import Synchronization
+
+/// An MCP server: register tools (and, later, resources and prompts), then serve it on a
+/// transport.
+///
+/// ```swift
+/// let mcp = MCPServer(name: "catalogue", version: "1.0.0")
+/// mcp.tool("add", description: "Add two numbers.") { (args: AddArgs) in AddResult(sum: args.a + args.b) }
+/// try await mcp.run(.stdio)
+/// ```
+public final class MCPServer: Sendable {
+    /// How a standalone server talks to its client.
+    public enum Transport: Sendable {
+        /// Newline-delimited JSON on standard input and output (logs go to standard error).
+        case stdio
+    }
+
+    private let name: String
+    private let version: String
+    private let instructions: String?
+    private let tools = Mutex(MCPToolRegistry())
+
+    /// A server called `name`, at `version`, with optional `instructions` for the model.
+    public init(name: String, version: String, instructions: String? = nil) {
+        self.name = name
+        self.version = version
+        self.instructions = instructions
+    }
+
+    /// Registers a tool whose arguments decode (and are validated) as `Arguments` and whose
+    /// result is returned as structured content; both schemas come from the types.
+    public func tool<Arguments: SchemaModel, Output: Encodable & SchemaDescribable & Sendable>(
+        _ name: String, description: String? = nil, annotations: MCPToolAnnotations = MCPToolAnnotations(),
+        _ handler: @escaping @Sendable (Arguments) async throws -> Output
+    ) {
+        let tool = MCPTool.make(name: name, description: description, annotations: annotations, handler: handler)
+        tools.withLock { $0.add(tool) }
+    }
+
+    /// What `initialize` answers with.
+    var info: MCPServerInfo {
+        let hasTools = tools.withLock { !$0.tools.isEmpty }
+        var capabilities = JSONObject()
+        if hasTools { capabilities["tools"] = ["listChanged": false] }
+        return MCPServerInfo(name: name, version: version, capabilities: .object(capabilities), instructions: instructions)
+    }
+
+    /// A new session's state.
+    func makeSession() -> MCPServerSession { MCPServerSession(info: info) }
+
+    /// Handles one payload from the client; returns what to send back (nothing for
+    /// notifications and responses).
+    func handle(_ payload: JSONRPCPayload, in session: inout MCPServerSession) async -> [JSONRPCMessage] {
+        var replies: [JSONRPCMessage] = []
+        for action in session.receive(payload) {
+            switch action {
+            case .answer(let message):
+                replies.append(message)
+            case .handle(let id, let method, let params):
+                do {
+                    replies.append(.response(id: id, result: try await dispatch(method, params)))
+                } catch {
+                    replies.append(.error(id: id, error))
+                }
+            case .notify, .reply, .none:
+                break
+            }
+        }
+        return replies
+    }
+
+    private func dispatch(_ method: String, _ params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
+        let tools = self.tools.withLock { $0 }
+        switch method {
+        case "tools/list": return tools.listResult
+        case "tools/call": return try await tools.call(params)
+        default: throw .methodNotFound(method)
+        }
+    }
+
+    /// Serves one session on `transport` until the client goes away.
+    public func run(_ transport: Transport) async throws {
+        switch transport {
+        case .stdio:
+            var session = makeSession()
+            for await line in StandardInputLines.stream() where !line.allSatisfy(\.isWhitespace) {
+                let replies = await handle(JSONRPCPayload.decode(ByteBuffer(string: line)), in: &session)
+                for reply in replies {
+                    var bytes = try reply.encoded()
+                    bytes.writeStaticString("\n")
+                    FileHandle.standardOutput.write(Data(bytes.readableBytesView))
+                }
+            }
+        }
+    }
+}
+
+/// Standard input's lines, read on a thread of their own (a blocking read must not hold one of
+/// Swift's few cooperative threads).
+enum StandardInputLines {
+    static func stream() -> AsyncStream<String> {
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        let reader = Thread {
+            while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+            continuation.finish()
+        }
+        reader.start()
+        return lines
+    }
+}

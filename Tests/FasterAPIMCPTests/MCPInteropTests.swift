@@ -1,0 +1,21 @@
+import Foundation
+import PeerSupport
+import Testing
+
+/// The official Python SDK (`mcp` 2.x) as the client of our server.
+@Suite("MCP interop with the Python SDK")
+struct MCPInteropTests {
+    @Test("Python's stdio client initializes, lists and calls tools on `fasterapi-demo mcp-stdio`")
+    func pythonClientOverStdio() async throws {
+        let output = try await Peers.python(
+            script: "mcp_stdio_client.py", [try Peers.demoExecutable(), "mcp-stdio"], suite: "FasterAPIMCPTests")
+        try #require(output.status == 0, "\(output.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect(seen?["protocol_version"] as? String == "2025-11-25")
+        #expect(seen?["tools"] as? [String] == ["add"])
+        #expect(seen?["add_schema_required"] as? [String] == ["a", "b"])
+        #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
+        #expect(seen?["is_error"] as? Bool == false)
+        #expect(seen?["bad_arguments"] as? Int == -32602)
+    }
+}
