@@ -3,8 +3,7 @@ import Foundation
 import NIOCore
 import Synchronization
 
-/// An MCP server: register tools (and, later, resources and prompts), then serve it on a
-/// transport.
+/// An MCP server: register tools, resources and prompts, then serve it on a transport.
 ///
 /// ```swift
 /// let mcp = MCPServer(name: "catalogue", version: "1.0.0")
@@ -22,6 +21,8 @@ public final class MCPServer: Sendable {
     private let version: String
     private let instructions: String?
     private let tools = Mutex(MCPToolRegistry())
+    private let resources = Mutex(MCPResourceRegistry())
+    private let prompts = Mutex(MCPPromptRegistry())
 
     /// A server called `name`, at `version`, with optional `instructions` for the model.
     public init(name: String, version: String, instructions: String? = nil) {
@@ -40,11 +41,43 @@ public final class MCPServer: Sendable {
         tools.withLock { $0.add(tool) }
     }
 
+    /// Registers a resource at a fixed `uri`.
+    public func resource(
+        _ uri: String, name: String, description: String? = nil, mimeType: String? = nil,
+        _ read: @escaping @Sendable () async throws -> MCPResourceContents
+    ) {
+        resources.withLock {
+            $0.add(.init(uri: uri, name: name, description: description, mimeType: mimeType, read: read))
+        }
+    }
+
+    /// Registers a resource template (`items://{id}`): `read` gets the variables of the URI asked
+    /// for, and returns nil when nothing is there (answered -32002).
+    public func resource(
+        template: String, name: String, description: String? = nil, mimeType: String? = nil,
+        _ read: @escaping @Sendable ([String: String]) async throws -> MCPResourceContents?
+    ) {
+        resources.withLock {
+            $0.add(.init(template: URITemplate(template), name: name, description: description, mimeType: mimeType, read: read))
+        }
+    }
+
+    /// Registers a prompt taking `arguments` (strings) and producing its messages.
+    public func prompt(
+        _ name: String, description: String? = nil, arguments: [MCPPromptArgument] = [],
+        _ render: @escaping @Sendable ([String: String]) async throws -> [MCPPromptMessage]
+    ) {
+        prompts.withLock {
+            $0.add(.init(name: name, description: description, arguments: arguments, render: render))
+        }
+    }
+
     /// What `initialize` answers with.
     var info: MCPServerInfo {
-        let hasTools = tools.withLock { !$0.tools.isEmpty }
         var capabilities = JSONObject()
-        if hasTools { capabilities["tools"] = ["listChanged": false] }
+        if tools.withLock({ !$0.tools.isEmpty }) { capabilities["tools"] = ["listChanged": false] }
+        if resources.withLock({ !$0.isEmpty }) { capabilities["resources"] = ["subscribe": false, "listChanged": false] }
+        if prompts.withLock({ !$0.prompts.isEmpty }) { capabilities["prompts"] = ["listChanged": false] }
         return MCPServerInfo(name: name, version: version, capabilities: .object(capabilities), instructions: instructions)
     }
 
@@ -73,10 +106,14 @@ public final class MCPServer: Sendable {
     }
 
     private func dispatch(_ method: String, _ params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
-        let tools = self.tools.withLock { $0 }
         switch method {
-        case "tools/list": return tools.listResult
-        case "tools/call": return try await tools.call(params)
+        case "tools/list": return tools.withLock { $0.listResult }
+        case "tools/call": return try await tools.withLock { $0 }.call(params)
+        case "resources/list": return resources.withLock { $0.listResult }
+        case "resources/templates/list": return resources.withLock { $0.templatesResult }
+        case "resources/read": return try await resources.withLock { $0 }.read(params)
+        case "prompts/list": return prompts.withLock { $0.listResult }
+        case "prompts/get": return try await prompts.withLock { $0 }.get(params)
         default: throw .methodNotFound(method)
         }
     }

@@ -22,6 +22,20 @@ enum DemoMCP {
         mcp.tool("add", description: "Add two numbers.", annotations: MCPToolAnnotations(readOnlyHint: true)) {
             (arguments: AddArguments) in AddResult(sum: arguments.a + arguments.b)
         }
+        mcp.resource("demo://readme", name: "readme", description: "What this server is.", mimeType: "text/plain") {
+            .text("The FasterAPI demo's MCP server: tools, a resource template and a prompt.")
+        }
+        mcp.resource(template: "items://{id}", name: "item", description: "A demo item by id.", mimeType: "application/json") {
+            variables in
+            guard let id = variables["id"].flatMap(Int.init), id > 0 else { return nil }
+            return .text(#"{"id":\#(id),"name":"item \#(id)"}"#, mimeType: "application/json")
+        }
+        mcp.prompt(
+            "summarise", description: "Summarise a text.",
+            arguments: [MCPPromptArgument("text", description: "What to summarise.", required: true)]
+        ) { arguments in
+            [MCPPromptMessage(.user, "Summarise this in one sentence:\n\n\(arguments["text"] ?? "")")]
+        }
         return mcp
     }
 }

@@ -5,7 +5,7 @@ import Testing
 /// The official Python SDK (`mcp` 2.x) as the client of our server.
 @Suite("MCP interop with the Python SDK")
 struct MCPInteropTests {
-    @Test("Python's stdio client initializes, lists and calls tools on `fasterapi-demo mcp-stdio`")
+    @Test("Python's stdio client initializes, calls tools, reads resources and templates, gets prompts on `fasterapi-demo mcp-stdio`")
     func pythonClientOverStdio() async throws {
         let output = try await Peers.python(
             script: "mcp_stdio_client.py", [try Peers.demoExecutable(), "mcp-stdio"], suite: "FasterAPIMCPTests")
@@ -17,5 +17,11 @@ struct MCPInteropTests {
         #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
         #expect(seen?["is_error"] as? Bool == false)
         #expect(seen?["bad_arguments"] as? Int == -32602)
+        #expect(seen?["resources"] as? [String] == ["demo://readme"])
+        #expect(seen?["templates"] as? [String] == ["items://{id}"])
+        #expect(seen?["item"] as? String == #"{"id":7,"name":"item 7"}"#)
+        #expect(seen?["missing_resource"] as? Int == -32002)
+        #expect(seen?["prompts"] as? [String] == ["summarise"])
+        #expect(seen?["prompt_text"] as? String == "Summarise this in one sentence:\n\nA long story.")
     }
 }

@@ -23,7 +23,25 @@ async def main(command: str, args: list[str]) -> None:
                 bad_arguments = "accepted"
             except Exception as error:  # the SDK raises McpError for a JSON-RPC error
                 bad_arguments = getattr(getattr(error, "error", None), "code", str(error))
+            resources = await session.list_resources()
+            templates = await session.list_resource_templates()
+            readme = await session.read_resource("demo://readme")
+            item = await session.read_resource("items://7")
+            try:
+                await session.read_resource("items://0")
+                missing = "found"
+            except Exception as error:
+                missing = getattr(getattr(error, "error", None), "code", str(error))
+            prompts = await session.list_prompts()
+            prompt = await session.get_prompt("summarise", {"text": "A long story."})
             print(json.dumps({
+                "resources": [str(resource.uri) for resource in resources.resources],
+                "templates": [template.uri_template for template in templates.resource_templates],
+                "readme": readme.contents[0].text,
+                "item": item.contents[0].text,
+                "missing_resource": missing,
+                "prompts": [p.name for p in prompts.prompts],
+                "prompt_text": prompt.messages[0].content.text,
                 "protocol_version": initialized.protocol_version,
                 "server": initialized.server_info.name,
                 "tools": [tool.name for tool in tools.tools],
