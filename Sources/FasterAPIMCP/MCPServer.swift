@@ -87,8 +87,13 @@ public final class MCPServer: Sendable {
     /// Handles one payload from the client; returns what to send back (nothing for
     /// notifications and responses).
     func handle(_ payload: JSONRPCPayload, in session: inout MCPServerSession) async -> [JSONRPCMessage] {
+        await perform(session.receive(payload))
+    }
+
+    /// Carries out what the session decided: answers, and the handlers' results.
+    func perform(_ actions: [MCPServerSession.Action]) async -> [JSONRPCMessage] {
         var replies: [JSONRPCMessage] = []
-        for action in session.receive(payload) {
+        for action in actions {
             switch action {
             case .answer(let message):
                 replies.append(message)

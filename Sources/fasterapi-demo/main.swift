@@ -145,6 +145,7 @@ api.include(AuthAPI())
 api.include(FilesAPI())
 api.include(RealTimeAPI())
 addWebSocketRoutes(to: app, hub: WebSocketHub())
+app.mount(DemoMCP.server(), at: "/mcp")
 if FileManager.default.fileExists(atPath: options.staticDirectory) {
     api.staticFiles("/static", directory: options.staticDirectory)
 }

@@ -8,7 +8,20 @@ struct MCPInteropTests {
     @Test("Python's stdio client initializes, calls tools, reads resources and templates, gets prompts on `fasterapi-demo mcp-stdio`")
     func pythonClientOverStdio() async throws {
         let output = try await Peers.python(
-            script: "mcp_stdio_client.py", [try Peers.demoExecutable(), "mcp-stdio"], suite: "FasterAPIMCPTests")
+            script: "mcp_client.py", ["stdio", try Peers.demoExecutable(), "mcp-stdio"], suite: "FasterAPIMCPTests")
+        try check(output)
+    }
+
+    @Test("Python's Streamable HTTP client does the same against the demo's /mcp")
+    func pythonClientOverStreamableHTTP() async throws {
+        let server = try await PeerServer.startDemo()
+        defer { server.stop() }
+        let output = try await Peers.python(
+            script: "mcp_client.py", ["http", "http://127.0.0.1:\(server.port)/mcp"], suite: "FasterAPIMCPTests")
+        try check(output)
+    }
+
+    private func check(_ output: Peers.Output) throws {
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["protocol_version"] as? String == "2025-11-25")

@@ -1,6 +1,7 @@
-"""The official Python MCP client (mcp 2.x) driving our server over stdio.
+"""The official Python MCP client (mcp 2.x) driving our server.
 
-Usage: mcp_stdio_client.py SERVER_EXECUTABLE [ARGS...]
+Usage: mcp_client.py stdio SERVER_EXECUTABLE [ARGS...]
+       mcp_client.py http URL
 Prints one JSON object with what the client saw; exits non-zero on a protocol failure.
 """
 import json
@@ -9,11 +10,18 @@ import sys
 import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 
-async def main(command: str, args: list[str]) -> None:
-    parameters = StdioServerParameters(command=command, args=args)
-    async with stdio_client(parameters) as (read, write):
+def connect(transport: str, target: list[str]):
+    if transport == "stdio":
+        return stdio_client(StdioServerParameters(command=target[0], args=target[1:]))
+    return streamable_http_client(target[0])
+
+
+async def main(transport: str, target: list[str]) -> None:
+    async with connect(transport, target) as streams:
+        read, write = streams[0], streams[1]
         async with ClientSession(read, write) as session:
             initialized = await session.initialize()
             tools = await session.list_tools()

@@ -1,0 +1,93 @@
+import FasterAPI
+import Foundation
+import NIOCore
+import Testing
+
+@testable import FasterAPIMCP
+
+@Suite("MCP Streamable HTTP")
+struct MCPStreamableHTTPTests {
+    private func app() -> App {
+        let app = App()
+        let mcp = MCPServer(name: "t", version: "1")
+        mcp.tool("add") { (arguments: AddArguments) in AddResult(sum: arguments.a + arguments.b) }
+        app.mount(mcp, at: "/mcp", allowedOrigins: ["https://trusted.example"])
+        return app
+    }
+
+    private let initialize =
+        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
+
+    private func post(_ client: TestClient, _ body: String, session: String? = nil, headers: [(String, String)] = [])
+        async throws -> TestResponse
+    {
+        var allHeaders = HTTPHeaders()
+        allHeaders.add(name: "Content-Type", value: "application/json")
+        allHeaders.add(name: "Accept", value: "application/json, text/event-stream")
+        if let session { allHeaders.add(name: "Mcp-Session-Id", value: session) }
+        for (name, value) in headers { allHeaders.add(name: name, value: value) }
+        return try await client.execute(.post, "/mcp", headers: allHeaders, body: ByteBuffer(string: body))
+    }
+
+    @Test("initialize opens a session; requests in it are answered as JSON, notifications with 202; DELETE ends it")
+    func lifecycle() async throws {
+        try await app().test { client in
+            let opened = try await post(client, initialize)
+            #expect(opened.status == .ok)
+            let session = try #require(opened.headers["mcp-session-id"])
+            #expect(opened.text.contains(#""protocolVersion":"2025-06-18""#))
+            let response1 = try await post(client, #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, session: session).status
+            #expect(response1 == .accepted)
+            let call = try await post(
+                client, #"{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}"#,
+                session: session, headers: [("MCP-Protocol-Version", "2025-06-18")])
+            #expect(call.headers["content-type"] == "application/json")
+            #expect(call.text == #"{"jsonrpc":"2.0","id":"c","result":{"content":[{"type":"text","text":"{\"sum\":3.0}"}],"structuredContent":{"sum":3.0}}}"#)
+            var delete = HTTPHeaders()
+            delete.add(name: "Mcp-Session-Id", value: session)
+            let response2 = try await client.execute(.delete, "/mcp", headers: delete).status
+            #expect(response2 == .noContent)
+            let response3 = try await post(client, #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#, session: session).status
+            #expect(response3 == .notFound)
+        }
+    }
+
+    @Test("Without a session id 400, with an unknown one 404, with an unsupported version 400")
+    func sessionErrors() async throws {
+        try await app().test { client in
+            let response4 = try await post(client, #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#).status
+            #expect(response4 == .badRequest)
+            let response5 = try await post(client, #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#, session: "nope").status
+            #expect(response5 == .notFound)
+            let session = try #require(try await post(client, initialize).headers["mcp-session-id"])
+            let old = try await post(
+                client, #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#, session: session, headers: [("MCP-Protocol-Version", "1999-01-01")])
+            #expect(old.status == .badRequest)
+        }
+    }
+
+    @Test("Bad JSON is a -32700 answer and the session goes on")
+    func badJSON() async throws {
+        try await app().test { client in
+            let session = try #require(try await post(client, initialize).headers["mcp-session-id"])
+            let bad = try await post(client, #"{"jsonrpc":"2.0","id":3,"meth"#, session: session)
+            #expect(bad.text.contains("-32700"))
+            let response6 = try await post(client, #"{"jsonrpc":"2.0","id":4,"method":"ping"}"#, session: session).text
+            #expect(response6 == #"{"jsonrpc":"2.0","id":4,"result":{}}"#)
+        }
+    }
+
+    @Test("A foreign Origin is 403; this host, localhost and allowed origins pass; GET is 405")
+    func origins() async throws {
+        try await app().test { client in
+            let response7 = try await post(client, initialize, headers: [("Origin", "https://evil.example")]).status
+            #expect(response7 == .forbidden)
+            let response8 = try await post(client, initialize, headers: [("Origin", "https://trusted.example")]).status
+            #expect(response8 == .ok)
+            let response9 = try await post(client, initialize, headers: [("Origin", "http://localhost:5173")]).status
+            #expect(response9 == .ok)
+            let response10 = try await client.get("/mcp").status
+            #expect(response10 == .methodNotAllowed)
+        }
+    }
+}
