@@ -110,7 +110,7 @@ let package = Package(
         ),
         .target(
             name: "FasterAPIMCP",
-            dependencies: ["FasterAPI", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FasterAPI", "FasterAPIWebSocket", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -21,6 +21,32 @@ struct MCPInteropTests {
         try check(output)
     }
 
+    @Test("Python's HTTP+SSE client (the 2024-11-05 transport) does the same against /mcp/sse")
+    func pythonClientOverLegacySSE() async throws {
+        let server = try await PeerServer.startDemo()
+        defer { server.stop() }
+        let output = try await Peers.python(
+            script: "mcp_client.py", ["sse", "http://127.0.0.1:\(server.port)/mcp/sse"], suite: "FasterAPIMCPTests")
+        try check(output)
+    }
+
+    @Test("JSON-RPC over Python's websockets (subprotocol mcp) at /mcp/ws: ids echoed, errors answered")
+    func webSocketPeer() async throws {
+        let server = try await PeerServer.startDemo()
+        defer { server.stop() }
+        let output = try await Peers.python(
+            script: "mcp_client.py", ["ws", "ws://127.0.0.1:\(server.port)/mcp/ws"], suite: "FasterAPIMCPTests")
+        try #require(output.status == 0, "\(output.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect(seen?["subprotocol"] as? String == "mcp")
+        #expect(seen?["protocol_version"] as? String == "2025-11-25")
+        #expect(seen?["tools"] as? [String] == ["add"])
+        #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
+        #expect(seen?["echoed_id"] as? String == "three")
+        #expect(seen?["unknown_method"] as? Int == -32601)
+        #expect(seen?["not_a_message"] as? Int == -32600)
+    }
+
     private func check(_ output: Peers.Output) throws {
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]

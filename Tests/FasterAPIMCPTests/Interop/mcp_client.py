@@ -1,7 +1,9 @@
 """The official Python MCP client (mcp 2.x) driving our server.
 
 Usage: mcp_client.py stdio SERVER_EXECUTABLE [ARGS...]
-       mcp_client.py http URL
+       mcp_client.py http|sse URL
+       mcp_client.py ws URL      (the SDK has no WebSocket client: JSON-RPC over the
+                                  `websockets` package, subprotocol mcp)
 Prints one JSON object with what the client saw; exits non-zero on a protocol failure.
 """
 import json
@@ -10,16 +12,47 @@ import sys
 import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+import websockets
 
 
 def connect(transport: str, target: list[str]):
     if transport == "stdio":
         return stdio_client(StdioServerParameters(command=target[0], args=target[1:]))
+    if transport == "sse":
+        return sse_client(target[0])
     return streamable_http_client(target[0])
 
 
+async def over_websocket(url: str) -> None:
+    async with websockets.connect(url, subprotocols=["mcp"]) as ws:
+        async def call(message: dict) -> dict:
+            await ws.send(json.dumps(message))
+            return json.loads(await ws.recv())
+
+        initialized = await call({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "ws", "version": "1"}}})
+        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        tools = await call({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+        added = await call({"jsonrpc": "2.0", "id": "three", "method": "tools/call",
+                            "params": {"name": "add", "arguments": {"a": 2, "b": 3.5}}})
+        bad = await call({"jsonrpc": "2.0", "id": 4, "method": "nope"})
+        garbage = await call("{not json")  # sent as a JSON string: not an object
+        print(json.dumps({
+            "subprotocol": ws.subprotocol,
+            "protocol_version": initialized["result"]["protocolVersion"],
+            "tools": [tool["name"] for tool in tools["result"]["tools"]],
+            "structured": added["result"]["structuredContent"],
+            "echoed_id": added["id"],
+            "unknown_method": bad["error"]["code"],
+            "not_a_message": garbage["error"]["code"],
+        }))
+
+
 async def main(transport: str, target: list[str]) -> None:
+    if transport == "ws":
+        return await over_websocket(target[0])
     async with connect(transport, target) as streams:
         read, write = streams[0], streams[1]
         async with ClientSession(read, write) as session:

@@ -1,0 +1,204 @@
+import FasterAPI
+import FasterAPIWebSocket
+import Foundation
+import NIOCore
+import Synchronization
+
+extension App {
+    /// Serves `mcp` inside the app (its middleware and security apply) on three transports:
+    ///
+    /// - Streamable HTTP at `path`: `POST` carries the client's messages (answered as JSON, or
+    ///   202 when there is nothing to answer), `DELETE` ends a session, `GET` (a stream of
+    ///   server messages) is 405 until the server has any. `initialize` opens a session whose id
+    ///   comes back in `Mcp-Session-Id`; later requests without it are 400, with an unknown one
+    ///   404.
+    /// - The 2024-11-05 HTTP+SSE transport at `path/sse` (an `endpoint` event names the URL to
+    ///   `POST` messages to; answers come as `message` events).
+    /// - WebSocket at `path/ws` (subprotocol `mcp`, one JSON-RPC message per text message).
+    ///
+    /// Requests whose `Origin` is not this host, a localhost page or one of `allowedOrigins` are
+    /// 403 (DNS-rebinding defence).
+    public func mount(_ mcp: MCPServer, at path: String, allowedOrigins: [String] = [], maxMessageBytes: Int = 4 << 20) {
+        mountLegacySSE(mcp, at: path, allowedOrigins: allowedOrigins, maxMessageBytes: maxMessageBytes)
+        mountWebSocket(mcp, at: path, allowedOrigins: allowedOrigins, maxMessageBytes: maxMessageBytes)
+        let sessions = MCPHTTPSessions()
+        post(path) { request in
+            if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: maxMessageBytes)
+            } catch {
+                return MCPHTTPSessions.error(.contentTooLarge, .invalidRequest("the message exceeds \(maxMessageBytes) bytes"))
+            }
+            let payload = JSONRPCPayload.decode(body)
+            var headers = HTTPHeaders()
+            let actions: [MCPServerSession.Action]
+            if payload.isInitialize {
+                var session = mcp.makeSession()
+                actions = session.receive(payload)
+                if session.version != nil { headers.add(name: "Mcp-Session-Id", value: sessions.add(session)) }
+            } else {
+                guard let id = request.headers["mcp-session-id"] else {
+                    return MCPHTTPSessions.error(.badRequest, .invalidRequest("Mcp-Session-Id is required after initialize"))
+                }
+                if let version = request.headers["mcp-protocol-version"], !MCPProtocolVersion.supported.contains(version) {
+                    return MCPHTTPSessions.error(.badRequest, .invalidRequest("unsupported MCP-Protocol-Version \(version)"))
+                }
+                guard let received = sessions.receive(payload, in: id) else {
+                    return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
+                }
+                actions = received
+            }
+            let replies = await mcp.perform(actions)
+            guard !replies.isEmpty else { return Response(status: .accepted, headers: headers) }
+            let json: JSONValue = payload.isBatch ? .array(replies.map(\.json)) : replies[0].json
+            headers.add(name: "Content-Type", value: "application/json")
+            return Response(status: .ok, headers: headers, body: ResponseBody(buffer: try JSONWriter.encode(json)))
+        }
+        get(path) { request in
+            if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
+            return Response(status: .methodNotAllowed, headers: ["Allow": "POST, DELETE"])
+        }
+        delete(path) { request in
+            if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
+            guard let id = request.headers["mcp-session-id"] else {
+                return MCPHTTPSessions.error(.badRequest, .invalidRequest("Mcp-Session-Id is required"))
+            }
+            return sessions.remove(id) ? Response(status: .noContent) : MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
+        }
+    }
+}
+
+extension App {
+    fileprivate func mountWebSocket(_ mcp: MCPServer, at path: String, allowedOrigins: [String], maxMessageBytes: Int) {
+        var configuration = WebSocketConfiguration()
+        configuration.maxMessageSize = maxMessageBytes
+        websocket("\(path)/ws", subprotocols: ["mcp"], configuration: configuration) { ws, request in
+            if MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) != nil {
+                try await ws.close(code: .policyViolation, reason: "origin not allowed")
+                return
+            }
+            var session = mcp.makeSession()
+            for try await message in ws.messages {
+                let payload: JSONRPCPayload
+                switch message {
+                case .text(let text): payload = JSONRPCPayload.decode(ByteBuffer(string: text))
+                case .binary(let bytes): payload = JSONRPCPayload.decode(bytes)
+                }
+                for reply in await mcp.handle(payload, in: &session) {
+                    try await ws.send(String(buffer: try reply.encoded()))
+                }
+            }
+        }
+    }
+
+    fileprivate func mountLegacySSE(_ mcp: MCPServer, at path: String, allowedOrigins: [String], maxMessageBytes: Int) {
+        let sessions = MCPLegacySessions()
+        get("\(path)/sse") { request in
+            if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
+            let (id, outbox) = sessions.open(mcp.makeSession())
+            return try await EventStream(request: request) { stream in
+                defer { sessions.close(id) }
+                try await stream.send(data: "\(path)/messages?session_id=\(id)", event: "endpoint")
+                for await message in outbox {
+                    try await stream.send(data: String(buffer: try message.encoded()), event: "message")
+                }
+            }.response(for: request)
+        }
+        post("\(path)/messages") { request in
+            if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
+            guard let id = request.query["session_id"] else {
+                return MCPHTTPSessions.error(.badRequest, .invalidRequest("session_id is required"))
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: maxMessageBytes)
+            } catch {
+                return MCPHTTPSessions.error(.contentTooLarge, .invalidRequest("the message exceeds \(maxMessageBytes) bytes"))
+            }
+            guard let actions = sessions.receive(JSONRPCPayload.decode(body), in: id) else {
+                return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
+            }
+            for reply in await mcp.perform(actions) { sessions.send(reply, to: id) }
+            return Response(status: .accepted)
+        }
+    }
+}
+
+/// Sessions of the 2024-11-05 HTTP+SSE transport: each has its event stream's outbox.
+final class MCPLegacySessions: Sendable {
+    private struct Entry {
+        var session: MCPServerSession
+        let outbox: AsyncStream<JSONRPCMessage>.Continuation
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+
+    /// A new session and the stream of what is sent to it.
+    func open(_ session: MCPServerSession) -> (String, AsyncStream<JSONRPCMessage>) {
+        let id = UUID().uuidString.lowercased()
+        let (outbox, continuation) = AsyncStream.makeStream(of: JSONRPCMessage.self)
+        entries.withLock { $0[id] = Entry(session: session, outbox: continuation) }
+        return (id, outbox)
+    }
+
+    func receive(_ payload: JSONRPCPayload, in id: String) -> [MCPServerSession.Action]? {
+        entries.withLock { entries in entries[id]?.session.receive(payload) }
+    }
+
+    func send(_ message: JSONRPCMessage, to id: String) {
+        _ = entries.withLock { $0[id] }?.outbox.yield(message)
+    }
+
+    func close(_ id: String) {
+        entries.withLock { $0.removeValue(forKey: id) }?.outbox.finish()
+    }
+}
+
+extension JSONRPCPayload {
+    var isInitialize: Bool {
+        if case .single(.success(.request(_, "initialize", _))) = self { return true }
+        return false
+    }
+
+    var isBatch: Bool {
+        if case .batch = self { return true }
+        return false
+    }
+}
+
+/// The Streamable HTTP sessions of one mounted server, by id.
+final class MCPHTTPSessions: Sendable {
+    private let sessions = Mutex<[String: MCPServerSession]>([:])
+
+    /// Stores `session` under a new, unguessable id.
+    func add(_ session: MCPServerSession) -> String {
+        let id = UUID().uuidString.lowercased()
+        sessions.withLock { $0[id] = session }
+        return id
+    }
+
+    /// What session `id` decides for `payload`, or nil if there is no such session.
+    func receive(_ payload: JSONRPCPayload, in id: String) -> [MCPServerSession.Action]? {
+        sessions.withLock { sessions in sessions[id]?.receive(payload) }
+    }
+
+    func remove(_ id: String) -> Bool { sessions.withLock { $0.removeValue(forKey: id) != nil } }
+
+    /// A JSON-RPC error as an HTTP answer.
+    static func error(_ status: HTTPStatus, _ error: JSONRPCError) -> Response {
+        let body = (try? JSONWriter.encode(JSONRPCMessage.error(id: nil, error).json)) ?? ByteBuffer()
+        return Response(status: status, headers: ["Content-Type": "application/json"], body: ResponseBody(buffer: body))
+    }
+
+    /// 403 unless the request has no `Origin`, or one naming this host, a localhost page or an
+    /// allowed origin.
+    static func refuseOrigin(_ request: Request, allowed: [String]) -> Response? {
+        guard let origin = request.headers["origin"] else { return nil }
+        if allowed.contains(origin) { return nil }
+        let host = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? origin
+        let hostName = host.split(separator: ":").first.map(String.init) ?? host
+        if host == request.headers["host"] || ["localhost", "127.0.0.1", "[::1]"].contains(hostName) { return nil }
+        return error(.forbidden, .invalidRequest("origin \(origin) is not allowed"))
+    }
+}
