@@ -52,10 +52,8 @@ struct MCPPromptRegistry: Sendable {
         prompts.append(prompt)
     }
 
-    /// `prompts/list`'s result.
-    var listResult: JSONValue {
-        [
-            "prompts": .array(
+    /// `prompts/list`'s entries.
+    var listing: [JSONValue] {
                 prompts.map { prompt in
                     var members: [(key: String, value: JSONValue)] = [("name", .string(prompt.name))]
                     if let description = prompt.description { members.append(("description", .string(description))) }
@@ -73,8 +71,7 @@ struct MCPPromptRegistry: Sendable {
                                 })
                         ))
                     return .object(JSONObject(members))
-                })
-        ]
+                }
     }
 
     /// `prompts/get`'s result; -32602 for an unknown prompt or a missing required argument.

@@ -103,19 +103,14 @@ struct MCPResourceRegistry: Sendable {
     mutating func add(_ resource: Fixed) { fixed.append(resource) }
     mutating func add(_ template: Template) { templates.append(template) }
 
-    /// `resources/list`'s result.
-    var listResult: JSONValue {
-        ["resources": .array(fixed.map { Self.describe(["uri": .string($0.uri)], $0.name, $0.description, $0.mimeType) })]
+    /// `resources/list`'s entries.
+    var listing: [JSONValue] {
+        fixed.map { Self.describe(["uri": .string($0.uri)], $0.name, $0.description, $0.mimeType) }
     }
 
-    /// `resources/templates/list`'s result.
-    var templatesResult: JSONValue {
-        [
-            "resourceTemplates": .array(
-                templates.map {
-                    Self.describe(["uriTemplate": .string($0.template.text)], $0.name, $0.description, $0.mimeType)
-                })
-        ]
+    /// `resources/templates/list`'s entries.
+    var templateListing: [JSONValue] {
+        templates.map { Self.describe(["uriTemplate": .string($0.template.text)], $0.name, $0.description, $0.mimeType) }
     }
 
     /// `resources/read`'s result; -32002 for a URI nothing serves.

@@ -20,15 +20,19 @@ public final class MCPServer: Sendable {
     private let name: String
     private let version: String
     private let instructions: String?
+    /// How many entries a `…/list` answer holds before it gives a `nextCursor`.
+    let pageSize: Int
     private let tools = Mutex(MCPToolRegistry())
     private let resources = Mutex(MCPResourceRegistry())
     private let prompts = Mutex(MCPPromptRegistry())
 
-    /// A server called `name`, at `version`, with optional `instructions` for the model.
-    public init(name: String, version: String, instructions: String? = nil) {
+    /// A server called `name`, at `version`, with optional `instructions` for the model; lists
+    /// come in pages of `pageSize` entries.
+    public init(name: String, version: String, instructions: String? = nil, pageSize: Int = 100) {
         self.name = name
         self.version = version
         self.instructions = instructions
+        self.pageSize = max(1, pageSize)
     }
 
     /// Registers a tool whose arguments decode (and are validated) as `Arguments` and whose
@@ -112,12 +116,14 @@ public final class MCPServer: Sendable {
 
     private func dispatch(_ method: String, _ params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
         switch method {
-        case "tools/list": return tools.withLock { $0.listResult }
+        case "tools/list": return try MCPPage.result("tools", tools.withLock { $0.listing }, params, size: pageSize)
         case "tools/call": return try await tools.withLock { $0 }.call(params)
-        case "resources/list": return resources.withLock { $0.listResult }
-        case "resources/templates/list": return resources.withLock { $0.templatesResult }
+        case "resources/list":
+            return try MCPPage.result("resources", resources.withLock { $0.listing }, params, size: pageSize)
+        case "resources/templates/list":
+            return try MCPPage.result("resourceTemplates", resources.withLock { $0.templateListing }, params, size: pageSize)
         case "resources/read": return try await resources.withLock { $0 }.read(params)
-        case "prompts/list": return prompts.withLock { $0.listResult }
+        case "prompts/list": return try MCPPage.result("prompts", prompts.withLock { $0.listing }, params, size: pageSize)
         case "prompts/get": return try await prompts.withLock { $0 }.get(params)
         default: throw .methodNotFound(method)
         }

@@ -123,8 +123,8 @@ struct MCPToolRegistry: Sendable {
         tools.append(tool)
     }
 
-    /// `tools/list`'s result.
-    var listResult: JSONValue { ["tools": .array(tools.map(\.listing))] }
+    /// `tools/list`'s entries.
+    var listing: [JSONValue] { tools.map(\.listing) }
 
     /// `tools/call`'s result: the structured output (and its text), `isError` when the tool
     /// threw; -32602 for an unknown tool or arguments that do not fit, with the problems.

@@ -48,9 +48,7 @@ struct MCPToolTests {
 
     @Test("tools/list shows each tool with schemas derived from its types")
     func listing() throws {
-        guard case .object(let result) = registry().listResult, case .array(let tools)? = result["tools"],
-            case .object(let add) = tools[0]
-        else {
+        guard case .object(let add) = registry().listing[0] else {
             Issue.record("no tools")
             return
         }
