@@ -82,6 +82,8 @@ public final class MCPServer: Sendable {
         if tools.withLock({ !$0.tools.isEmpty }) { capabilities["tools"] = ["listChanged": false] }
         if resources.withLock({ !$0.isEmpty }) { capabilities["resources"] = ["subscribe": false, "listChanged": false] }
         if prompts.withLock({ !$0.prompts.isEmpty }) { capabilities["prompts"] = ["listChanged": false] }
+        capabilities["logging"] = .object(JSONObject())
+        capabilities["completions"] = .object(JSONObject())
         return MCPServerInfo(name: name, version: version, capabilities: .object(capabilities), instructions: instructions)
     }
 
@@ -125,8 +127,21 @@ public final class MCPServer: Sendable {
         case "resources/read": return try await resources.withLock { $0 }.read(params)
         case "prompts/list": return try MCPPage.result("prompts", prompts.withLock { $0.listing }, params, size: pageSize)
         case "prompts/get": return try await prompts.withLock { $0 }.get(params)
+        case "completion/complete": return try completions(params)
         default: throw .methodNotFound(method)
         }
+    }
+
+    /// `completion/complete`: suggestions for a prompt argument or a template variable. None
+    /// are registered yet, so the answer is an empty list (the request is still checked).
+    private func completions(_ params: JSONValue?) throws(JSONRPCError) -> JSONValue {
+        guard case .object(let object)? = params, case .object(let reference)? = object["ref"],
+            case .string(let kind)? = reference["type"], ["ref/prompt", "ref/resource"].contains(kind),
+            case .object(let argument)? = object["argument"], case .string = argument["name"]
+        else {
+            throw .invalidParams("completion/complete needs a ref (ref/prompt or ref/resource) and an argument name")
+        }
+        return ["completion": ["values": [], "total": 0, "hasMore": false]]
     }
 
     /// Serves one session on `transport` until the client goes away.

@@ -17,6 +17,15 @@ public enum MCPProtocolVersion {
     static func allowsBatches(_ version: String) -> Bool { version == "2025-03-26" }
 }
 
+/// A log message's severity (RFC 5424's levels, least severe first).
+public enum MCPLogLevel: String, Sendable, CaseIterable, Comparable {
+    case debug, info, notice, warning, error, critical, alert, emergency
+
+    public static func < (lhs: MCPLogLevel, rhs: MCPLogLevel) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
 /// Who the server is and what it offers, as `initialize` answers.
 public struct MCPServerInfo: Sendable {
     /// The implementation's name.
@@ -66,6 +75,8 @@ struct MCPServerSession {
     }
 
     private(set) var phase = Phase.awaitingInitialize
+    /// The least severe log level the client wants (`logging/setLevel`); nil: none asked for.
+    private(set) var logLevel: MCPLogLevel?
     let info: MCPServerInfo
 
     init(info: MCPServerInfo) { self.info = info }
@@ -100,6 +111,15 @@ struct MCPServerSession {
         case .success(.request(let id, "initialize", let params)):
             return initialize(id: id, params: params)
         case .success(.request(let id, "ping", _)):
+            return .answer(.response(id: id, result: .object(JSONObject())))
+        case .success(.request(let id, "logging/setLevel", let params)) where version != nil:
+            guard case .object(let object)? = params, case .string(let name)? = object["level"],
+                let level = MCPLogLevel(rawValue: name)
+            else {
+                let names = MCPLogLevel.allCases.map(\.rawValue).joined(separator: ", ")
+                return .answer(.error(id: id, .invalidParams("level must be one of \(names)")))
+            }
+            logLevel = level
             return .answer(.response(id: id, result: .object(JSONObject())))
         case .success(.request(let id, let method, let params)):
             guard version != nil else {

@@ -104,3 +104,50 @@ struct MCPServerSessionTests {
         #expect(error.code == -32600)
     }
 }
+
+@Suite("MCP logging level and completion")
+struct MCPLoggingTests {
+    @Test("logging/setLevel takes RFC 5424's levels and refuses others with -32602")
+    func setLevel() {
+        var session = MCPServerSession(info: MCPServerInfo(name: "t", version: "1"))
+        _ = session.receive(
+            JSONRPCPayload.decode(
+                ByteBuffer(
+                    string:
+                        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
+                )))
+        let set = session.receive(JSONRPCPayload.decode(ByteBuffer(string: #"{"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"warning"}}"#)))
+        #expect(set == [.answer(.response(id: .int(2), result: .object(JSONObject())))])
+        #expect(session.logLevel == .warning)
+        #expect(MCPLogLevel.error > .warning && MCPLogLevel.debug < .info)
+        guard case .answer(.error(.int(3), let error)) = session.receive(JSONRPCPayload.decode(ByteBuffer(string: #"{"jsonrpc":"2.0","id":3,"method":"logging/setLevel","params":{"level":"loud"}}"#))).first
+        else {
+            Issue.record("a bad level was accepted")
+            return
+        }
+        #expect(error.code == -32602)
+    }
+
+    @Test("completion/complete answers an empty list for a valid reference, -32602 otherwise")
+    func completion() async {
+        let server = MCPServer(name: "t", version: "1")
+        var session = server.makeSession()
+        _ = await server.handle(
+            JSONRPCPayload.decode(
+                ByteBuffer(
+                    string:
+                        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
+                )), in: &session)
+        let good = await server.handle(
+            JSONRPCPayload.decode(ByteBuffer(string: #"{"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"}}}"#)),
+            in: &session)
+        #expect(good == [.response(id: .int(2), result: ["completion": ["values": [], "total": 0, "hasMore": false]])])
+        let bad = await server.handle(
+            JSONRPCPayload.decode(ByteBuffer(string: #"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{}}"#)), in: &session)
+        guard case .error(.int(3), let error) = bad.first else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(error.code == -32602)
+    }
+}
