@@ -33,6 +33,7 @@ extension App {
             let payload = JSONRPCPayload.decode(body)
             var headers = HTTPHeaders()
             let actions: [MCPServerSession.Action]
+            var logLevel: MCPLogLevel?
             if payload.isInitialize {
                 var session = mcp.makeSession()
                 actions = session.receive(payload)
@@ -44,12 +45,30 @@ extension App {
                 if let version = request.headers["mcp-protocol-version"], !MCPProtocolVersion.supported.contains(version) {
                     return MCPHTTPSessions.error(.badRequest, .invalidRequest("unsupported MCP-Protocol-Version \(version)"))
                 }
-                guard let received = sessions.receive(payload, in: id) else {
+                guard let (received, level) = sessions.receive(payload, in: id) else {
                     return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
                 }
                 actions = received
+                logLevel = level
             }
-            let replies = await mcp.perform(actions)
+            // Progress and log notifications need a stream: answer as one when the client takes
+            // it and may get some; otherwise as plain JSON.
+            let accepts = request.headers["accept"]?.contains("text/event-stream") == true
+            if accepts, logLevel != nil || actions.contains(where: \.asksForProgress) {
+                headers.add(name: "Content-Type", value: "text/event-stream")
+                headers.add(name: "Cache-Control", value: "no-cache")
+                let level = logLevel
+                return Response(
+                    headers: headers,
+                    body: ResponseBody { body in
+                        let send: MCPOutbound = { message in
+                            guard let bytes = try? message.encoded() else { return }
+                            try? await body.write(ByteBuffer(string: "event: message\ndata: \(String(buffer: bytes))\n\n"))
+                        }
+                        for reply in await mcp.perform(actions, logLevel: level, outbound: send) { await send(reply) }
+                    })
+            }
+            let replies = await mcp.perform(actions, logLevel: logLevel)
             guard !replies.isEmpty else { return Response(status: .accepted, headers: headers) }
             let json: JSONValue = payload.isBatch ? .array(replies.map(\.json)) : replies[0].json
             headers.add(name: "Content-Type", value: "application/json")
@@ -85,9 +104,11 @@ extension App {
                 case .text(let text): payload = JSONRPCPayload.decode(ByteBuffer(string: text))
                 case .binary(let bytes): payload = JSONRPCPayload.decode(bytes)
                 }
-                for reply in await mcp.handle(payload, in: &session) {
-                    try await ws.send(String(buffer: try reply.encoded()))
+                let send: MCPOutbound = { message in
+                    guard let bytes = try? message.encoded() else { return }
+                    try? await ws.send(String(buffer: bytes))
                 }
+                for reply in await mcp.handle(payload, in: &session, outbound: send) { await send(reply) }
             }
         }
     }
@@ -116,10 +137,12 @@ extension App {
             } catch {
                 return MCPHTTPSessions.error(.contentTooLarge, .invalidRequest("the message exceeds \(maxMessageBytes) bytes"))
             }
-            guard let actions = sessions.receive(JSONRPCPayload.decode(body), in: id) else {
+            guard let (actions, logLevel) = sessions.receive(JSONRPCPayload.decode(body), in: id) else {
                 return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
             }
-            for reply in await mcp.perform(actions) { sessions.send(reply, to: id) }
+            for reply in await mcp.perform(actions, logLevel: logLevel, outbound: { sessions.send($0, to: id) }) {
+                sessions.send(reply, to: id)
+            }
             return Response(status: .accepted)
         }
     }
@@ -142,8 +165,12 @@ final class MCPLegacySessions: Sendable {
         return (id, outbox)
     }
 
-    func receive(_ payload: JSONRPCPayload, in id: String) -> [MCPServerSession.Action]? {
-        entries.withLock { entries in entries[id]?.session.receive(payload) }
+    /// What session `id` decides for `payload`, and its log level; nil if there is no such session.
+    func receive(_ payload: JSONRPCPayload, in id: String) -> ([MCPServerSession.Action], MCPLogLevel?)? {
+        entries.withLock { entries in
+            guard let actions = entries[id]?.session.receive(payload) else { return nil }
+            return (actions, entries[id]?.session.logLevel)
+        }
     }
 
     func send(_ message: JSONRPCMessage, to id: String) {
@@ -152,6 +179,14 @@ final class MCPLegacySessions: Sendable {
 
     func close(_ id: String) {
         entries.withLock { $0.removeValue(forKey: id) }?.outbox.finish()
+    }
+}
+
+extension MCPServerSession.Action {
+    /// A request that carries a progress token.
+    var asksForProgress: Bool {
+        guard case .handle(_, _, .object(let params)?) = self, case .object(let meta)? = params["_meta"] else { return false }
+        return meta["progressToken"] != nil
     }
 }
 
@@ -178,9 +213,12 @@ final class MCPHTTPSessions: Sendable {
         return id
     }
 
-    /// What session `id` decides for `payload`, or nil if there is no such session.
-    func receive(_ payload: JSONRPCPayload, in id: String) -> [MCPServerSession.Action]? {
-        sessions.withLock { sessions in sessions[id]?.receive(payload) }
+    /// What session `id` decides for `payload`, and its log level; nil if there is no such session.
+    func receive(_ payload: JSONRPCPayload, in id: String) -> ([MCPServerSession.Action], MCPLogLevel?)? {
+        sessions.withLock { sessions in
+            guard let actions = sessions[id]?.receive(payload) else { return nil }
+            return (actions, sessions[id]?.logLevel)
+        }
     }
 
     func remove(_ id: String) -> Bool { sessions.withLock { $0.removeValue(forKey: id) != nil } }

@@ -41,6 +41,14 @@ public final class MCPServer: Sendable {
         _ name: String, description: String? = nil, annotations: MCPToolAnnotations = MCPToolAnnotations(),
         _ handler: @escaping @Sendable (Arguments) async throws -> Output
     ) {
+        tool(name, description: description, annotations: annotations) { arguments, _ in try await handler(arguments) }
+    }
+
+    /// Registers a tool that also gets the request's ``MCPContext`` (progress, logging).
+    public func tool<Arguments: SchemaModel, Output: Encodable & SchemaDescribable & Sendable>(
+        _ name: String, description: String? = nil, annotations: MCPToolAnnotations = MCPToolAnnotations(),
+        _ handler: @escaping @Sendable (Arguments, MCPContext) async throws -> Output
+    ) {
         let tool = MCPTool.make(name: name, description: description, annotations: annotations, handler: handler)
         tools.withLock { $0.add(tool) }
     }
@@ -92,20 +100,26 @@ public final class MCPServer: Sendable {
 
     /// Handles one payload from the client; returns what to send back (nothing for
     /// notifications and responses).
-    func handle(_ payload: JSONRPCPayload, in session: inout MCPServerSession) async -> [JSONRPCMessage] {
-        await perform(session.receive(payload))
+    func handle(
+        _ payload: JSONRPCPayload, in session: inout MCPServerSession, outbound: @escaping MCPOutbound = { _ in }
+    ) async -> [JSONRPCMessage] {
+        await perform(session.receive(payload), logLevel: session.logLevel, outbound: outbound)
     }
 
-    /// Carries out what the session decided: answers, and the handlers' results.
-    func perform(_ actions: [MCPServerSession.Action]) async -> [JSONRPCMessage] {
+    /// Carries out what the session decided: answers, and the handlers' results; notifications
+    /// the handlers send go to `outbound`.
+    func perform(
+        _ actions: [MCPServerSession.Action], logLevel: MCPLogLevel? = nil, outbound: @escaping MCPOutbound = { _ in }
+    ) async -> [JSONRPCMessage] {
         var replies: [JSONRPCMessage] = []
         for action in actions {
             switch action {
             case .answer(let message):
                 replies.append(message)
             case .handle(let id, let method, let params):
+                let context = MCPContext(requestID: id, params: params, logLevel: logLevel, outbound: outbound)
                 do {
-                    replies.append(.response(id: id, result: try await dispatch(method, params)))
+                    replies.append(.response(id: id, result: try await dispatch(method, params, context)))
                 } catch {
                     replies.append(.error(id: id, error))
                 }
@@ -116,10 +130,12 @@ public final class MCPServer: Sendable {
         return replies
     }
 
-    private func dispatch(_ method: String, _ params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
+    private func dispatch(_ method: String, _ params: JSONValue?, _ context: MCPContext) async throws(JSONRPCError)
+        -> JSONValue
+    {
         switch method {
         case "tools/list": return try MCPPage.result("tools", tools.withLock { $0.listing }, params, size: pageSize)
-        case "tools/call": return try await tools.withLock { $0 }.call(params)
+        case "tools/call": return try await tools.withLock { $0 }.call(params, context: context)
         case "resources/list":
             return try MCPPage.result("resources", resources.withLock { $0.listing }, params, size: pageSize)
         case "resources/templates/list":
@@ -149,12 +165,14 @@ public final class MCPServer: Sendable {
         switch transport {
         case .stdio:
             var session = makeSession()
+            let write: MCPOutbound = { message in
+                guard var bytes = try? message.encoded() else { return }
+                bytes.writeStaticString("\n")
+                FileHandle.standardOutput.write(Data(bytes.readableBytesView))
+            }
             for await line in StandardInputLines.stream() where !line.allSatisfy(\.isWhitespace) {
-                let replies = await handle(JSONRPCPayload.decode(ByteBuffer(string: line)), in: &session)
-                for reply in replies {
-                    var bytes = try reply.encoded()
-                    bytes.writeStaticString("\n")
-                    FileHandle.standardOutput.write(Data(bytes.readableBytesView))
+                for reply in await handle(JSONRPCPayload.decode(ByteBuffer(string: line)), in: &session, outbound: write) {
+                    await write(reply)
                 }
             }
         }

@@ -45,7 +45,7 @@ struct MCPTool: Sendable {
     let outputSchema: JSONValue?
     let annotations: MCPToolAnnotations
     /// Decodes the arguments (nil after recording why they do not fit) and runs the handler.
-    let call: @Sendable (JSONValue, inout ValidationContext) async throws -> JSONValue?
+    let call: @Sendable (JSONValue, MCPContext, inout ValidationContext) async throws -> JSONValue?
 
     /// The entry `tools/list` shows.
     var listing: JSONValue {
@@ -61,7 +61,7 @@ struct MCPTool: Sendable {
     /// schemas come from the types, as OpenAPI's do.
     static func make<Arguments: SchemaModel, Output: Encodable & SchemaDescribable & Sendable>(
         name: String, description: String?, annotations: MCPToolAnnotations,
-        handler: @escaping @Sendable (Arguments) async throws -> Output
+        handler: @escaping @Sendable (Arguments, MCPContext) async throws -> Output
     ) -> MCPTool {
         // Structured content is an object: a model is one; any other result is wrapped as
         // `{"result": …}`, as the Python SDK does.
@@ -74,9 +74,9 @@ struct MCPTool: Sendable {
                 return ["type": "object", "properties": ["result": .object(Output.jsonSchema(in: &registry))], "required": ["result"]]
             },
             annotations: annotations
-        ) { arguments, context in
-            guard let decoded = Arguments.decode(json: arguments, in: &context) else { return nil }
-            let output = try JSONValue.parse(try JSONWriter.encode(try await handler(decoded)))
+        ) { arguments, context, validation in
+            guard let decoded = Arguments.decode(json: arguments, in: &validation) else { return nil }
+            let output = try JSONValue.parse(try JSONWriter.encode(try await handler(decoded, context)))
             return isModel ? output : ["result": output]
         }
     }
@@ -128,7 +128,7 @@ struct MCPToolRegistry: Sendable {
 
     /// `tools/call`'s result: the structured output (and its text), `isError` when the tool
     /// threw; -32602 for an unknown tool or arguments that do not fit, with the problems.
-    func call(_ params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
+    func call(_ params: JSONValue?, context toolContext: MCPContext) async throws(JSONRPCError) -> JSONValue {
         guard case .object(let object)? = params, case .string(let name)? = object["name"] else {
             throw .invalidParams("tools/call needs the tool's name")
         }
@@ -138,7 +138,7 @@ struct MCPToolRegistry: Sendable {
         var context = ValidationContext(location: ["arguments"])
         let output: JSONValue?
         do {
-            output = try await tool.call(object["arguments"] ?? .object(JSONObject()), &context)
+            output = try await tool.call(object["arguments"] ?? .object(JSONObject()), toolContext, &context)
         } catch {
             return ["content": [["type": "text", "text": .string("\(error)")]], "isError": true]
         }

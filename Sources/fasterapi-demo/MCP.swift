@@ -15,12 +15,26 @@ import FasterAPIMCP
     var sum: Double
 }
 
+/// `countdown`'s arguments.
+@Schema struct CountdownArguments: Codable, Sendable {
+    /// Where to start.
+    @Field(ge: 1, le: 100) var from: Int
+}
+
 /// The demo's MCP server (`fasterapi-demo mcp-stdio`).
 enum DemoMCP {
     static func server() -> MCPServer {
         let mcp = MCPServer(name: "fasterapi-demo", version: "1.0.0")
         mcp.tool("add", description: "Add two numbers.", annotations: MCPToolAnnotations(readOnlyHint: true)) {
             (arguments: AddArguments) in AddResult(sum: arguments.a + arguments.b)
+        }
+        mcp.tool("countdown", description: "Count down to zero, reporting progress and logging each step.") {
+            (arguments: CountdownArguments, context: MCPContext) in
+            for step in 0..<arguments.from {
+                await context.progress(Double(step + 1), total: Double(arguments.from), message: "\(arguments.from - step - 1) to go")
+                await context.log(.info, "step \(step + 1)", logger: "countdown")
+            }
+            return AddResult(sum: 0)
         }
         mcp.resource("demo://readme", name: "readme", description: "What this server is.", mimeType: "text/plain") {
             .text("The FasterAPI demo's MCP server: tools, a resource template and a prompt.")

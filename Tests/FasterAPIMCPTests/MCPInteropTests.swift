@@ -5,7 +5,7 @@ import Testing
 /// The official Python SDK (`mcp` 2.x) as the client of our server.
 @Suite("MCP interop with the Python SDK")
 struct MCPInteropTests {
-    @Test("Python's stdio client initializes, calls tools, reads resources and templates, gets prompts on `fasterapi-demo mcp-stdio`")
+    @Test("Python's stdio client initializes, calls tools (with progress and logging), reads resources and templates, gets prompts on `fasterapi-demo mcp-stdio`")
     func pythonClientOverStdio() async throws {
         let output = try await Peers.python(
             script: "mcp_client.py", ["stdio", try Peers.demoExecutable(), "mcp-stdio"], suite: "FasterAPIMCPTests")
@@ -40,7 +40,7 @@ struct MCPInteropTests {
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["subprotocol"] as? String == "mcp")
         #expect(seen?["protocol_version"] as? String == "2025-11-25")
-        #expect(seen?["tools"] as? [String] == ["add"])
+        #expect(seen?["tools"] as? [String] == ["add", "countdown"])
         #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
         #expect(seen?["echoed_id"] as? String == "three")
         #expect(seen?["unknown_method"] as? Int == -32601)
@@ -51,7 +51,11 @@ struct MCPInteropTests {
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["protocol_version"] as? String == "2025-11-25")
-        #expect(seen?["tools"] as? [String] == ["add"])
+        #expect(seen?["tools"] as? [String] == ["add", "countdown"])
+        #expect((seen?["countdown"] as? [String: Double]) == ["sum": 0])
+        #expect((seen?["progress"] as? [[Any]])?.count == 3)
+        #expect((seen?["progress"] as? [[Any]])?.last?[2] as? String == "0 to go")
+        #expect(seen?["logs"] as? [String] == ["step 1", "step 2", "step 3"])
         #expect(seen?["add_schema_required"] as? [String] == ["a", "b"])
         #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
         #expect(seen?["is_error"] as? Bool == false)

@@ -1,4 +1,5 @@
 import FasterAPI
+import Synchronization
 import Testing
 
 @testable import FasterAPIMCP
@@ -23,26 +24,28 @@ struct Refused: Error, CustomStringConvertible {
 
 @Suite("MCP tools")
 struct MCPToolTests {
+    static let context = MCPContext(requestID: .int(1), params: nil, logLevel: nil, outbound: { _ in })
+
     private func registry() -> MCPToolRegistry {
         var registry = MCPToolRegistry()
         registry.add(
             MCPTool.make(
                 name: "add", description: "Add two numbers.", annotations: MCPToolAnnotations(readOnlyHint: true)
-            ) { (arguments: AddArguments) in AddResult(sum: arguments.a + arguments.b) })
+            ) { (arguments: AddArguments, _) in AddResult(sum: arguments.a + arguments.b) })
         registry.add(
             MCPTool.make(name: "refuse", description: nil, annotations: MCPToolAnnotations()) {
-                (_: AddArguments) -> AddResult in throw Refused()
+                (_: AddArguments, _) -> AddResult in throw Refused()
             })
         registry.add(
             MCPTool.make(name: "count", description: nil, annotations: MCPToolAnnotations()) {
-                (arguments: AddArguments) -> Int in Int(arguments.a)
+                (arguments: AddArguments, _) -> Int in Int(arguments.a)
             })
         return registry
     }
 
     @Test("A result that is not a model is wrapped as {\"result\": …}, in the schema too")
     func wrapped() async throws {
-        let result = try await registry().call(["name": "count", "arguments": ["a": 4, "b": 0]])
+        let result = try await registry().call(["name": "count", "arguments": ["a": 4, "b": 0]], context: Self.context)
         #expect(result == ["content": [["type": "text", "text": #"{"result":4}"#]], "structuredContent": ["result": 4]])
     }
 
@@ -73,21 +76,21 @@ struct MCPToolTests {
 
     @Test("tools/call returns structured content and its text")
     func call() async throws {
-        let result = try await registry().call(["name": "add", "arguments": ["a": 2, "b": 3.5]])
+        let result = try await registry().call(["name": "add", "arguments": ["a": 2, "b": 3.5]], context: Self.context)
         #expect(result == ["content": [["type": "text", "text": #"{"sum":5.5}"#]], "structuredContent": ["sum": 5.5]])
     }
 
     @Test("A tool that throws gives an isError result, not a protocol error")
     func toolError() async throws {
-        let result = try await registry().call(["name": "refuse", "arguments": ["a": 1, "b": 2]])
+        let result = try await registry().call(["name": "refuse", "arguments": ["a": 1, "b": 2]], context: Self.context)
         #expect(result == ["content": [["type": "text", "text": "the tool refused"]], "isError": true])
     }
 
     @Test("Unknown tools and arguments that do not fit are -32602, the latter with the problems")
     func invalidParams() async {
-        await #expect(throws: JSONRPCError.self) { try await registry().call(["name": "nope"]) }
+        await #expect(throws: JSONRPCError.self) { try await registry().call(["name": "nope"], context: Self.context) }
         do {
-            _ = try await registry().call(["name": "add", "arguments": ["a": "x"]])
+            _ = try await registry().call(["name": "add", "arguments": ["a": "x"]], context: Self.context)
             Issue.record("bad arguments accepted")
         } catch {
             #expect(error.code == -32602)
@@ -98,4 +101,33 @@ struct MCPToolTests {
             #expect(issues.count == 2)  // a is not a number, b is missing
         }
     }
+
+    @Test("A handler's progress reaches the client only with a progress token; logs only at or above its level")
+    func contextNotifications() async {
+        let sent = Sent()
+        let context = MCPContext(
+            requestID: .int(5), params: ["_meta": ["progressToken": "t1"]], logLevel: .warning,
+            outbound: { sent.append($0) })
+        await context.progress(1, total: 4, message: "one of four")
+        await context.log(.info, "too quiet")
+        await context.log(.error, "loud enough", logger: "db")
+        #expect(
+            sent.messages == [
+                .notification(
+                    method: "notifications/progress",
+                    params: ["progressToken": "t1", "progress": 1, "total": 4, "message": "one of four"]),
+                .notification(method: "notifications/message", params: ["level": "error", "data": "loud enough", "logger": "db"]),
+            ])
+        let silent = MCPContext(requestID: .int(6), params: nil, logLevel: nil, outbound: { sent.append($0) })
+        await silent.progress(1)
+        await silent.log(.emergency, "nobody asked")
+        #expect(sent.messages.count == 2)
+    }
+}
+
+/// Messages a test's outbound received.
+final class Sent: Sendable {
+    private let box = Mutex<[JSONRPCMessage]>([])
+    func append(_ message: JSONRPCMessage) { box.withLock { $0.append(message) } }
+    var messages: [JSONRPCMessage] { box.withLock { $0 } }
 }

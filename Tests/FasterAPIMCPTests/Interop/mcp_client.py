@@ -53,9 +53,18 @@ async def over_websocket(url: str) -> None:
 async def main(transport: str, target: list[str]) -> None:
     if transport == "ws":
         return await over_websocket(target[0])
+    logs = []
+    progress = []
+
+    async def on_log(params) -> None:
+        logs.append(params.data)
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append([done, total, message])
+
     async with connect(transport, target) as streams:
         read, write = streams[0], streams[1]
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, logging_callback=on_log) as session:
             initialized = await session.initialize()
             tools = await session.list_tools()
             added = await session.call_tool("add", {"a": 2, "b": 3.5})
@@ -73,6 +82,8 @@ async def main(transport: str, target: list[str]) -> None:
                 missing = "found"
             except Exception as error:
                 missing = getattr(getattr(error, "error", None), "code", str(error))
+            await session.set_logging_level("info")
+            counted = await session.call_tool("countdown", {"from": 3}, progress_callback=on_progress)
             prompts = await session.list_prompts()
             prompt = await session.get_prompt("summarise", {"text": "A long story."})
             print(json.dumps({
@@ -83,6 +94,9 @@ async def main(transport: str, target: list[str]) -> None:
                 "missing_resource": missing,
                 "prompts": [p.name for p in prompts.prompts],
                 "prompt_text": prompt.messages[0].content.text,
+                "countdown": counted.structured_content,
+                "progress": progress,
+                "logs": logs,
                 "protocol_version": initialized.protocol_version,
                 "server": initialized.server_info.name,
                 "tools": [tool.name for tool in tools.tools],
