@@ -97,19 +97,17 @@ extension App {
                 try await ws.close(code: .policyViolation, reason: "origin not allowed")
                 return
             }
-            var session = mcp.makeSession()
-            for try await message in ws.messages {
-                let payload: JSONRPCPayload
-                switch message {
-                case .text(let text): payload = JSONRPCPayload.decode(ByteBuffer(string: text))
-                case .binary(let bytes): payload = JSONRPCPayload.decode(bytes)
-                }
-                let send: MCPOutbound = { message in
-                    guard let bytes = try? message.encoded() else { return }
-                    try? await ws.send(String(buffer: bytes))
-                }
-                for reply in await mcp.handle(payload, in: &session, outbound: send) { await send(reply) }
+            let driver = MCPSessionDriver(server: mcp) { message in
+                guard let bytes = try? JSONWriter.encode(message) else { return }
+                try? await ws.send(String(buffer: bytes))
             }
+            for try await message in ws.messages {
+                switch message {
+                case .text(let text): await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)))
+                case .binary(let bytes): await driver.receive(JSONRPCPayload.decode(bytes))
+                }
+            }
+            await driver.finish()
         }
     }
 
@@ -117,12 +115,12 @@ extension App {
         let sessions = MCPLegacySessions()
         get("\(path)/sse") { request in
             if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
-            let (id, outbox) = sessions.open(mcp.makeSession())
+            let (id, outbox) = sessions.open(mcp)
             return try await EventStream(request: request) { stream in
                 defer { sessions.close(id) }
                 try await stream.send(data: "\(path)/messages?session_id=\(id)", event: "endpoint")
                 for await message in outbox {
-                    try await stream.send(data: String(buffer: try message.encoded()), event: "message")
+                    try await stream.send(data: String(buffer: try JSONWriter.encode(message)), event: "message")
                 }
             }.response(for: request)
         }
@@ -137,45 +135,35 @@ extension App {
             } catch {
                 return MCPHTTPSessions.error(.contentTooLarge, .invalidRequest("the message exceeds \(maxMessageBytes) bytes"))
             }
-            guard let (actions, logLevel) = sessions.receive(JSONRPCPayload.decode(body), in: id) else {
+            guard let driver = sessions.driver(id) else {
                 return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
             }
-            for reply in await mcp.perform(actions, logLevel: logLevel, outbound: { sessions.send($0, to: id) }) {
-                sessions.send(reply, to: id)
-            }
+            await driver.receive(JSONRPCPayload.decode(body))
             return Response(status: .accepted)
         }
     }
 }
 
-/// Sessions of the 2024-11-05 HTTP+SSE transport: each has its event stream's outbox.
+/// Sessions of the 2024-11-05 HTTP+SSE transport: each one's driver, which sends through its
+/// event stream.
 final class MCPLegacySessions: Sendable {
     private struct Entry {
-        var session: MCPServerSession
-        let outbox: AsyncStream<JSONRPCMessage>.Continuation
+        let driver: MCPSessionDriver
+        let outbox: AsyncStream<JSONValue>.Continuation
     }
 
     private let entries = Mutex<[String: Entry]>([:])
 
-    /// A new session and the stream of what is sent to it.
-    func open(_ session: MCPServerSession) -> (String, AsyncStream<JSONRPCMessage>) {
+    /// A new session of `server` and the stream of what is sent to it.
+    func open(_ server: MCPServer) -> (String, AsyncStream<JSONValue>) {
         let id = UUID().uuidString.lowercased()
-        let (outbox, continuation) = AsyncStream.makeStream(of: JSONRPCMessage.self)
-        entries.withLock { $0[id] = Entry(session: session, outbox: continuation) }
+        let (outbox, continuation) = AsyncStream.makeStream(of: JSONValue.self)
+        let driver = MCPSessionDriver(server: server) { continuation.yield($0) }
+        entries.withLock { $0[id] = Entry(driver: driver, outbox: continuation) }
         return (id, outbox)
     }
 
-    /// What session `id` decides for `payload`, and its log level; nil if there is no such session.
-    func receive(_ payload: JSONRPCPayload, in id: String) -> ([MCPServerSession.Action], MCPLogLevel?)? {
-        entries.withLock { entries in
-            guard let actions = entries[id]?.session.receive(payload) else { return nil }
-            return (actions, entries[id]?.session.logLevel)
-        }
-    }
-
-    func send(_ message: JSONRPCMessage, to id: String) {
-        _ = entries.withLock { $0[id] }?.outbox.yield(message)
-    }
+    func driver(_ id: String) -> MCPSessionDriver? { entries.withLock { $0[id]?.driver } }
 
     func close(_ id: String) {
         entries.withLock { $0.removeValue(forKey: id) }?.outbox.finish()

@@ -164,17 +164,15 @@ public final class MCPServer: Sendable {
     public func run(_ transport: Transport) async throws {
         switch transport {
         case .stdio:
-            var session = makeSession()
-            let write: MCPOutbound = { message in
-                guard var bytes = try? message.encoded() else { return }
+            let driver = MCPSessionDriver(server: self) { message in
+                guard var bytes = try? JSONWriter.encode(message) else { return }
                 bytes.writeStaticString("\n")
                 FileHandle.standardOutput.write(Data(bytes.readableBytesView))
             }
             for await line in StandardInputLines.stream() where !line.allSatisfy(\.isWhitespace) {
-                for reply in await handle(JSONRPCPayload.decode(ByteBuffer(string: line)), in: &session, outbound: write) {
-                    await write(reply)
-                }
+                await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: line)))
             }
+            await driver.finish()
         }
     }
 }
