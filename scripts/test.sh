@@ -30,6 +30,15 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$stamp"
 fi
 export FASTERAPI_PYTHON="$PWD/$venv/bin/python"
+
+# The older MCP SDK generation (mcp 1.x) comes with mcp-proxy, in a venv of its own.
+mcp1=.venv-mcp1
+if [ ! -x "$mcp1/bin/python" ] || [ "$(cat "$mcp1/.stamp" 2>/dev/null)" != "mcp-proxy==0.13.0" ]; then
+  python3 -m venv "$mcp1"
+  "$mcp1/bin/pip" install -q --disable-pip-version-check mcp-proxy==0.13.0
+  echo "mcp-proxy==0.13.0" > "$mcp1/.stamp"
+fi
+export FASTERAPI_PYTHON_MCP1="$PWD/$mcp1/bin/python"
 export NODE_PATH=/usr/share/nodejs  # where Debian's node-* packages (node-ws) live
 
 # PostgreSQL 15 on 127.0.0.1 (TLS or plain, SCRAM). Tests may start more instances with the script;

@@ -47,10 +47,31 @@ struct MCPInteropTests {
         #expect(seen?["not_a_message"] as? Int == -32600)
     }
 
-    private func check(_ output: Peers.Output) throws {
+    @Test(
+        "The older SDK generation (mcp 1.x, from mcp-proxy's venv) negotiates older versions on each transport",
+        arguments: [("stdio", "2025-03-26"), ("sse", "2024-11-05"), ("http", "2025-06-18")])
+    func olderPythonClient(transport: String, version: String) async throws {
+        guard let python = ProcessInfo.processInfo.environment["FASTERAPI_PYTHON_MCP1"] else {
+            Issue.record("FASTERAPI_PYTHON_MCP1 is not set: run ./scripts/test.sh, which makes the mcp 1.x venv")
+            return
+        }
+        let script = Peers.interopScript("mcp_client.py", suite: "FasterAPIMCPTests")
+        let output: Peers.Output
+        if transport == "stdio" {
+            output = try await Peers.run(python, [script, "--protocol=\(version)", "stdio", try Peers.demoExecutable(), "mcp-stdio"])
+        } else {
+            let server = try await PeerServer.startDemo()
+            defer { server.stop() }
+            let path = transport == "sse" ? "/mcp/sse" : "/mcp"
+            output = try await Peers.run(python, [script, "--protocol=\(version)", transport, "http://127.0.0.1:\(server.port)\(path)"])
+        }
+        try check(output, version: version)
+    }
+
+    private func check(_ output: Peers.Output, version: String = "2025-11-25") throws {
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
-        #expect(seen?["protocol_version"] as? String == "2025-11-25")
+        #expect(seen?["protocol_version"] as? String == version)
         #expect(seen?["tools"] as? [String] == ["add", "countdown"])
         #expect((seen?["countdown"] as? [String: Double]) == ["sum": 0])
         #expect((seen?["progress"] as? [[Any]])?.count == 3)

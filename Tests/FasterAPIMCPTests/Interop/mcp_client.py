@@ -1,20 +1,35 @@
 """The official Python MCP client (mcp 2.x) driving our server.
 
-Usage: mcp_client.py stdio SERVER_EXECUTABLE [ARGS...]
+Usage: mcp_client.py [--protocol=VERSION] stdio SERVER_EXECUTABLE [ARGS...]
        mcp_client.py http|sse URL
        mcp_client.py ws URL      (the SDK has no WebSocket client: JSON-RPC over the
                                   `websockets` package, subprotocol mcp)
+Works with the SDK's 2.x and 1.x generations. --protocol=V makes the client ask for V instead
+of its newest (to check negotiation of older versions).
 Prints one JSON object with what the client saw; exits non-zero on a protocol failure.
 """
 import json
 import sys
 
 import anyio
+import mcp.types
 from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
 from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
-import websockets
+from mcp.client.stdio import stdio_client
+
+try:
+    from mcp.client.streamable_http import streamable_http_client
+except ImportError:  # the 1.x generation's name
+    from mcp.client.streamable_http import streamablehttp_client as streamable_http_client
+
+
+
+def attr(value, name: str):
+    """A result field by its 2.x snake_case name, or the 1.x generation's camelCase one."""
+    if hasattr(value, name):
+        return getattr(value, name)
+    head, *rest = name.split("_")
+    return getattr(value, head + "".join(part.title() for part in rest))
 
 
 def connect(transport: str, target: list[str]):
@@ -26,6 +41,8 @@ def connect(transport: str, target: list[str]):
 
 
 async def over_websocket(url: str) -> None:
+    import websockets
+
     async with websockets.connect(url, subprotocols=["mcp"]) as ws:
         async def call(message: dict) -> dict:
             await ws.send(json.dumps(message))
@@ -88,24 +105,27 @@ async def main(transport: str, target: list[str]) -> None:
             prompt = await session.get_prompt("summarise", {"text": "A long story."})
             print(json.dumps({
                 "resources": [str(resource.uri) for resource in resources.resources],
-                "templates": [template.uri_template for template in templates.resource_templates],
+                "templates": [attr(template, "uri_template") for template in attr(templates, "resource_templates")],
                 "readme": readme.contents[0].text,
                 "item": item.contents[0].text,
                 "missing_resource": missing,
                 "prompts": [p.name for p in prompts.prompts],
                 "prompt_text": prompt.messages[0].content.text,
-                "countdown": counted.structured_content,
+                "countdown": attr(counted, "structured_content"),
                 "progress": progress,
                 "logs": logs,
-                "protocol_version": initialized.protocol_version,
-                "server": initialized.server_info.name,
+                "protocol_version": attr(initialized, "protocol_version"),
+                "server": attr(initialized, "server_info").name,
                 "tools": [tool.name for tool in tools.tools],
-                "add_schema_required": tools.tools[0].input_schema.get("required"),
-                "structured": added.structured_content,
-                "is_error": added.is_error,
+                "add_schema_required": attr(tools.tools[0], "input_schema").get("required"),
+                "structured": attr(added, "structured_content"),
+                "is_error": attr(added, "is_error"),
                 "bad_arguments": bad_arguments,
             }))
 
 
 if __name__ == "__main__":
-    anyio.run(main, sys.argv[1], sys.argv[2:])
+    arguments = sys.argv[1:]
+    if arguments[0].startswith("--protocol="):
+        mcp.types.LATEST_PROTOCOL_VERSION = arguments.pop(0).split("=", 1)[1]
+    anyio.run(main, arguments[0], arguments[1:])
