@@ -57,7 +57,7 @@ extension App {
             if accepts, logLevel != nil || actions.contains(where: \.asksForProgress) {
                 headers.add(name: "Content-Type", value: "text/event-stream")
                 headers.add(name: "Cache-Control", value: "no-cache")
-                let level = logLevel
+                let streamLevel = logLevel
                 return Response(
                     headers: headers,
                     body: ResponseBody { body in
@@ -65,10 +65,13 @@ extension App {
                             guard let bytes = try? message.encoded() else { return }
                             try? await body.write(ByteBuffer(string: "event: message\ndata: \(String(buffer: bytes))\n\n"))
                         }
-                        for reply in await mcp.perform(actions, logLevel: level, outbound: send) { await send(reply) }
+                        for reply in await mcp.perform(actions, logLevel: streamLevel, outbound: send) { await send(reply) }
                     })
             }
-            let replies = await mcp.perform(actions, logLevel: logLevel)
+            let sessionID = headers["mcp-session-id"] ?? request.headers["mcp-session-id"] ?? ""
+            sessions.cancel(actions, in: sessionID)
+            let level = logLevel
+            let replies = await sessions.run(actions, in: sessionID) { await mcp.perform(actions, logLevel: level) }
             guard !replies.isEmpty else { return Response(status: .accepted, headers: headers) }
             let json: JSONValue = payload.isBatch ? .array(replies.map(\.json)) : replies[0].json
             headers.add(name: "Content-Type", value: "application/json")
@@ -193,6 +196,33 @@ extension JSONRPCPayload {
 /// The Streamable HTTP sessions of one mounted server, by id.
 final class MCPHTTPSessions: Sendable {
     private let sessions = Mutex<[String: MCPServerSession]>([:])
+    /// Requests being handled, by session and request id, so `notifications/cancelled` can stop one.
+    private let inFlight = Mutex<[String: [JSONRPCID: Task<[JSONRPCMessage], Never>]]>([:])
+
+    /// Runs `work` for `actions`; a single request is tracked while it runs, and if it is cancelled
+    /// its answer is dropped (the POST then gets 202, as for a message that needs no answer).
+    func run(
+        _ actions: [MCPServerSession.Action], in session: String,
+        _ work: @escaping @Sendable () async -> [JSONRPCMessage]
+    ) async -> [JSONRPCMessage] {
+        guard actions.count == 1, case .handle(let id, _, _) = actions[0] else { return await work() }
+        let task = inFlight.withLock { inFlight in
+            let task = Task { await work() }
+            inFlight[session, default: [:]][id] = task
+            return task
+        }
+        let replies = await task.value
+        let cancelled = inFlight.withLock { $0[session]?.removeValue(forKey: id) == nil }
+        return cancelled ? [] : replies
+    }
+
+    /// Cancels the requests that `notifications/cancelled` among `actions` name.
+    func cancel(_ actions: [MCPServerSession.Action], in session: String) {
+        for case .notify("notifications/cancelled", .object(let params)?) in actions {
+            guard let id = params["requestId"].flatMap(JSONRPCID.init) else { continue }
+            inFlight.withLock { $0[session]?.removeValue(forKey: id) }?.cancel()
+        }
+    }
 
     /// Stores `session` under a new, unguessable id.
     func add(_ session: MCPServerSession) -> String {
@@ -209,7 +239,10 @@ final class MCPHTTPSessions: Sendable {
         }
     }
 
-    func remove(_ id: String) -> Bool { sessions.withLock { $0.removeValue(forKey: id) != nil } }
+    func remove(_ id: String) -> Bool {
+        for task in inFlight.withLock({ $0.removeValue(forKey: id) ?? [:] }).values { task.cancel() }
+        return sessions.withLock { $0.removeValue(forKey: id) != nil }
+    }
 
     /// A JSON-RPC error as an HTTP answer.
     static func error(_ status: HTTPStatus, _ error: JSONRPCError) -> Response {

@@ -11,6 +11,10 @@ struct MCPStreamableHTTPTests {
         let app = App()
         let mcp = MCPServer(name: "t", version: "1")
         mcp.tool("add") { (arguments: AddArguments) in AddResult(sum: arguments.a + arguments.b) }
+        mcp.tool("slow") { (arguments: AddArguments) in
+            try await Task.sleep(for: .seconds(arguments.a))
+            return AddResult(sum: arguments.a)
+        }
         app.mount(mcp, at: "/mcp", allowedOrigins: ["https://trusted.example"])
         return app
     }
@@ -88,6 +92,28 @@ struct MCPStreamableHTTPTests {
             #expect(response9 == .ok)
             let response10 = try await client.get("/mcp").status
             #expect(response10 == .methodNotAllowed)
+        }
+    }
+
+    @Test("notifications/cancelled in another POST stops a running call, whose POST then gets 202")
+    func cancellation() async throws {
+        try await app().test { client in
+            let session = try #require(try await post(client, initialize).headers["mcp-session-id"])
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let call = try await post(
+                        client, #"{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"slow","arguments":{"a":30,"b":0}}}"#,
+                        session: session)
+                    #expect(call.status == .accepted)
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let cancel = try await post(
+                    client, #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"long"}}"#, session: session)
+                #expect(cancel.status == .accepted)
+                try await group.waitForAll()
+            }
+            #expect(ContinuousClock.now - started < .seconds(20))
         }
     }
 }
