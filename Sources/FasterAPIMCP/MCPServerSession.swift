@@ -74,6 +74,13 @@ struct MCPServerSession {
         case none
     }
 
+    /// The methods a server answers (besides `initialize` and `ping`).
+    static let methods: Set<String> = [
+        "tools/list", "tools/call", "resources/list", "resources/templates/list", "resources/read",
+        "resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get", "completion/complete",
+        "logging/setLevel",
+    ]
+
     private(set) var phase = Phase.awaitingInitialize
     /// The least severe log level the client wants (`logging/setLevel`); nil: none asked for.
     private(set) var logLevel: MCPLogLevel?
@@ -123,6 +130,9 @@ struct MCPServerSession {
             return .answer(.response(id: id, result: .object(JSONObject())))
         case .success(.request(let id, let method, let params)):
             guard version != nil else {
+                // An unknown method is -32601 even now: a client probing a newer protocol's
+                // methods (`server/discover`) then falls back to initialize.
+                guard Self.methods.contains(method) else { return .answer(.error(id: id, .methodNotFound(method))) }
                 return .answer(.error(id: id, .invalidRequest("the session is not initialized: send initialize first")))
             }
             return .handle(id: id, method: method, params: params)

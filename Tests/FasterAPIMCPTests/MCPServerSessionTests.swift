@@ -50,6 +50,13 @@ struct MCPServerSessionTests {
         }
         #expect(error.code == -32600)
         #expect(receive(&session, #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#) == [.none])
+        // A newer protocol's probe is "method not found", so the client falls back to initialize.
+        guard case .answer(.error(.int(3), let probe)) = receive(&session, #"{"jsonrpc":"2.0","id":3,"method":"server/discover"}"#).first
+        else {
+            Issue.record("server/discover was not answered")
+            return
+        }
+        #expect(probe.code == -32601)
         guard case .answer(.response) = receive(&session, initialize("2025-06-18")).first else {
             Issue.record("initialize after a refused request failed")
             return
