@@ -206,7 +206,7 @@ final class PoolSlot: Sendable {
         var timeout = timeout ?? configuration.acquireTimeout
         if health.unreachable != nil { timeout = min(timeout, configuration.unavailableTimeout) }
         health.waiting.withLock { _ = $0.insert(id) }
-        let timer = loop.scheduleTask(in: .nanoseconds(Int64(timeout / .nanoseconds(1)))) { [pool] in
+        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { [pool] in
             pool.cancelLeaseConnection(id)
         }
         defer {
