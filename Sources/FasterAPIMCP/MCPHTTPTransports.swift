@@ -7,21 +7,27 @@ import Synchronization
 extension App {
     /// Serves `mcp` inside the app (its middleware and security apply) on three transports:
     ///
-    /// - Streamable HTTP at `path`: `POST` carries the client's messages (answered as JSON, or
-    ///   202 when there is nothing to answer), `DELETE` ends a session, `GET` (a stream of
-    ///   server messages) is 405 until the server has any. `initialize` opens a session whose id
-    ///   comes back in `Mcp-Session-Id`; later requests without it are 400, with an unknown one
-    ///   404.
+    /// - Streamable HTTP at `path`: `POST` carries the client's messages. Answers come as JSON,
+    ///   or as an event stream as soon as a handler sends something on the way (progress, logs,
+    ///   a request to the client) and the client takes streams; 202 when there is nothing to
+    ///   answer. `GET` opens the session's standalone stream (notifications that belong to no
+    ///   request, 409 if one is open already) and, with `Last-Event-ID`, resumes any stream
+    ///   that was cut. `DELETE` ends a session. `initialize` opens a session whose id comes back
+    ///   in `Mcp-Session-Id`; later requests without it are 400, with an unknown one 404.
+    ///   Sessions idle for `idleTimeout` with no stream open are ended.
     /// - The 2024-11-05 HTTP+SSE transport at `path/sse` (an `endpoint` event names the URL to
-    ///   `POST` messages to; answers come as `message` events).
+    ///   `POST` messages to; everything the server sends comes as `message` events).
     /// - WebSocket at `path/ws` (subprotocol `mcp`, one JSON-RPC message per text message).
     ///
     /// Requests whose `Origin` is not this host, a localhost page or one of `allowedOrigins` are
-    /// 403 (DNS-rebinding defence).
-    public func mount(_ mcp: MCPServer, at path: String, allowedOrigins: [String] = [], maxMessageBytes: Int = 4 << 20) {
+    /// 403 (DNS-rebinding defence); messages over `maxMessageBytes` are refused.
+    public func mount(
+        _ mcp: MCPServer, at path: String, allowedOrigins: [String] = [], maxMessageBytes: Int = 4 << 20,
+        idleTimeout: Duration = .seconds(1800)
+    ) {
         mountLegacySSE(mcp, at: path, allowedOrigins: allowedOrigins, maxMessageBytes: maxMessageBytes)
         mountWebSocket(mcp, at: path, allowedOrigins: allowedOrigins, maxMessageBytes: maxMessageBytes)
-        let sessions = MCPHTTPSessions()
+        let sessions = MCPHTTPSessions(idleTimeout: idleTimeout)
         post(path) { request in
             if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
             let body: ByteBuffer
@@ -31,62 +37,41 @@ extension App {
                 return MCPHTTPSessions.error(.contentTooLarge, .invalidRequest("the message exceeds \(maxMessageBytes) bytes"))
             }
             let payload = JSONRPCPayload.decode(body)
-            var headers = HTTPHeaders()
-            let actions: [MCPServerSession.Action]
-            var logLevel: MCPLogLevel?
+            let session: MCPHTTPSession
             if payload.isInitialize {
-                var session = mcp.makeSession()
-                actions = session.receive(payload)
-                if session.version != nil { headers.add(name: "Mcp-Session-Id", value: sessions.add(session)) }
+                session = sessions.open(mcp)
             } else {
-                guard let id = request.headers["mcp-session-id"] else {
-                    return MCPHTTPSessions.error(.badRequest, .invalidRequest("Mcp-Session-Id is required after initialize"))
-                }
                 if let version = request.headers["mcp-protocol-version"], !MCPProtocolVersion.supported.contains(version) {
                     return MCPHTTPSessions.error(.badRequest, .invalidRequest("unsupported MCP-Protocol-Version \(version)"))
                 }
-                guard let (received, level) = sessions.receive(payload, in: id) else {
-                    return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
+                switch sessions.find(request) {
+                case .success(let found): session = found
+                case .failure(let refusal): return refusal.response
                 }
-                actions = received
-                logLevel = level
             }
-            // Progress and log notifications need a stream: answer as one when the client takes
-            // it and may get some; otherwise as plain JSON.
-            let accepts = request.headers["accept"]?.contains("text/event-stream") == true
-            if accepts, logLevel != nil || actions.contains(where: \.asksForProgress) {
-                headers.add(name: "Content-Type", value: "text/event-stream")
-                headers.add(name: "Cache-Control", value: "no-cache")
-                let streamLevel = logLevel
-                return Response(
-                    headers: headers,
-                    body: ResponseBody { body in
-                        let send: MCPOutbound = { message in
-                            guard let bytes = try? message.encoded() else { return }
-                            try? await body.write(ByteBuffer(string: "event: message\ndata: \(String(buffer: bytes))\n\n"))
-                        }
-                        for reply in await mcp.perform(actions, logLevel: streamLevel, outbound: send) { await send(reply) }
-                    })
-            }
-            let sessionID = headers["mcp-session-id"] ?? request.headers["mcp-session-id"] ?? ""
-            sessions.cancel(actions, in: sessionID)
-            let level = logLevel
-            let replies = await sessions.run(actions, in: sessionID) { await mcp.perform(actions, logLevel: level) }
-            guard !replies.isEmpty else { return Response(status: .accepted, headers: headers) }
-            let json: JSONValue = payload.isBatch ? .array(replies.map(\.json)) : replies[0].json
-            headers.add(name: "Content-Type", value: "application/json")
-            return Response(status: .ok, headers: headers, body: ResponseBody(buffer: try JSONWriter.encode(json)))
+            let streams = request.headers["accept"]?.contains("text/event-stream") == true
+            let response = try await session.answer(payload, streams: streams, to: request)
+            if payload.isInitialize, session.driver.version == nil { sessions.close(session) }
+            return response
         }
         get(path) { request in
             if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
-            return Response(status: .methodNotAllowed, headers: ["Allow": "POST, DELETE"])
+            guard request.headers["accept"]?.contains("text/event-stream") == true else {
+                return MCPHTTPSessions.error(.notAcceptable, .invalidRequest("GET needs Accept: text/event-stream"))
+            }
+            switch sessions.find(request) {
+            case .success(let session): return try await session.resume(request)
+            case .failure(let refusal): return refusal.response
+            }
         }
         delete(path) { request in
             if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
-            guard let id = request.headers["mcp-session-id"] else {
-                return MCPHTTPSessions.error(.badRequest, .invalidRequest("Mcp-Session-Id is required"))
+            switch sessions.find(request) {
+            case .success(let session):
+                sessions.close(session)
+                return Response(status: .noContent)
+            case .failure(let refusal): return refusal.response
             }
-            return sessions.remove(id) ? Response(status: .noContent) : MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
         }
     }
 }
@@ -100,17 +85,18 @@ extension App {
                 try await ws.close(code: .policyViolation, reason: "origin not allowed")
                 return
             }
-            let driver = MCPSessionDriver(server: mcp) { message in
+            let send: @Sendable (JSONValue) async -> Void = { message in
                 guard let bytes = try? JSONWriter.encode(message) else { return }
                 try? await ws.send(String(buffer: bytes))
             }
+            let driver = MCPSessionDriver(server: mcp, send: send)
+            defer { driver.close() }
             for try await message in ws.messages {
                 switch message {
-                case .text(let text): await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)))
-                case .binary(let bytes): await driver.receive(JSONRPCPayload.decode(bytes))
+                case .text(let text): await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)), send: send)
+                case .binary(let bytes): await driver.receive(JSONRPCPayload.decode(bytes), send: send)
                 }
             }
-            await driver.finish()
         }
     }
 
@@ -138,10 +124,10 @@ extension App {
             } catch {
                 return MCPHTTPSessions.error(.contentTooLarge, .invalidRequest("the message exceeds \(maxMessageBytes) bytes"))
             }
-            guard let driver = sessions.driver(id) else {
+            guard let entry = sessions.entry(id) else {
                 return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
             }
-            await driver.receive(JSONRPCPayload.decode(body))
+            await entry.driver.receive(JSONRPCPayload.decode(body), send: entry.send)
             return Response(status: .accepted)
         }
     }
@@ -150,8 +136,9 @@ extension App {
 /// Sessions of the 2024-11-05 HTTP+SSE transport: each one's driver, which sends through its
 /// event stream.
 final class MCPLegacySessions: Sendable {
-    private struct Entry {
+    struct Entry {
         let driver: MCPSessionDriver
+        let send: @Sendable (JSONValue) async -> Void
         let outbox: AsyncStream<JSONValue>.Continuation
     }
 
@@ -161,23 +148,18 @@ final class MCPLegacySessions: Sendable {
     func open(_ server: MCPServer) -> (String, AsyncStream<JSONValue>) {
         let id = UUID().uuidString.lowercased()
         let (outbox, continuation) = AsyncStream.makeStream(of: JSONValue.self)
-        let driver = MCPSessionDriver(server: server) { continuation.yield($0) }
-        entries.withLock { $0[id] = Entry(driver: driver, outbox: continuation) }
+        let send: @Sendable (JSONValue) async -> Void = { continuation.yield($0) }
+        let driver = MCPSessionDriver(server: server, send: send)
+        entries.withLock { $0[id] = Entry(driver: driver, send: send, outbox: continuation) }
         return (id, outbox)
     }
 
-    func driver(_ id: String) -> MCPSessionDriver? { entries.withLock { $0[id]?.driver } }
+    func entry(_ id: String) -> Entry? { entries.withLock { $0[id] } }
 
     func close(_ id: String) {
-        entries.withLock { $0.removeValue(forKey: id) }?.outbox.finish()
-    }
-}
-
-extension MCPServerSession.Action {
-    /// A request that carries a progress token.
-    var asksForProgress: Bool {
-        guard case .handle(_, _, .object(let params)?) = self, case .object(let meta)? = params["_meta"] else { return false }
-        return meta["progressToken"] != nil
+        guard let entry = entries.withLock({ $0.removeValue(forKey: id) }) else { return }
+        entry.driver.close()
+        entry.outbox.finish()
     }
 }
 
@@ -195,53 +177,44 @@ extension JSONRPCPayload {
 
 /// The Streamable HTTP sessions of one mounted server, by id.
 final class MCPHTTPSessions: Sendable {
-    private let sessions = Mutex<[String: MCPServerSession]>([:])
-    /// Requests being handled, by session and request id, so `notifications/cancelled` can stop one.
-    private let inFlight = Mutex<[String: [JSONRPCID: Task<[JSONRPCMessage], Never>]]>([:])
+    /// Why a request names no session it may use.
+    struct Refusal: Error {
+        let response: Response
+    }
 
-    /// Runs `work` for `actions`; a single request is tracked while it runs, and if it is cancelled
-    /// its answer is dropped (the POST then gets 202, as for a message that needs no answer).
-    func run(
-        _ actions: [MCPServerSession.Action], in session: String,
-        _ work: @escaping @Sendable () async -> [JSONRPCMessage]
-    ) async -> [JSONRPCMessage] {
-        guard actions.count == 1, case .handle(let id, _, _) = actions[0] else { return await work() }
-        let task = inFlight.withLock { inFlight in
-            let task = Task { await work() }
-            inFlight[session, default: [:]][id] = task
-            return task
+    private let sessions = Mutex<[String: MCPHTTPSession]>([:])
+    private let idleTimeout: Duration
+
+    init(idleTimeout: Duration) { self.idleTimeout = idleTimeout }
+
+    /// A new session of `server` (sessions idle too long are ended first).
+    func open(_ server: MCPServer) -> MCPHTTPSession {
+        let session = MCPHTTPSession(server: server)
+        let now = ContinuousClock.now
+        let idle = sessions.withLock { sessions in
+            let idle = sessions.values.filter { $0.isIdle(since: now - idleTimeout) }
+            for session in idle { sessions[session.id] = nil }
+            sessions[session.id] = session
+            return idle
         }
-        let replies = await task.value
-        let cancelled = inFlight.withLock { $0[session]?.removeValue(forKey: id) == nil }
-        return cancelled ? [] : replies
+        for session in idle { session.close() }
+        return session
     }
 
-    /// Cancels the requests that `notifications/cancelled` among `actions` name.
-    func cancel(_ actions: [MCPServerSession.Action], in session: String) {
-        for case .notify("notifications/cancelled", .object(let params)?) in actions {
-            guard let id = params["requestId"].flatMap(JSONRPCID.init) else { continue }
-            inFlight.withLock { $0[session]?.removeValue(forKey: id) }?.cancel()
+    /// The session the request's `Mcp-Session-Id` names: 400 without one, 404 for an unknown one.
+    func find(_ request: Request) -> Result<MCPHTTPSession, Refusal> {
+        guard let id = request.headers["mcp-session-id"] else {
+            return .failure(Refusal(response: Self.error(.badRequest, .invalidRequest("Mcp-Session-Id is required after initialize"))))
         }
-    }
-
-    /// Stores `session` under a new, unguessable id.
-    func add(_ session: MCPServerSession) -> String {
-        let id = UUID().uuidString.lowercased()
-        sessions.withLock { $0[id] = session }
-        return id
-    }
-
-    /// What session `id` decides for `payload`, and its log level; nil if there is no such session.
-    func receive(_ payload: JSONRPCPayload, in id: String) -> ([MCPServerSession.Action], MCPLogLevel?)? {
-        sessions.withLock { sessions in
-            guard let actions = sessions[id]?.receive(payload) else { return nil }
-            return (actions, sessions[id]?.logLevel)
+        guard let session = sessions.withLock({ $0[id] }) else {
+            return .failure(Refusal(response: Self.error(.notFound, .invalidRequest("unknown session \(id)"))))
         }
+        return .success(session)
     }
 
-    func remove(_ id: String) -> Bool {
-        for task in inFlight.withLock({ $0.removeValue(forKey: id) ?? [:] }).values { task.cancel() }
-        return sessions.withLock { $0.removeValue(forKey: id) != nil }
+    func close(_ session: MCPHTTPSession) {
+        sessions.withLock { $0[session.id] = nil }
+        session.close()
     }
 
     /// A JSON-RPC error as an HTTP answer.

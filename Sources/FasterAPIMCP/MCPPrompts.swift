@@ -52,6 +52,13 @@ struct MCPPromptRegistry: Sendable {
         prompts.append(prompt)
     }
 
+    /// Removes the prompt called `name`; false if there is none.
+    mutating func remove(named name: String) -> Bool {
+        guard let index = prompts.firstIndex(where: { $0.name == name }) else { return false }
+        prompts.remove(at: index)
+        return true
+    }
+
     /// `prompts/list`'s entries.
     var listing: [JSONValue] {
                 prompts.map { prompt in

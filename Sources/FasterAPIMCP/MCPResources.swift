@@ -103,6 +103,14 @@ struct MCPResourceRegistry: Sendable {
     mutating func add(_ resource: Fixed) { fixed.append(resource) }
     mutating func add(_ template: Template) { templates.append(template) }
 
+    /// Removes the resource at `uri` or the template written `uri`; false if there is neither.
+    mutating func remove(_ uri: String) -> Bool {
+        let count = fixed.count + templates.count
+        fixed.removeAll { $0.uri == uri }
+        templates.removeAll { $0.template.text == uri }
+        return fixed.count + templates.count < count
+    }
+
     /// `resources/list`'s entries.
     var listing: [JSONValue] {
         fixed.map { Self.describe(["uri": .string($0.uri)], $0.name, $0.description, $0.mimeType) }

@@ -25,6 +25,8 @@ public final class MCPServer: Sendable {
     private let tools = Mutex(MCPToolRegistry())
     private let resources = Mutex(MCPResourceRegistry())
     private let prompts = Mutex(MCPPromptRegistry())
+    /// The sessions open now, on every transport.
+    private let sessions = Mutex<[ObjectIdentifier: MCPSessionDriver]>([:])
 
     /// A server called `name`, at `version`, with optional `instructions` for the model; lists
     /// come in pages of `pageSize` entries.
@@ -51,6 +53,12 @@ public final class MCPServer: Sendable {
     ) {
         let tool = MCPTool.make(name: name, description: description, annotations: annotations, handler: handler)
         tools.withLock { $0.add(tool) }
+        listChanged("tools")
+    }
+
+    /// Removes the tool called `name` (sessions are told the list changed).
+    public func removeTool(_ name: String) {
+        if tools.withLock({ $0.remove(named: name) }) { listChanged("tools") }
     }
 
     /// Registers a resource at a fixed `uri`.
@@ -61,6 +69,7 @@ public final class MCPServer: Sendable {
         resources.withLock {
             $0.add(.init(uri: uri, name: name, description: description, mimeType: mimeType, read: read))
         }
+        listChanged("resources")
     }
 
     /// Registers a resource template (`items://{id}`): `read` gets the variables of the URI asked
@@ -72,6 +81,18 @@ public final class MCPServer: Sendable {
         resources.withLock {
             $0.add(.init(template: URITemplate(template), name: name, description: description, mimeType: mimeType, read: read))
         }
+        listChanged("resources")
+    }
+
+    /// Removes the resource at `uri` (or the template written `uri`).
+    public func removeResource(_ uri: String) {
+        if resources.withLock({ $0.remove(uri) }) { listChanged("resources") }
+    }
+
+    /// Tells the sessions subscribed to `uri` that it changed (`notifications/resources/updated`).
+    public func resourceUpdated(_ uri: String) async {
+        let message = JSONRPCMessage.notification(method: "notifications/resources/updated", params: ["uri": .string(uri)])
+        for session in sessions.withLock({ Array($0.values) }) { await session.notify(message, onlyIfSubscribed: uri) }
     }
 
     /// Registers a prompt taking `arguments` (strings) and producing its messages.
@@ -82,14 +103,34 @@ public final class MCPServer: Sendable {
         prompts.withLock {
             $0.add(.init(name: name, description: description, arguments: arguments, render: render))
         }
+        listChanged("prompts")
     }
+
+    /// Removes the prompt called `name`.
+    public func removePrompt(_ name: String) {
+        if prompts.withLock({ $0.remove(named: name) }) { listChanged("prompts") }
+    }
+
+    /// Tells every session in operation that the `kind` list changed.
+    private func listChanged(_ kind: String) {
+        let open = sessions.withLock { Array($0.values) }
+        guard !open.isEmpty else { return }
+        let message = JSONRPCMessage.notification(method: "notifications/\(kind)/list_changed", params: nil)
+        Task { for session in open { await session.notify(message) } }
+    }
+
+    func attach(_ session: MCPSessionDriver) { sessions.withLock { $0[ObjectIdentifier(session)] = session } }
+    func detach(_ session: MCPSessionDriver) { sessions.withLock { $0[ObjectIdentifier(session)] = nil } }
+
+    /// How many sessions are open (on every transport).
+    public var sessionCount: Int { sessions.withLock { $0.count } }
 
     /// What `initialize` answers with.
     var info: MCPServerInfo {
         var capabilities = JSONObject()
-        if tools.withLock({ !$0.tools.isEmpty }) { capabilities["tools"] = ["listChanged": false] }
-        if resources.withLock({ !$0.isEmpty }) { capabilities["resources"] = ["subscribe": false, "listChanged": false] }
-        if prompts.withLock({ !$0.prompts.isEmpty }) { capabilities["prompts"] = ["listChanged": false] }
+        capabilities["tools"] = ["listChanged": true]
+        capabilities["resources"] = ["subscribe": true, "listChanged": true]
+        capabilities["prompts"] = ["listChanged": true]
         capabilities["logging"] = .object(JSONObject())
         capabilities["completions"] = .object(JSONObject())
         return MCPServerInfo(name: name, version: version, capabilities: .object(capabilities), instructions: instructions)
@@ -98,36 +139,13 @@ public final class MCPServer: Sendable {
     /// A new session's state.
     func makeSession() -> MCPServerSession { MCPServerSession(info: info) }
 
-    /// Handles one payload from the client; returns what to send back (nothing for
-    /// notifications and responses).
-    func handle(
-        _ payload: JSONRPCPayload, in session: inout MCPServerSession, outbound: @escaping MCPOutbound = { _ in }
-    ) async -> [JSONRPCMessage] {
-        await perform(session.receive(payload), logLevel: session.logLevel, outbound: outbound)
-    }
-
-    /// Carries out what the session decided: answers, and the handlers' results; notifications
-    /// the handlers send go to `outbound`.
-    func perform(
-        _ actions: [MCPServerSession.Action], logLevel: MCPLogLevel? = nil, outbound: @escaping MCPOutbound = { _ in }
-    ) async -> [JSONRPCMessage] {
-        var replies: [JSONRPCMessage] = []
-        for action in actions {
-            switch action {
-            case .answer(let message):
-                replies.append(message)
-            case .handle(let id, let method, let params):
-                let context = MCPContext(requestID: id, params: params, logLevel: logLevel, outbound: outbound)
-                do {
-                    replies.append(.response(id: id, result: try await dispatch(method, params, context)))
-                } catch {
-                    replies.append(.error(id: id, error))
-                }
-            case .notify, .reply, .none:
-                break
-            }
+    /// The answer to request `id`: its handler's result, or the error it failed with.
+    func respond(id: JSONRPCID, method: String, params: JSONValue?, context: MCPContext) async -> JSONRPCMessage {
+        do {
+            return .response(id: id, result: try await dispatch(method, params, context))
+        } catch {
+            return .error(id: id, error)
         }
-        return replies
     }
 
     private func dispatch(_ method: String, _ params: JSONValue?, _ context: MCPContext) async throws(JSONRPCError)
@@ -164,13 +182,14 @@ public final class MCPServer: Sendable {
     public func run(_ transport: Transport) async throws {
         switch transport {
         case .stdio:
-            let driver = MCPSessionDriver(server: self) { message in
+            let send: @Sendable (JSONValue) async -> Void = { message in
                 guard var bytes = try? JSONWriter.encode(message) else { return }
                 bytes.writeStaticString("\n")
                 FileHandle.standardOutput.write(Data(bytes.readableBytesView))
             }
+            let driver = MCPSessionDriver(server: self, send: send)
             for await line in StandardInputLines.stream() where !line.allSatisfy(\.isWhitespace) {
-                await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: line)))
+                await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: line)), send: send)
             }
             await driver.finish()
         }

@@ -84,9 +84,19 @@ struct MCPServerSession {
     private(set) var phase = Phase.awaitingInitialize
     /// The least severe log level the client wants (`logging/setLevel`); nil: none asked for.
     private(set) var logLevel: MCPLogLevel?
+    /// The `capabilities` the client declared in `initialize` (sampling, elicitation, roots).
+    private(set) var clientCapabilities = JSONObject()
+    /// The resource URIs the client subscribed to.
+    private(set) var subscriptions: Set<String> = []
     let info: MCPServerInfo
 
     init(info: MCPServerInfo) { self.info = info }
+
+    /// Whether the session is in operation (server notifications may be sent).
+    var isReady: Bool {
+        if case .ready = phase { return true }
+        return false
+    }
 
     /// The negotiated version, once `initialize` has been answered.
     var version: String? {
@@ -128,6 +138,13 @@ struct MCPServerSession {
             }
             logLevel = level
             return .answer(.response(id: id, result: .object(JSONObject())))
+        case .success(.request(let id, let method, let params))
+        where version != nil && (method == "resources/subscribe" || method == "resources/unsubscribe"):
+            guard case .object(let object)? = params, case .string(let uri)? = object["uri"] else {
+                return .answer(.error(id: id, .invalidParams("\(method) needs a uri")))
+            }
+            if method == "resources/subscribe" { subscriptions.insert(uri) } else { subscriptions.remove(uri) }
+            return .answer(.response(id: id, result: .object(JSONObject())))
         case .success(.request(let id, let method, let params)):
             guard version != nil else {
                 // An unknown method is -32601 even now: a client probing a newer protocol's
@@ -158,6 +175,7 @@ struct MCPServerSession {
         }
         let version = MCPProtocolVersion.negotiate(requested)
         phase = .initializing(version: version)
+        if case .object(let capabilities)? = object["capabilities"] { clientCapabilities = capabilities }
         var result: [(key: String, value: JSONValue)] = [
             ("protocolVersion", .string(version)),
             ("capabilities", info.capabilities),

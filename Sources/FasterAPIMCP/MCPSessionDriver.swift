@@ -1,62 +1,203 @@
 import FasterAPI
 import Synchronization
 
-/// Runs one session over a message transport (stdio, WebSocket, the legacy SSE transport):
-/// requests run concurrently, so `notifications/cancelled` can stop one mid-way (its answer is
-/// then not sent); everything else is answered in order of arrival.
+/// Runs one session on any transport. The session's value type decides what each message
+/// needs; the driver runs requests concurrently (so `notifications/cancelled` can stop one: its
+/// answer is then not sent), sends the server's own requests (sampling, elicitation, roots) and
+/// matches the client's answers to them, and delivers notifications that belong to no request
+/// (list changes, resource updates) through `unsolicited`.
 final class MCPSessionDriver: Sendable {
     private struct State {
         var session: MCPServerSession
-        var inFlight: [JSONRPCID: Task<Void, Never>] = [:]
+        var inFlight: [JSONRPCID: Task<JSONRPCMessage?, Never>] = [:]
+        var waiting: [JSONRPCID: CheckedContinuation<JSONValue, any Error>] = [:]
+        var nextRequestID = 0
+        var closed = false
     }
 
-    private let server: MCPServer
-    private let state: Mutex<State>
-    /// Sends a message, or an array of them for a batch.
-    private let send: @Sendable (JSONValue) async -> Void
+    /// The answers to one payload: some known at once, the others when their handlers end.
+    struct Replies: Sendable {
+        enum Part: Sendable {
+            case ready(JSONRPCMessage)
+            case running(Task<JSONRPCMessage?, Never>)
+        }
 
-    init(server: MCPServer, send: @escaping @Sendable (JSONValue) async -> Void) {
+        let parts: [Part]
+        /// Whether the payload was a batch (answered as one array).
+        let isBatch: Bool
+
+        /// Whether nothing will be answered (the payload held only notifications and responses).
+        var isEmpty: Bool { parts.isEmpty }
+
+        /// The answers known now, if none is still running.
+        var immediate: [JSONRPCMessage]? {
+            var messages: [JSONRPCMessage] = []
+            for part in parts {
+                guard case .ready(let message) = part else { return nil }
+                messages.append(message)
+            }
+            return messages
+        }
+
+        /// Every answer, in order, once all handlers have ended (cancelled ones are left out).
+        func collect() async -> [JSONRPCMessage] {
+            var messages: [JSONRPCMessage] = []
+            for part in parts {
+                switch part {
+                case .ready(let message): messages.append(message)
+                case .running(let task): if let message = await task.value { messages.append(message) }
+                }
+            }
+            return messages
+        }
+
+        /// The answers as one JSON value to send (an array for a batch); nil when there are none.
+        static func json(_ messages: [JSONRPCMessage], batch: Bool) -> JSONValue? {
+            if batch { return messages.isEmpty ? nil : .array(messages.map(\.json)) }
+            return messages.first?.json
+        }
+    }
+
+    let server: MCPServer
+    private let state: Mutex<State>
+    private let unsolicited: MCPOutbound
+
+    /// A session of `server`; `unsolicited` carries the notifications that belong to no request.
+    init(server: MCPServer, unsolicited: @escaping MCPOutbound) {
         self.server = server
         self.state = Mutex(State(session: server.makeSession()))
-        self.send = send
+        self.unsolicited = unsolicited
+        server.attach(self)
     }
 
-    /// Handles one payload from the client.
-    func receive(_ payload: JSONRPCPayload) async {
-        let (actions, logLevel) = state.withLock { ($0.session.receive(payload), $0.session.logLevel) }
-        let send = self.send
-        let outbound: MCPOutbound = { await send($0.json) }
-        if case .batch = payload {
-            let replies = await server.perform(actions, logLevel: logLevel, outbound: outbound)
-            if !replies.isEmpty { await send(.array(replies.map(\.json))) }
-            return
+    /// A session on a message transport (stdio, WebSocket, the legacy SSE transport), where
+    /// everything goes out through `send` (an array for a batch's answers).
+    convenience init(server: MCPServer, send: @escaping @Sendable (JSONValue) async -> Void) {
+        self.init(server: server, unsolicited: { await send($0.json) })
+    }
+
+    /// The negotiated protocol version, once initialized.
+    var version: String? { state.withLock { $0.session.version } }
+
+    /// Takes in one payload: the session decides now; requests start running, and messages they
+    /// send on the way (progress, logs, requests to the client) go to `related`.
+    func accept(_ payload: JSONRPCPayload, related: @escaping MCPOutbound) -> Replies {
+        let (actions, logLevel, capabilities) = state.withLock {
+            ($0.session.receive(payload), $0.session.logLevel, $0.session.clientCapabilities)
         }
+        var parts: [Replies.Part] = []
         for action in actions {
             switch action {
-            case .handle(let id, _, _):
+            case .answer(let message):
+                parts.append(.ready(message))
+            case .handle(let id, let method, let params):
+                let context = MCPContext(
+                    requestID: id, params: params, logLevel: logLevel, clientCapabilities: capabilities, related: related,
+                    session: self)
                 let server = self.server
                 // Registered under the lock the task's end takes, so a quick handler cannot end
                 // before it is registered (and be taken for cancelled).
-                state.withLock { state in
-                    state.inFlight[id] = Task {
-                        let replies = await server.perform([action], logLevel: logLevel, outbound: outbound)
+                let task = state.withLock { state in
+                    let task = Task {
+                        let reply = await server.respond(id: id, method: method, params: params, context: context)
                         let cancelled = self.state.withLock { $0.inFlight.removeValue(forKey: id) == nil }
-                        guard !cancelled, !Task.isCancelled else { return }
-                        for reply in replies { await send(reply.json) }
+                        return cancelled || Task.isCancelled ? nil : reply
                     }
+                    state.inFlight[id] = task
+                    return task
                 }
+                parts.append(.running(task))
             case .notify("notifications/cancelled", let params):
                 guard case .object(let object)? = params, let id = object["requestId"].flatMap(JSONRPCID.init) else { break }
                 state.withLock { $0.inFlight.removeValue(forKey: id) }?.cancel()
-            default:
-                for reply in await server.perform([action], logLevel: logLevel, outbound: outbound) { await send(reply.json) }
+            case .reply(let id, let result):
+                state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(with: result.mapError { $0 as any Error })
+            case .notify, .none:
+                break
             }
+        }
+        return Replies(parts: parts, isBatch: payload.isBatch)
+    }
+
+    /// Handles one payload from a message transport: answers known at once are sent now (so
+    /// they keep their order), the others when their handlers end.
+    func receive(_ payload: JSONRPCPayload, send: @escaping @Sendable (JSONValue) async -> Void) async {
+        let replies = accept(payload, related: { await send($0.json) })
+        if let immediate = replies.immediate {
+            if let json = Replies.json(immediate, batch: replies.isBatch) { await send(json) }
+            return
+        }
+        Task {
+            if let json = Replies.json(await replies.collect(), batch: replies.isBatch) { await send(json) }
         }
     }
 
-    /// Waits for the requests still running.
+    /// Sends a request to the client through `outbound` and waits for its answer, at most
+    /// `timeout` (then the client is told the request is cancelled).
+    func request(_ method: String, params: JSONValue?, via outbound: @escaping MCPOutbound, timeout: Duration)
+        async throws -> JSONValue
+    {
+        let id = state.withLock { state -> JSONRPCID in
+            state.nextRequestID += 1
+            return .int(state.nextRequestID)
+        }
+        let timer = Task {
+            try await Task.sleep(for: timeout)
+            if self.finish(id, .failure(MCPError.timedOut(method: method))) {
+                await outbound(.notification(method: "notifications/cancelled", params: ["requestId": id.json, "reason": "timed out"]))
+            }
+        }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let closed = state.withLock { state in
+                    if !state.closed { state.waiting[id] = continuation }
+                    return state.closed
+                }
+                guard !closed else { return continuation.resume(throwing: MCPError.sessionClosed) }
+                Task { await outbound(.request(id: id, method: method, params: params)) }
+            }
+        } onCancel: {
+            _ = finish(id, .failure(CancellationError()))
+        }
+    }
+
+    /// Ends the wait for request `id` with `result`; false if nothing was waiting.
+    private func finish(_ id: JSONRPCID, _ result: Result<JSONValue, any Error>) -> Bool {
+        guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
+
+    /// Sends a notification that belongs to no request, once the session is in operation;
+    /// `onlyIfSubscribed` limits it to sessions subscribed to that resource URI.
+    func notify(_ message: JSONRPCMessage, onlyIfSubscribed uri: String? = nil) async {
+        let wanted = state.withLock { state in
+            state.session.isReady && !state.closed && uri.map { state.session.subscriptions.contains($0) } ?? true
+        }
+        if wanted { await unsolicited(message) }
+    }
+
+    /// Cancels the requests still running, fails the server's requests still waiting for the
+    /// client, and detaches from the server.
+    func close() {
+        let (tasks, waiting) = state.withLock { state in
+            state.closed = true
+            defer {
+                state.inFlight = [:]
+                state.waiting = [:]
+            }
+            return (Array(state.inFlight.values), Array(state.waiting.values))
+        }
+        for task in tasks { task.cancel() }
+        for continuation in waiting { continuation.resume(throwing: MCPError.sessionClosed) }
+        server.detach(self)
+    }
+
+    /// Waits for the requests still running, then closes the session.
     func finish() async {
-        for task in state.withLock({ Array($0.inFlight.values) }) { await task.value }
+        for task in state.withLock({ Array($0.inFlight.values) }) { _ = await task.value }
+        close()
     }
 }
 

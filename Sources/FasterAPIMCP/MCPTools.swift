@@ -123,6 +123,13 @@ struct MCPToolRegistry: Sendable {
         tools.append(tool)
     }
 
+    /// Removes the tool called `name`; false if there is none.
+    mutating func remove(named name: String) -> Bool {
+        guard let index = tools.firstIndex(where: { $0.name == name }) else { return false }
+        tools.remove(at: index)
+        return true
+    }
+
     /// `tools/list`'s entries.
     var listing: [JSONValue] { tools.map(\.listing) }
 

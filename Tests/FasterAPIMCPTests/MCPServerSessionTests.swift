@@ -137,24 +137,26 @@ struct MCPLoggingTests {
 
     @Test("completion/complete answers an empty list for a valid reference, -32602 otherwise")
     func completion() async {
-        let server = MCPServer(name: "t", version: "1")
-        var session = server.makeSession()
-        _ = await server.handle(
-            JSONRPCPayload.decode(
-                ByteBuffer(
-                    string:
-                        #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
-                )), in: &session)
-        let good = await server.handle(
-            JSONRPCPayload.decode(ByteBuffer(string: #"{"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"}}}"#)),
-            in: &session)
+        let driver = MCPSessionDriver(server: MCPServer(name: "t", version: "1"), send: { _ in })
+        _ = await driver.answers(
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
+        )
+        let good = await driver.answers(
+            #"{"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"}}}"#
+        )
         #expect(good == [.response(id: .int(2), result: ["completion": ["values": [], "total": 0, "hasMore": false]])])
-        let bad = await server.handle(
-            JSONRPCPayload.decode(ByteBuffer(string: #"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{}}"#)), in: &session)
+        let bad = await driver.answers(#"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{}}"#)
         guard case .error(.int(3), let error) = bad.first else {
             Issue.record("accepted")
             return
         }
         #expect(error.code == -32602)
+    }
+}
+
+extension MCPSessionDriver {
+    /// The answers to `text`, once its requests have ended (messages sent on the way are dropped).
+    func answers(_ text: String) async -> [JSONRPCMessage] {
+        await accept(JSONRPCPayload.decode(ByteBuffer(string: text)), related: { _ in }).collect()
     }
 }

@@ -16,21 +16,21 @@ struct MCPSessionDriverTests {
             try await Task.sleep(for: .seconds(arguments.a))
             return AddResult(sum: arguments.a)
         }
-        return MCPSessionDriver(server: server) { sent.append($0) }
+        return MCPSessionDriver(server: server) { sent.append($0.json) }
     }
 
-    private func receive(_ driver: MCPSessionDriver, _ text: String) async {
-        await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)))
+    private func receive(_ driver: MCPSessionDriver, _ text: String, _ sent: SentJSON) async {
+        await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)), send: { sent.append($0) })
     }
 
     @Test("A request runs while others are answered; notifications/cancelled stops it and its answer is not sent")
     func cancellation() async throws {
         let sent = SentJSON()
         let driver = driver(sent)
-        await receive(driver, Self.initialize)
-        await receive(driver, #"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow","arguments":{"a":30,"b":0}}}"#)
-        await receive(driver, #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#)
-        await receive(driver, #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}"#)
+        await receive(driver, Self.initialize, sent)
+        await receive(driver, #"{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"slow","arguments":{"a":30,"b":0}}}"#, sent)
+        await receive(driver, #"{"jsonrpc":"2.0","id":2,"method":"ping"}"#, sent)
+        await receive(driver, #"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"slow"}}"#, sent)
         await driver.finish()  // returns at once: the slow call was cancelled, not waited for 30 s
         let ids = sent.values.compactMap { value -> JSONValue? in
             guard case .object(let object) = value else { return nil }
@@ -43,8 +43,8 @@ struct MCPSessionDriverTests {
     func batch() async {
         let sent = SentJSON()
         let driver = driver(sent)
-        await receive(driver, Self.initialize)
-        await receive(driver, #"[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","id":3,"method":"ping"}]"#)
+        await receive(driver, Self.initialize, sent)
+        await receive(driver, #"[{"jsonrpc":"2.0","id":2,"method":"ping"},{"jsonrpc":"2.0","id":3,"method":"ping"}]"#, sent)
         guard case .array(let replies)? = sent.values.last else {
             Issue.record("no batch answer: \(sent.values)")
             return

@@ -15,6 +15,10 @@ struct MCPStreamableHTTPTests {
             try await Task.sleep(for: .seconds(arguments.a))
             return AddResult(sum: arguments.a)
         }
+        mcp.tool("count") { (arguments: AddArguments, context: MCPContext) in
+            for step in 1...Int(arguments.a) { await context.progress(Double(step), total: arguments.a) }
+            return AddResult(sum: arguments.a)
+        }
         app.mount(mcp, at: "/mcp", allowedOrigins: ["https://trusted.example"])
         return app
     }
@@ -27,7 +31,9 @@ struct MCPStreamableHTTPTests {
     {
         var allHeaders = HTTPHeaders()
         allHeaders.add(name: "Content-Type", value: "application/json")
-        allHeaders.add(name: "Accept", value: "application/json, text/event-stream")
+        if !headers.contains(where: { $0.0 == "Accept" }) {
+            allHeaders.add(name: "Accept", value: "application/json, text/event-stream")
+        }
         if let session { allHeaders.add(name: "Mcp-Session-Id", value: session) }
         for (name, value) in headers { allHeaders.add(name: name, value: value) }
         return try await client.execute(.post, "/mcp", headers: allHeaders, body: ByteBuffer(string: body))
@@ -81,7 +87,33 @@ struct MCPStreamableHTTPTests {
         }
     }
 
-    @Test("A foreign Origin is 403; this host, localhost and allowed origins pass; GET is 405")
+    @Test("An answer is JSON unless the handler sends something first: then an event stream with event ids")
+    func streamedAnswer() async throws {
+        try await app().test { client in
+            let session = try #require(try await post(client, initialize).headers["mcp-session-id"])
+            let quiet = try await post(
+                client, #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"a":2,"b":0}}}"#,
+                session: session)
+            #expect(quiet.headers["content-type"] == "application/json")
+            let loud = try await post(
+                client,
+                #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"count","arguments":{"a":2,"b":0},"_meta":{"progressToken":"p"}}}"#,
+                session: session)
+            #expect(loud.headers["content-type"]?.hasPrefix("text/event-stream") == true)
+            let events = loud.text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            #expect(events.count == 3)
+            #expect(events.allSatisfy { $0.split(separator: "\n").contains { $0.hasPrefix("id: ") } })
+            #expect(events.last?.contains(#""id":3,"result""#) == true)
+            // Without Accept: text/event-stream the progress has no stream of this POST to go on.
+            let plain = try await post(
+                client,
+                #"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"count","arguments":{"a":1,"b":0},"_meta":{"progressToken":"p"}}}"#,
+                session: session, headers: [("Accept", "application/json")])
+            #expect(plain.headers["content-type"] == "application/json")
+        }
+    }
+
+    @Test("A foreign Origin is 403; this host, localhost and allowed origins pass; GET needs an event-stream Accept and a session")
     func origins() async throws {
         try await app().test { client in
             let response7 = try await post(client, initialize, headers: [("Origin", "https://evil.example")]).status
@@ -91,7 +123,11 @@ struct MCPStreamableHTTPTests {
             let response9 = try await post(client, initialize, headers: [("Origin", "http://localhost:5173")]).status
             #expect(response9 == .ok)
             let response10 = try await client.get("/mcp").status
-            #expect(response10 == .methodNotAllowed)
+            #expect(response10 == .notAcceptable)
+            var accept = HTTPHeaders()
+            accept.add(name: "Accept", value: "text/event-stream")
+            let response11 = try await client.get("/mcp", headers: accept).status
+            #expect(response11 == .badRequest)
         }
     }
 

@@ -24,7 +24,7 @@ struct Refused: Error, CustomStringConvertible {
 
 @Suite("MCP tools")
 struct MCPToolTests {
-    static let context = MCPContext(requestID: .int(1), params: nil, logLevel: nil, outbound: { _ in })
+    static let context = MCPContext(requestID: .int(1), params: nil, logLevel: nil, related: { _ in })
 
     private func registry() -> MCPToolRegistry {
         var registry = MCPToolRegistry()
@@ -107,7 +107,7 @@ struct MCPToolTests {
         let sent = Sent()
         let context = MCPContext(
             requestID: .int(5), params: ["_meta": ["progressToken": "t1"]], logLevel: .warning,
-            outbound: { sent.append($0) })
+            related: { sent.append($0) })
         await context.progress(1, total: 4, message: "one of four")
         await context.log(.info, "too quiet")
         await context.log(.error, "loud enough", logger: "db")
@@ -118,7 +118,7 @@ struct MCPToolTests {
                     params: ["progressToken": "t1", "progress": 1, "total": 4, "message": "one of four"]),
                 .notification(method: "notifications/message", params: ["level": "error", "data": "loud enough", "logger": "db"]),
             ])
-        let silent = MCPContext(requestID: .int(6), params: nil, logLevel: nil, outbound: { sent.append($0) })
+        let silent = MCPContext(requestID: .int(6), params: nil, logLevel: nil, related: { sent.append($0) })
         await silent.progress(1)
         await silent.log(.emergency, "nobody asked")
         #expect(sent.messages.count == 2)
