@@ -110,7 +110,11 @@ let package = Package(
         ),
         .target(
             name: "FasterAPIMCP",
-            dependencies: ["FasterAPI", "FasterAPIWebSocket", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "FasterAPI", "FasterAPIWebSocket", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

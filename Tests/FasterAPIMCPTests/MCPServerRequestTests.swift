@@ -153,10 +153,3 @@ struct MCPServerRequestTests {
         #expect(log.resume(after: String(first.id)) == .init(stream: 0, replay: [], ended: false))
     }
 }
-
-extension JSONValue {
-    var objectValue: JSONObject? {
-        if case .object(let object) = self { return object }
-        return nil
-    }
-}

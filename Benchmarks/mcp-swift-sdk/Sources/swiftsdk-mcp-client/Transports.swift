@@ -21,7 +21,9 @@ func finish(_ output: Value, code: Int32) -> Never {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     let json = (try? encoder.encode(output)) ?? Data(#"{"error":"could not encode output"}"#.utf8)
     FileHandle.standardOutput.write(json + Data("\n".utf8))
-    for pid in children.withLock({ $0 }) { kill(pid, SIGTERM) }
+    // SIGKILL: Foundation's Process starts children with the spawning thread's signal mask,
+    // which under Swift concurrency blocks SIGTERM. Exiting also closes their stdin.
+    for pid in children.withLock({ $0 }) { kill(pid, SIGKILL) }
     exit(code)
 }
 

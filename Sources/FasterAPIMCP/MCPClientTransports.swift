@@ -1,0 +1,330 @@
+import FasterAPI
+import FasterAPIWebSocket
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+extension JSONRPCPayload {
+    /// The well-formed messages of the payload (what a client acts on; it answers nothing malformed).
+    var messages: [JSONRPCMessage] {
+        switch self {
+        case .single(let message): (try? message.get()).map { [$0] } ?? []
+        case .batch(let elements): elements.compactMap { try? $0.get() }
+        }
+    }
+}
+
+/// A child process speaking newline-delimited JSON on its standard input and output.
+final class MCPStdioClientTransport: MCPClientTransport {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+
+    init(executable: String, arguments: [String], environment: [String: String]?) {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardInput = input
+        process.standardOutput = output
+    }
+
+    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+        try process.run()
+        let (lines, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        let descriptor = output.fileHandleForReading.fileDescriptor
+        // A blocking read must not hold one of Swift's few cooperative threads.
+        Thread {
+            var pending = ByteBuffer()
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                pending.writeBytes(chunk[..<count])
+                while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = pending.readSlice(length: newline - pending.readerIndex + 1)!
+                    continuation.yield(line)
+                }
+                pending.discardReadBytes()
+            }
+            continuation.finish()
+        }.start()
+        Task {
+            for await line in lines where line.readableBytesView.contains(where: { $0 > 32 }) {
+                for message in JSONRPCPayload.decode(line).messages { await receive(message) }
+            }
+        }
+    }
+
+    func send(_ message: JSONRPCMessage) async throws {
+        var bytes = try message.encoded()
+        bytes.writeStaticString("\n")
+        try input.fileHandleForWriting.write(contentsOf: Data(bytes.readableBytesView))
+    }
+
+    func initialized(version: String) async {}
+
+    /// Closes the child's input (a well-behaved server exits), then stops it if it has not
+    /// within two seconds.
+    func close() async {
+        try? input.fileHandleForWriting.close()
+        guard process.isRunning else { return }
+        for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { process.terminate() }
+    }
+}
+
+/// JSON-RPC over a WebSocket (subprotocol `mcp`).
+final class MCPWebSocketClientTransport: MCPClientTransport {
+    private let url: String
+    private let socket = Mutex<WebSocket?>(nil)
+
+    init(url: String) { self.url = url }
+
+    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+        let ws = try await WebSocketClient.connect(to: url, subprotocols: ["mcp"])
+        guard ws.subprotocol == "mcp" else {
+            try? await ws.close(code: .protocolError, reason: "subprotocol mcp expected")
+            throw MCPError.unexpectedAnswer("the server did not agree to the mcp subprotocol")
+        }
+        socket.withLock { $0 = ws }
+        Task {
+            for try await message in ws.messages {
+                for decoded in JSONRPCPayload.decode(message.bytes).messages { await receive(decoded) }
+            }
+        }
+    }
+
+    func send(_ message: JSONRPCMessage) async throws {
+        guard let ws = socket.withLock({ $0 }) else { throw MCPError.sessionClosed }
+        try await ws.send(String(buffer: try message.encoded()))
+    }
+
+    func initialized(version: String) async {}
+
+    func close() async {
+        try? await socket.withLock({ $0 })?.close()
+    }
+}
+
+/// The 2024-11-05 HTTP+SSE transport: an event stream names (`endpoint`) the URL to `POST`
+/// messages to and carries everything the server sends.
+final class MCPLegacySSEClientTransport: MCPClientTransport {
+    private let url: URL
+    private let headers: [(String, String)]
+    private let http: MCPHTTPClient
+    private let endpoint = Mutex<String?>(nil)
+    private let reader = Mutex<Task<Void, Never>?>(nil)
+
+    init(url: String, headers: [(String, String)]) throws {
+        guard let parsed = URL(string: url) else { throw MCPHTTPClient.Failure(description: "not a URL: \(url)") }
+        self.url = parsed
+        self.headers = headers
+        self.http = try MCPHTTPClient(origin: parsed)
+    }
+
+    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+        try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
+            let task = Task { [self] in
+                var waiting: CheckedContinuation<Void, any Error>? = started
+                do {
+                    for try await event in EventSourceClient.events(from: url.absoluteString, headers: headers, reconnect: false) {
+                        if event.event == "endpoint", let target = URL(string: event.data, relativeTo: url) {
+                            let query = target.query.map { "?" + $0 } ?? ""
+                            endpoint.withLock { $0 = target.path + query }
+                            waiting?.resume()
+                            waiting = nil
+                        } else if event.event == "message" {
+                            for message in JSONRPCPayload.decode(ByteBuffer(string: event.data)).messages { await receive(message) }
+                        }
+                    }
+                    waiting?.resume(throwing: MCPError.unexpectedAnswer("the event stream ended before naming its endpoint"))
+                } catch {
+                    waiting?.resume(throwing: error)
+                }
+            }
+            reader.withLock { $0 = task }
+        }
+    }
+
+    func send(_ message: JSONRPCMessage) async throws {
+        guard let target = endpoint.withLock({ $0 }) else { throw MCPError.sessionClosed }
+        let status = Mutex(0)
+        try await http.execute(
+            .POST, target, headers: headers + [("Content-Type", "application/json")], body: try message.encoded()
+        ) { part in
+            if case .head(let head) = part { status.withLock { $0 = Int(head.status.code) } }
+        }
+        let code = status.withLock { $0 }
+        guard (200..<300).contains(code) else { throw MCPHTTPClient.Failure(description: "POST \(target) answered \(code)") }
+    }
+
+    func initialized(version: String) async {}
+
+    func close() async {
+        reader.withLock { $0 }?.cancel()
+        http.shutdown()
+    }
+}
+
+/// Streamable HTTP: every message is a `POST` whose answer is JSON or an event stream; a
+/// `GET` stream carries what belongs to no request; a stream cut short is resumed with
+/// `Last-Event-ID`; `DELETE` ends the session.
+final class MCPStreamableHTTPClientTransport: MCPClientTransport {
+    private struct State {
+        var sessionID: String?
+        var version: String?
+        var receive: (@Sendable (JSONRPCMessage) async -> Void)?
+        var standalone: Task<Void, Never>?
+        var closed = false
+    }
+
+    /// How one response is read: JSON collected, or events handed over as they come.
+    private final class ResponseReader: Sendable {
+        struct State {
+            var status = 0
+            var streaming = false
+            var body = ByteBuffer()
+            var parser = ServerSentEventParser()
+            var lastEventID: String?
+            var answered = false
+        }
+
+        let state = Mutex(State())
+        let receive: @Sendable (JSONRPCMessage) async -> Void
+
+        init(receive: @escaping @Sendable (JSONRPCMessage) async -> Void) { self.receive = receive }
+
+        func consume(_ part: MCPHTTPClient.Part, transport: MCPStreamableHTTPClientTransport) async {
+            switch part {
+            case .head(let head):
+                if let id = head.headers["mcp-session-id"].first { transport.state.withLock { $0.sessionID = id } }
+                state.withLock { state in
+                    state.status = Int(head.status.code)
+                    state.streaming = head.headers["content-type"].first?.hasPrefix("text/event-stream") == true
+                }
+            case .body(var bytes):
+                let events = state.withLock { state -> [ServerSentEvent] in
+                    guard state.streaming else {
+                        state.body.writeBuffer(&bytes)
+                        return []
+                    }
+                    let events = state.parser.feed(bytes.readableBytesView)
+                    if let last = events.last(where: { !$0.lastEventID.isEmpty }) { state.lastEventID = last.lastEventID }
+                    return events
+                }
+                for event in events where event.event == "message" { await deliver(ByteBuffer(string: event.data)) }
+            }
+        }
+
+        func deliver(_ bytes: ByteBuffer) async {
+            for message in JSONRPCPayload.decode(bytes).messages {
+                if message.isAnswer { state.withLock { $0.answered = true } }
+                await receive(message)
+            }
+        }
+    }
+
+    private let target: String
+    private let headers: [(String, String)]
+    private let http: MCPHTTPClient
+    private let state = Mutex(State())
+
+    init(url: String, headers: [(String, String)]) throws {
+        guard let parsed = URL(string: url) else { throw MCPHTTPClient.Failure(description: "not a URL: \(url)") }
+        self.target = (parsed.path.isEmpty ? "/" : parsed.path) + (parsed.query.map { "?" + $0 } ?? "")
+        self.headers = headers
+        self.http = try MCPHTTPClient(origin: parsed)
+    }
+
+    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+        state.withLock { $0.receive = receive }
+    }
+
+    private func sessionHeaders() -> [(String, String)] {
+        let (sessionID, version) = state.withLock { ($0.sessionID, $0.version) }
+        var fields = headers
+        if let sessionID { fields.append(("Mcp-Session-Id", sessionID)) }
+        if let version { fields.append(("MCP-Protocol-Version", version)) }
+        return fields
+    }
+
+    func send(_ message: JSONRPCMessage) async throws {
+        guard let receive = state.withLock({ $0.receive }) else { throw MCPError.sessionClosed }
+        let reader = ResponseReader(receive: receive)
+        let fields = sessionHeaders() + [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
+        do {
+            try await http.execute(.POST, target, headers: fields, body: try message.encoded()) { part in
+                await reader.consume(part, transport: self)
+            }
+        } catch {
+            // A stream cut before its answer: resume it from the last event seen.
+            guard case .request = message, let lastEventID = reader.state.withLock({ $0.answered ? nil : $0.lastEventID }) else {
+                throw error
+            }
+            try await listen(lastEventID: lastEventID, receive: receive)
+            return
+        }
+        let (status, streaming, body) = reader.state.withLock { ($0.status, $0.streaming, $0.body) }
+        switch status {
+        case 200..<300:
+            if !streaming, body.readableBytes > 0 { await reader.deliver(body) }
+        case 404 where state.withLock({ $0.sessionID != nil }):
+            throw MCPError.sessionClosed
+        default:
+            if let error = JSONRPCPayload.decode(body).failure { throw error }
+            throw MCPHTTPClient.Failure(description: "POST \(target) answered \(status): \(String(buffer: body))")
+        }
+    }
+
+    /// Reads a `GET` event stream (resuming after `lastEventID` if given) until it ends.
+    /// Returns false when the server has no such stream (405, 404).
+    @discardableResult
+    private func listen(lastEventID: String?, receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws -> Bool {
+        let reader = ResponseReader(receive: receive)
+        var fields = sessionHeaders() + [("Accept", "text/event-stream")]
+        if let lastEventID { fields.append(("Last-Event-ID", lastEventID)) }
+        try await http.execute(.GET, target, headers: fields) { part in await reader.consume(part, transport: self) }
+        return reader.state.withLock { $0.status == 200 }
+    }
+
+    /// Opens the standalone stream and keeps it open (reconnecting with `Last-Event-ID`)
+    /// until the session ends or the server says it has none.
+    func initialized(version: String) async {
+        state.withLock { $0.version = version }
+        let task = Task {
+            var failures = 0
+            while !Task.isCancelled, failures < 5, let receive = state.withLock({ $0.closed ? nil : $0.receive }) {
+                do {
+                    guard try await listen(lastEventID: nil, receive: receive) else { return }
+                    failures = 0
+                } catch {
+                    failures += 1
+                    try? await Task.sleep(for: .milliseconds(200 * failures))
+                }
+            }
+        }
+        state.withLock { $0.standalone = task }
+    }
+
+    func close() async {
+        let (task, sessionID) = state.withLock { state in
+            state.closed = true
+            return (state.standalone, state.sessionID)
+        }
+        task?.cancel()
+        if sessionID != nil {
+            try? await http.execute(.DELETE, target, headers: sessionHeaders()) { _ in }
+        }
+        http.shutdown()
+    }
+}
+
+extension JSONRPCPayload {
+    /// The error of a payload that is a single error answer.
+    var failure: JSONRPCError? {
+        if case .single(.success(.error(_, let error))) = self { return error }
+        return nil
+    }
+}
