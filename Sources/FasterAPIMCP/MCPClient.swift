@@ -370,19 +370,19 @@ public final class MCPClient: Sendable {
         case .error(nil, _):
             break
         case .request(let id, let method, let params):
-            let task = Task {
+            // Registered under the lock its end takes, so a quick answer is not taken for cancelled.
+            state.withLock { state in state.serving[id] = Task {
                 let answer: JSONRPCMessage
                 do {
-                    answer = .response(id: id, result: try await serve(method, params))
+                    answer = .response(id: id, result: try await self.serve(method, params))
                 } catch let error as JSONRPCError {
                     answer = .error(id: id, error)
                 } catch {
                     answer = .error(id: id, JSONRPCError(code: -32603, message: String(describing: error)))
                 }
-                let cancelled = state.withLock { $0.serving.removeValue(forKey: id) == nil }
-                if !cancelled { try? await transport.send(answer) }
-            }
-            state.withLock { $0.serving[id] = task }
+                let cancelled = self.state.withLock { $0.serving.removeValue(forKey: id) == nil }
+                if !cancelled { try? await self.transport.send(answer) }
+            } }
         case .notification("notifications/progress", let params?):
             guard let object = params.objectValue, let token = object["progressToken"].flatMap(JSONRPCID.init),
                 let handler = state.withLock({ $0.waiting[token]?.progress })

@@ -66,12 +66,15 @@ final class MCPStdioClientTransport: MCPClientTransport {
     func initialized(version: String) async {}
 
     /// Closes the child's input (a well-behaved server exits), then stops it if it has not
-    /// within two seconds.
+    /// within two seconds (SIGTERM, and SIGKILL a second later: a child may have SIGTERM blocked).
     func close() async {
         try? input.fileHandleForWriting.close()
         guard process.isRunning else { return }
         for _ in 0..<200 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-        if process.isRunning { process.terminate() }
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<100 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
 
@@ -130,9 +133,11 @@ final class MCPLegacySSEClientTransport: MCPClientTransport {
                 var waiting: CheckedContinuation<Void, any Error>? = started
                 do {
                     for try await event in EventSourceClient.events(from: url.absoluteString, headers: headers, reconnect: false) {
-                        if event.event == "endpoint", let target = URL(string: event.data, relativeTo: url) {
-                            let query = target.query.map { "?" + $0 } ?? ""
-                            endpoint.withLock { $0 = target.path + query }
+                        if event.event == "endpoint", let target = URL(string: event.data, relativeTo: url),
+                            let components = URLComponents(url: target, resolvingAgainstBaseURL: true)
+                        {
+                            let query = components.percentEncodedQuery.map { "?" + $0 } ?? ""
+                            endpoint.withLock { $0 = components.percentEncodedPath + query }
                             waiting?.resume()
                             waiting = nil
                         } else if event.event == "message" {
@@ -233,7 +238,9 @@ final class MCPStreamableHTTPClientTransport: MCPClientTransport {
 
     init(url: String, headers: [(String, String)]) throws {
         guard let parsed = URL(string: url) else { throw MCPHTTPClient.Failure(description: "not a URL: \(url)") }
-        self.target = (parsed.path.isEmpty ? "/" : parsed.path) + (parsed.query.map { "?" + $0 } ?? "")
+        let components = URLComponents(url: parsed, resolvingAgainstBaseURL: false)
+        let path = components?.percentEncodedPath ?? ""
+        self.target = (path.isEmpty ? "/" : path) + (components?.percentEncodedQuery.map { "?" + $0 } ?? "")
         self.headers = headers
         self.http = try MCPHTTPClient(origin: parsed)
     }

@@ -24,7 +24,7 @@ final class MCPHTTPClient: Sendable {
         let head: HTTPRequestHead
         let body: ByteBuffer?
         let consume: @Sendable (Part) async throws -> Void
-        let done: CheckedContinuation<Void, any Error>
+        let done: CheckedContinuation<Void, any Error>?
     }
 
     private final class Connection: Sendable {
@@ -69,9 +69,25 @@ final class MCPHTTPClient: Sendable {
         head.headers.add(name: "Host", value: hostField)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let body { head.headers.add(name: "Content-Length", value: String(body.readableBytes)) }
-        let connection = try await acquire()
+        // A kept-alive connection the server has closed meanwhile fails before any answer: the
+        // request then goes again on a new connection.
+        let (connection, reused) = try await acquire()
+        let answered = Mutex(false)
+        let watched: @Sendable (Part) async throws -> Void = { part in
+            answered.withLock { $0 = true }
+            try await consume(part)
+        }
+        do {
+            try await run(Job(head: head, body: body, consume: watched, done: nil), on: connection)
+        } catch where reused && !answered.withLock({ $0 }) {
+            try await run(Job(head: head, body: body, consume: consume, done: nil), on: try await connect())
+        }
+    }
+
+    private func run(_ job: Job, on connection: Connection) async throws {
         try await withCheckedThrowingContinuation { done in
-            if case .terminated = connection.jobs.yield(Job(head: head, body: body, consume: consume, done: done)) {
+            let job = Job(head: job.head, body: job.body, consume: job.consume, done: done)
+            if case .terminated = connection.jobs.yield(job) {
                 done.resume(throwing: Failure(description: "the connection closed"))
             }
         }
@@ -86,8 +102,15 @@ final class MCPHTTPClient: Sendable {
         idle.withLock { $0 = [] }
     }
 
-    private func acquire() async throws -> Connection {
-        if let connection = idle.withLock({ $0.popLast() }) { return connection }
+    /// An idle connection that is still open, or a new one; and whether it was reused.
+    private func acquire() async throws -> (Connection, reused: Bool) {
+        while let connection = idle.withLock({ $0.popLast() }) {
+            if connection.channel.isActive { return (connection, true) }
+        }
+        return (try await connect(), false)
+    }
+
+    private func connect() async throws -> Connection {
         let sslContext = self.sslContext
         let serverName = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -137,12 +160,12 @@ final class MCPHTTPClient: Sendable {
                         if ended { break }
                     }
                     guard ended else { throw failure }
-                    job.done.resume()
+                    job.done?.resume()
                     guard keepAlive else { break }
                     idle.withLock { $0.append(connection) }
                 } catch {
                     failure = error
-                    job.done.resume(throwing: error)
+                    job.done?.resume(throwing: error)
                     break
                 }
             }
@@ -151,6 +174,6 @@ final class MCPHTTPClient: Sendable {
         idle.withLock { $0.removeAll { $0 === connection } }
         all.withLock { $0[ObjectIdentifier(connection)] = nil }
         // Requests queued behind the one that failed.
-        for await job in jobs { job.done.resume(throwing: failure) }
+        for await job in jobs { job.done?.resume(throwing: failure) }
     }
 }
