@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "FasterAPIMCP", targets: ["FasterAPIMCP"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
         .executable(name: "fasterapi-pgloop", targets: ["fasterapi-pgloop"]),
+        .executable(name: "fasterapi-mcpload", targets: ["fasterapi-mcpload"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -125,6 +126,11 @@ let package = Package(
             name: "fasterapi-pgloop",
             dependencies: ["FasterAPIPostgres", "FasterAPICore", .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/pgloop",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fasterapi-mcpload",
+            dependencies: ["FasterAPIMCP", "FasterAPI"],
+            path: "Benchmarks/mcpload",
             swiftSettings: swiftSettings),
         .testTarget(
             name: "FasterAPICoreTests",

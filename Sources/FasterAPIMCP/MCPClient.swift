@@ -510,23 +510,3 @@ public struct MCPPromptResult: Sendable, Equatable, Decodable {
     public var description: String?
     public var messages: [Message]
 }
-
-extension JSONValue {
-    var objectValue: JSONObject? {
-        if case .object(let object) = self { return object }
-        return nil
-    }
-
-    var stringValue: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    var doubleValue: Double? {
-        switch self {
-        case .int(let value): Double(value)
-        case .double(let value): value
-        default: nil
-        }
-    }
-}

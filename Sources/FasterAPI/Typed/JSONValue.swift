@@ -86,6 +86,29 @@ extension JSONValue: Encodable {
     }
 }
 
+extension JSONValue {
+    /// The object, if this is one.
+    public var objectValue: JSONObject? {
+        if case .object(let object) = self { return object }
+        return nil
+    }
+
+    /// The string, if this is one.
+    public var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    /// The number, if this is one (an integer too).
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
+    }
+}
+
 extension JSONValue: Decodable {
     /// Decodes any JSON value (an object's members come in the order the decoder lists its keys).
     public init(from decoder: any Decoder) throws {
