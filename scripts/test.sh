@@ -2,7 +2,8 @@
 # Runs the whole test suite on a fresh machine: installs the peers the interop tests drive
 # (curl, nghttp2's nghttp and h2load, headless Chromium and its driver, Node with the `ws` package,
 # a Python venv with httpx, h11, h2, FastAPI, the OpenAPI validator, Selenium, websockets, wsproto,
-# httpx-sse, asyncpg and psycopg), starts a throw-away PostgreSQL 15 server (scripts/pg.sh, which
+# httpx-sse, asyncpg, psycopg and the MCP SDK, plus mcp-proxy's older MCP SDK in a venv of its
+# own), builds the Swift MCP SDK's peers, starts a throw-away PostgreSQL 15 server (scripts/pg.sh, which
 # installs postgresql-15 if needed), then builds and runs every Swift test.
 # Idempotent: a second run reuses the venv, the build folder and the database's data folder.
 set -euo pipefail
@@ -58,6 +59,10 @@ FASTERAPI_PG_SOCKET=$(scripts/pg.sh socket)
 export FASTERAPI_PG_URL FASTERAPI_PG_CA FASTERAPI_PG_SOCKET
 
 swift build --build-tests
+# The official Swift MCP SDK's client and server (the interop peers), a package of their own,
+# built in release (their own .build folder is kept between runs).
+(cd Benchmarks/mcp-swift-sdk && swift build -c release)
+export FASTERAPI_SWIFTSDK_BIN="$PWD/Benchmarks/mcp-swift-sdk/.build/release"
 if [ $# -gt 0 ]; then
   swift test --skip-build --parallel --num-workers 2 "$@"
 else

@@ -12,6 +12,9 @@ public struct MCPContext: Sendable {
     public let requestID: JSONRPCID
     /// The capabilities the client declared (`sampling`, `elicitation`, `roots`…).
     public let clientCapabilities: JSONObject
+    /// The HTTP request that carried the call (the `POST`, or the request that opened the
+    /// WebSocket or event stream), with its headers and credentials; nil on stdio.
+    public let request: Request?
     let progressToken: JSONValue?
     let logLevel: MCPLogLevel?
     let related: MCPOutbound
@@ -19,7 +22,7 @@ public struct MCPContext: Sendable {
 
     init(
         requestID: JSONRPCID, params: JSONValue?, logLevel: MCPLogLevel?, clientCapabilities: JSONObject = JSONObject(),
-        related: @escaping MCPOutbound, session: MCPSessionDriver? = nil
+        request: Request? = nil, related: @escaping MCPOutbound, session: MCPSessionDriver? = nil
     ) {
         self.requestID = requestID
         if case .object(let object)? = params, case .object(let meta)? = object["_meta"] {
@@ -29,6 +32,7 @@ public struct MCPContext: Sendable {
         }
         self.logLevel = logLevel
         self.clientCapabilities = clientCapabilities
+        self.request = request
         self.related = related
         self.session = session
     }

@@ -59,7 +59,7 @@ final class MCPHTTPSession: Sendable {
             state.listeners[stream] = queue
             return (stream, queue)
         }
-        let replies = driver.accept(payload) { [self] message in record(message, on: streams ? stream : 0) }
+        let replies = driver.accept(payload, request: request) { [self] message in record(message, on: streams ? stream : 0) }
         var headers = HTTPHeaders()
         if payload.isInitialize, driver.version != nil { headers.add(name: "Mcp-Session-Id", value: id) }
         guard let immediate = replies.immediate else {

@@ -93,8 +93,8 @@ extension App {
             defer { driver.close() }
             for try await message in ws.messages {
                 switch message {
-                case .text(let text): await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)), send: send)
-                case .binary(let bytes): await driver.receive(JSONRPCPayload.decode(bytes), send: send)
+                case .text(let text): await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: text)), request: request, send: send)
+                case .binary(let bytes): await driver.receive(JSONRPCPayload.decode(bytes), request: request, send: send)
                 }
             }
         }
@@ -127,7 +127,7 @@ extension App {
             guard let entry = sessions.entry(id) else {
                 return MCPHTTPSessions.error(.notFound, .invalidRequest("unknown session \(id)"))
             }
-            await entry.driver.receive(JSONRPCPayload.decode(body), send: entry.send)
+            await entry.driver.receive(JSONRPCPayload.decode(body), request: request, send: entry.send)
             return Response(status: .accepted)
         }
     }

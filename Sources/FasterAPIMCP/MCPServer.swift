@@ -51,7 +51,10 @@ public final class MCPServer: Sendable {
         _ name: String, description: String? = nil, annotations: MCPToolAnnotations = MCPToolAnnotations(),
         _ handler: @escaping @Sendable (Arguments, MCPContext) async throws -> Output
     ) {
-        let tool = MCPTool.make(name: name, description: description, annotations: annotations, handler: handler)
+        add(MCPTool.make(name: name, description: description, annotations: annotations, handler: handler))
+    }
+
+    func add(_ tool: MCPTool) {
         tools.withLock { $0.add(tool) }
         listChanged("tools")
     }

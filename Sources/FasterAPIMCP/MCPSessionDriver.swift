@@ -12,6 +12,9 @@ final class MCPSessionDriver: Sendable {
         var inFlight: [JSONRPCID: Task<JSONRPCMessage?, Never>] = [:]
         var waiting: [JSONRPCID: CheckedContinuation<JSONValue, any Error>] = [:]
         var nextRequestID = 0
+        /// Tasks sending the answers of a message transport's requests, until they have.
+        var senders: [Int: Task<Void, Never>] = [:]
+        var nextSender = 0
         var closed = false
     }
 
@@ -80,8 +83,9 @@ final class MCPSessionDriver: Sendable {
     var version: String? { state.withLock { $0.session.version } }
 
     /// Takes in one payload: the session decides now; requests start running, and messages they
-    /// send on the way (progress, logs, requests to the client) go to `related`.
-    func accept(_ payload: JSONRPCPayload, related: @escaping MCPOutbound) -> Replies {
+    /// send on the way (progress, logs, requests to the client) go to `related`. `request` is
+    /// the HTTP request that carried the payload, if any (handlers see it in their context).
+    func accept(_ payload: JSONRPCPayload, request: Request? = nil, related: @escaping MCPOutbound) -> Replies {
         let (actions, logLevel, capabilities) = state.withLock {
             ($0.session.receive(payload), $0.session.logLevel, $0.session.clientCapabilities)
         }
@@ -92,8 +96,8 @@ final class MCPSessionDriver: Sendable {
                 parts.append(.ready(message))
             case .handle(let id, let method, let params):
                 let context = MCPContext(
-                    requestID: id, params: params, logLevel: logLevel, clientCapabilities: capabilities, related: related,
-                    session: self)
+                    requestID: id, params: params, logLevel: logLevel, clientCapabilities: capabilities, request: request,
+                    related: related, session: self)
                 let server = self.server
                 // Registered under the lock the task's end takes, so a quick handler cannot end
                 // before it is registered (and be taken for cancelled).
@@ -121,14 +125,20 @@ final class MCPSessionDriver: Sendable {
 
     /// Handles one payload from a message transport: answers known at once are sent now (so
     /// they keep their order), the others when their handlers end.
-    func receive(_ payload: JSONRPCPayload, send: @escaping @Sendable (JSONValue) async -> Void) async {
-        let replies = accept(payload, related: { await send($0.json) })
+    func receive(_ payload: JSONRPCPayload, request: Request? = nil, send: @escaping @Sendable (JSONValue) async -> Void) async {
+        let replies = accept(payload, request: request, related: { await send($0.json) })
         if let immediate = replies.immediate {
             if let json = Replies.json(immediate, batch: replies.isBatch) { await send(json) }
             return
         }
-        Task {
-            if let json = Replies.json(await replies.collect(), batch: replies.isBatch) { await send(json) }
+        // Registered under the lock its end takes, so it cannot end before it is registered.
+        state.withLock { state in
+            state.nextSender += 1
+            let number = state.nextSender
+            state.senders[number] = Task {
+                if let json = Replies.json(await replies.collect(), batch: replies.isBatch) { await send(json) }
+                self.state.withLock { $0.senders[number] = nil }
+            }
         }
     }
 
@@ -194,9 +204,10 @@ final class MCPSessionDriver: Sendable {
         server.detach(self)
     }
 
-    /// Waits for the requests still running, then closes the session.
+    /// Waits for the requests still running and their answers to be sent, then closes the session.
     func finish() async {
         for task in state.withLock({ Array($0.inFlight.values) }) { _ = await task.value }
+        for task in state.withLock({ Array($0.senders.values) }) { await task.value }
         close()
     }
 }

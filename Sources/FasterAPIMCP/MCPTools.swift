@@ -95,7 +95,7 @@ enum MCPSchema {
         return rewriteReferences(.object(schema))
     }
 
-    private static func rewriteReferences(_ value: JSONValue) -> JSONValue {
+    static func rewriteReferences(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let object):
             return .object(

@@ -87,15 +87,12 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-// `fasterapi-demo mcp-stdio`: the demo's MCP server on standard input and output.
-if CommandLine.arguments.dropFirst().first == "mcp-stdio" {
-    try await DemoMCP.server().run(.stdio)
-    exit(0)
-}
-
+// `fasterapi-demo mcp-stdio`: the demo's MCP server (its items in memory) on standard input and
+// output instead of the HTTP server.
+let mcpStdio = CommandLine.arguments.dropFirst().first == "mcp-stdio"
 let options: Options
 do {
-    options = try Options(Array(CommandLine.arguments.dropFirst()))
+    options = try Options(Array(CommandLine.arguments.dropFirst(mcpStdio ? 2 : 1)))
 } catch {
     FileHandle.standardError.write(Data("\(error)\n".utf8))
     exit(2)
@@ -116,7 +113,7 @@ configuration.openAPI.version = "1.0.0"
 configuration.openAPI.description =
     "The demo app: benchmark routes, an items API with OAuth2 sign-in, streaming and uploads."
 let app = App(configuration: configuration)
-if let databaseURL = ProcessInfo.processInfo.environment["DATABASE_URL"] {
+if !mcpStdio, let databaseURL = ProcessInfo.processInfo.environment["DATABASE_URL"] {
     let database = try app.postgres(PostgresConfiguration(url: databaseURL))
     app.state[ItemStore.self] = ItemStore(database: database)
     app.onStartup { _ in
@@ -145,9 +142,17 @@ api.include(AuthAPI())
 api.include(FilesAPI())
 api.include(RealTimeAPI())
 addWebSocketRoutes(to: app, hub: WebSocketHub())
-app.mount(DemoMCP.server(), at: "/mcp")
 if FileManager.default.fileExists(atPath: options.staticDirectory) {
     api.staticFiles("/static", directory: options.staticDirectory)
 }
+
+// The MCP server: its own tools, and the items routes as tools (called through the app).
+let mcp = DemoMCP.server()
+app.exposeRoutesAsTools(mcp, tags: ["items"])
+if mcpStdio {
+    try await mcp.run(.stdio)
+    exit(0)
+}
+app.mount(mcp, at: "/mcp")
 
 try await app.run(host: options.host, port: options.port)

@@ -40,7 +40,7 @@ struct MCPInteropTests {
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["subprotocol"] as? String == "mcp")
         #expect(seen?["protocol_version"] as? String == "2025-11-25")
-        #expect(seen?["tools"] as? [String] == ["add", "countdown"])
+        #expect(seen?["tools"] as? [String] == ["add", "countdown", "list", "create", "get", "replace", "delete"])
         #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
         #expect(seen?["echoed_id"] as? String == "three")
         #expect(seen?["unknown_method"] as? Int == -32601)
@@ -72,7 +72,7 @@ struct MCPInteropTests {
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["protocol_version"] as? String == version)
-        #expect(seen?["tools"] as? [String] == ["add", "countdown"])
+        #expect(seen?["tools"] as? [String] == ["add", "countdown", "list", "create", "get", "replace", "delete"])
         #expect((seen?["countdown"] as? [String: Double]) == ["sum": 0])
         #expect((seen?["progress"] as? [[Any]])?.count == 3)
         #expect((seen?["progress"] as? [[Any]])?.last?[2] as? String == "0 to go")
