@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: FasterAPI's demo vs Hummingbird 2, FastAPI (uvicorn), nginx and nghttpd,
 # over cleartext HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 over TLS, each protocol reported apart;
-# WebSocket echo, SSE fan-out, and PostgreSQL access (HTTP and the bare driver).
+# WebSocket echo, SSE fan-out, PostgreSQL access (HTTP and the bare driver), and MCP tool calls
+# against the official Python and Swift MCP SDKs' servers.
 #
 # Protocols (PROTOCOLS), and the servers that take part in each:
 #   h1     cleartext HTTP/1.1, `wrk -t1 -c64 --latency`: fasterapi, hummingbird, fastapi, nginx
@@ -39,6 +40,29 @@
 #          fasterapi-pgloop --mode copy against psql's `\copy` of the same rows from a COPY text
 #          file made beforehand (psql timed from start to exit). Target: fasterapi's time at most
 #          1.5 x psql's. After each copy the table's contents are checked against the file.
+#   mcp    MCP `tools/call` round trips (the tool `add`, {"a":N,"b":2} -> structured {"sum":...}),
+#          every server driven by the same client, .build/release/fasterapi-mcpload (FasterAPI's
+#          MCPClient): each session makes the MCP handshake and 20 untimed warm-up calls, then the
+#          calls are timed, each session making its share one after another; the client prints
+#          calls/s and the p50/p99 latency of one call. Every client run is bounded by `timeout`.
+#          Streamable HTTP (POST /mcp on 127.0.0.1), one session (MCP_CALLS calls) and then
+#          MCP_SESSIONS concurrent sessions (MCP_CALLS_16 calls) against one server process:
+#          fasterapi (the demo's /mcp), mcp-python (the official Python SDK's MCPServer,
+#          Tests/FasterAPIMCPTests/Interop/mcp_server.py with --json: plain JSON answers, its
+#          fastest mode; uvicorn) and mcp-swift (the official Swift SDK's Server behind its
+#          StatefulHTTPServerTransport, Benchmarks/mcp-swift-sdk, swiftsdk-mcp-server: SSE answers,
+#          that transport's only mode). CPU µs/call is the server's CPU over the whole client run
+#          (handshakes and warm-up included) divided by every call it served, warm-up calls
+#          counted; RSS is read after the run.
+#          stdio, one session (MCP_STDIO_CALLS calls), the client spawning the server:
+#          fasterapi (`fasterapi-demo mcp-stdio`) and mcp-python (mcp_server.py stdio). The Swift
+#          SDK's StdioTransport sleeps 10 ms whenever its pipe is empty, so it would measure that
+#          sleep: mcp-swift is left out of stdio. The server runs under a small wrapper that reads
+#          its rusage when it exits; CPU µs/call is the CPU of a run of MCP_STDIO_CALLS calls less
+#          that of a run of 1 call (start-up, handshake and warm-up taken out), over
+#          MCP_STDIO_CALLS - 1; RSS is the server's peak.
+#          Targets: fasterapi's calls/s >= 10 x mcp-python's and >= 3 x mcp-swift's with p50 < 1 ms
+#          over HTTP; >= 10 x mcp-python's over stdio.
 # All servers bind 127.0.0.1 only; nginx, uvicorn and nghttpd run a single worker. The TLS
 # servers share one self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made with
 # openssl in the run's temporary directory.
@@ -52,13 +76,14 @@
 # warms up once per server with a pass over all routes. For h1, fasterapi and hummingbird also get
 # the RSS growth from IDLE_CONNS idle keep-alive connections. Prints a table and ratios
 # (fasterapi over each peer) per protocol and writes bench-results/bench.json. The db phase also
-# prints the driver loops' rates and COPY times, with fasterapi's ratios to each peer.
+# prints the driver loops' rates and COPY times, with fasterapi's ratios to each peer; the mcp
+# phase prints a table per transport and session count, then fasterapi's ratios and the targets.
 #
 # Environment overrides:
-#   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd node-ws");
-#               each runs for the protocols above that it speaks; in db, fasterapi also stands
-#               for fasterapi-pgloop, while asyncpg, psycopg and psql always run
-#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse db")
+#   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd node-ws
+#               mcp-python mcp-swift"); each runs for the protocols above that it speaks; in db,
+#               fasterapi also stands for fasterapi-pgloop, while asyncpg, psycopg and psql always run
+#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse db mcp")
 #   ROUTES      routes to load                  (default: "/plaintext /json /users/123 POST:/accounts")
 #               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body);
 #               nghttpd serves only the GET routes whose body is known
@@ -77,18 +102,23 @@
 #   DB_LOOP_COUNT, DB_LOOP_CONCURRENCY  selects in the driver loop and the connections they are
 #               spread over (defaults: 200000, 16)
 #   DB_COPY_ROWS  rows per COPY                 (default: 1000000)
+#   MCP_CALLS   timed calls of the one-session Streamable HTTP run (default: 5000)
+#   MCP_CALLS_16  timed calls of the concurrent-sessions HTTP run, spread over them (default: 10000)
+#   MCP_SESSIONS  sessions of that run          (default: 16)
+#   MCP_STDIO_CALLS  timed calls of the stdio run (default: 3000)
 #   SKIP_BUILD  1 to use the existing release binaries as they are
 #   FASTERAPI_BIN  the demo binary (default: .build/release/fasterapi-demo), run with
 #               --host 127.0.0.1 --port N for h1, and with --cert CERT.pem --key KEY.pem added for
 #               h1tls and h2tls (HTTP/2 and HTTP/1.1 over TLS on one port, chosen by ALPN; wrk
-#               sends no ALPN and must get HTTP/1.1); cleartext for ws, sse and db
+#               sends no ALPN and must get HTTP/1.1); cleartext for ws, sse, db and mcp; run as
+#               `FASTERAPI_BIN mcp-stdio` for mcp over stdio
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd node-ws}"
-PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls ws sse db}"
+SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd node-ws mcp-python mcp-swift}"
+PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls ws sse db mcp}"
 ROUTES="${ROUTES:-/plaintext /json /users/123 POST:/accounts}"
 ACCOUNT_BODY='{"name":"Ada Lovelace","email":"ada@example.com","age":36,"score":9.5,"tags":["math","poetry"]}'
 
@@ -110,6 +140,11 @@ DB_LOOP_COUNT="${DB_LOOP_COUNT:-200000}"
 DB_LOOP_CONCURRENCY="${DB_LOOP_CONCURRENCY:-16}"
 DB_COPY_ROWS="${DB_COPY_ROWS:-1000000}"
 DB_ROUTES="/db /queries?n=20"
+MCP_CALLS="${MCP_CALLS:-5000}"
+MCP_CALLS_16="${MCP_CALLS_16:-10000}"
+MCP_SESSIONS="${MCP_SESSIONS:-16}"
+MCP_STDIO_CALLS="${MCP_STDIO_CALLS:-3000}"
+MCP_WARMUP_CALLS=20 # fasterapi-mcpload's untimed calls per session before the timed ones
 
 VENV="$ROOT/.venv-bench"
 OUT_DIR="$ROOT/bench-results"
@@ -122,6 +157,10 @@ NODE_MODULES=/usr/share/nodejs # Debian's node-ws installs `ws` here
 PGLOOP_BIN="$ROOT/.build/release/fasterapi-pgloop"
 PG_NAME=bench
 PG_PORT=54339
+MCPLOAD_BIN="$ROOT/.build/release/fasterapi-mcpload"
+MCP_PY_SERVER="$ROOT/Tests/FasterAPIMCPTests/Interop/mcp_server.py"
+MCP_SWIFT_PACKAGE="$ROOT/Benchmarks/mcp-swift-sdk"
+MCP_SWIFT_BIN="$MCP_SWIFT_PACKAGE/.build/release/swiftsdk-mcp-server"
 
 for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$H2_CLIENTS" "$H2_STREAMS" "$IDLE_CONNS" \
     "$WS_CONNECTIONS" "$WS_SIZE" "$WS_DEPTH" "$SSE_STREAMS"; do
@@ -137,6 +176,12 @@ for n in "$DB_POOL" "$DB_LOOP_COUNT" "$DB_LOOP_CONCURRENCY" "$DB_COPY_ROWS"; do
         exit 2
     }
 done
+for n in "$MCP_CALLS" "$MCP_CALLS_16" "$MCP_SESSIONS" "$MCP_STDIO_CALLS"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || {
+        echo "bench: MCP_CALLS, MCP_CALLS_16, MCP_SESSIONS and MCP_STDIO_CALLS must be positive integers" >&2
+        exit 2
+    }
+done
 
 # The servers taking part in each protocol.
 protocol_servers() {
@@ -147,11 +192,12 @@ protocol_servers() {
     ws) echo "fasterapi hummingbird node-ws" ;;
     sse) echo "fasterapi" ;;
     db) echo "fasterapi fastapi" ;;
+    mcp) echo "fasterapi mcp-python mcp-swift" ;; # over stdio: fasterapi and mcp-python only
     *) return 1 ;;
     esac
 }
 for p in $PROTOCOLS; do
-    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse db)" >&2; exit 2; }
+    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse db mcp)" >&2; exit 2; }
 done
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -210,8 +256,8 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
 # Tools: wrk, h2load, openssl, nginx, nghttpd and psql from apt (only if missing); FastAPI,
-# uvicorn and the PostgreSQL drivers asyncpg and psycopg in .venv-bench/. scripts/pg.sh installs
-# the PostgreSQL server itself.
+# uvicorn, the PostgreSQL drivers asyncpg and psycopg and the MCP Python SDK (mcp 2.3.0) in
+# .venv-bench/. scripts/pg.sh installs the PostgreSQL server itself.
 apt_install() {
     log "installing $* with apt-get"
     apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
@@ -236,14 +282,16 @@ if has_protocol db; then command -v psql >/dev/null || apt_install postgresql-cl
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 NGHTTPD_BIN="$(command -v nghttpd || echo /usr/sbin/nghttpd)"
 
-if { has_protocol db || { has_protocol h1 && has_server fastapi; }; } &&
-    ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools, asyncpg, psycopg, psycopg_binary' 2>/dev/null; then
-    log "creating $VENV with fastapi, uvicorn[standard], asyncpg and psycopg[binary]"
+# MCPServer is mcp 2.x's name for what 1.x called FastMCP.
+if { has_protocol db || { has_protocol h1 && has_server fastapi; } || { has_protocol mcp && has_server mcp-python; }; } &&
+    ! "$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools, asyncpg, psycopg, psycopg_binary
+from mcp.server import MCPServer' 2>/dev/null; then
+    log "creating $VENV with fastapi, uvicorn[standard], asyncpg, psycopg[binary] and mcp"
     # Debian's own python3 needs python3-venv for `-m venv`.
     python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check fastapi 'uvicorn[standard]' \
-        asyncpg==0.32.0 'psycopg[binary]==3.3.9' uvloop==0.23.0
+        asyncpg==0.32.0 'psycopg[binary]==3.3.9' uvloop==0.23.0 mcp==2.3.0
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -257,9 +305,18 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
             timeout 1800 swift build -c release --product fasterapi-pgloop >&2
         fi
     fi
+    # The MCP client drives every server of the mcp phase, fasterapi or not.
+    if has_protocol mcp; then
+        log "building fasterapi-mcpload (release)"
+        timeout 1800 swift build -c release --product fasterapi-mcpload >&2
+    fi
     if has_server hummingbird; then
         log "building hb-peer (release)"
         timeout 1800 swift build -c release --package-path "$HB_PACKAGE" >&2
+    fi
+    if has_protocol mcp && has_server mcp-swift; then
+        log "building swiftsdk-mcp-server (release)"
+        timeout 1800 swift build -c release --package-path "$MCP_SWIFT_PACKAGE" --product swiftsdk-mcp-server >&2
     fi
 fi
 
@@ -438,6 +495,15 @@ start_server() {
     nghttpd)
         # TLS with ALPN h2, one worker thread.
         "$NGHTTPD_BIN" --address=127.0.0.1 --workers=1 --htdocs="$HTDOCS" "$port" "$KEY" "$CERT" >"$logf" 2>&1 &
+        ;;
+    mcp-python)
+        # Streamable HTTP at /mcp, plain JSON answers (--json); says "ready" once listening.
+        "$VENV/bin/python" "$MCP_PY_SERVER" http --port "$port" --json >"$logf" 2>&1 &
+        ;;
+    mcp-swift)
+        # Streamable HTTP at /mcp, SSE answers; says "listening on PORT" once listening.
+        [[ -x "$MCP_SWIFT_BIN" ]] || { log "missing $MCP_SWIFT_BIN"; return 1; }
+        "$MCP_SWIFT_BIN" http --port "$port" >"$logf" 2>&1 &
         ;;
     *)
         log "unknown server '$name'"; return 1 ;;
@@ -928,9 +994,197 @@ bench_db() {
     db_copies
 }
 
+# ---------------------------------------------------------------------------------------------
+# MCP tool calls (mcp). Each client run is one line "MODE<TAB>SERVER<TAB>SESSIONS<TAB>JSON<TAB>
+# CPU_US_PER_CALL<TAB>RSS_MIB", JSON being the line fasterapi-mcpload prints:
+# {"calls","sessions","seconds","rps","p50_us","p99_us"} ("null" if the run failed). MODE is
+# http-single (one session), http-multi (MCP_SESSIONS sessions) or stdio.
+MCP_RESULTS="$WORK/mcp.tsv"
+: >"$MCP_RESULTS"
+
+# The stdio servers run under this wrapper (the client spawns it, with the server's command after
+# the output file): it records the server's PID in OUT.pid, forwards SIGTERM, and once the server
+# has exited writes "CPU_SECONDS PEAK_RSS_KIB" (the server's rusage) to OUT. It reads nothing
+# from the pipes: the server has the client's stdin and stdout to itself.
+MCP_RUSAGE="$WORK/mcp_rusage.py"
+cat >"$MCP_RUSAGE" <<'PY'
+import resource, signal, subprocess, sys
+out = sys.argv[1]
+child = subprocess.Popen(sys.argv[2:])
+with open(out + ".pid", "w") as f:
+    f.write(f"{child.pid}\n")
+signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+rc = child.wait()
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(out, "w") as f:
+    f.write(f"{usage.ru_utime + usage.ru_stime:.6f} {usage.ru_maxrss}\n")
+sys.exit(rc)
+PY
+
+# mcp_timeout CALLS: the bound of one client run, in seconds (2 minutes, plus 20 ms a call).
+mcp_timeout() { echo $((120 + $1 / 50)); }
+
+# mcp_record MODE SERVER SESSIONS JSON CPU_US_PER_CALL RSS_MIB
+mcp_record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-null}" "${5:-null}" "${6:-null}" >>"$MCP_RESULTS"; }
+
+# mcp_initialize PORT: POSTs an MCP initialize to /mcp; prints the HTTP status ("000" if no
+# answer). The body goes to $WORK/body. The session it opens is left to the server.
+mcp_initialize() {
+    rm -f "$WORK/body"
+    curl -s --max-time 2 -o "$WORK/body" -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        --data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+        "http://127.0.0.1:$1/mcp" || true
+}
+
+# wait_mcp_ready SERVER PID PORT: waits (at most 60 s) until an initialize on /mcp is answered
+# (as JSON or as SSE). Returns 1 if the server died or never answered, 2 if /mcp answers 404 (no
+# MCP endpoint) or something that is not an initialize result; says why in either case.
+wait_mcp_ready() {
+    local server="$1" pid="$2" port="$3" i code
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$pid" 2>/dev/null || { log "$server (mcp): the server exited"; return 1; }
+        code="$(mcp_initialize "$port")"
+        case "$code" in
+        000) sleep 0.1 ;;
+        404) log "$server (mcp): POST /mcp answers 404 (no MCP endpoint): skipped"; return 2 ;;
+        2*)
+            grep -q '"protocolVersion"' "$WORK/body" 2>/dev/null && return 0
+            log "$server (mcp): initialize answered '$(head -c 300 "$WORK/body" 2>/dev/null)' (skipped)"
+            return 2
+            ;;
+        *) log "$server (mcp): initialize answered $code: '$(head -c 300 "$WORK/body" 2>/dev/null)' (skipped)"; return 2 ;;
+        esac
+    done
+    log "$server (mcp): no MCP answer within 60 s"
+    return 1
+}
+
+# mcp_http_run MODE SERVER PID PORT CALLS SESSIONS: one client run against a running server; the
+# server's CPU is read before and after it, so it covers the handshakes and warm-up calls too, and
+# is divided by every call served.
+mcp_http_run() {
+    local mode="$1" server="$2" pid="$3" port="$4" calls="$5" sessions="$6" url before after out json cpu=null
+    url="http://127.0.0.1:$port/mcp"
+    log "$server (mcp $mode): fasterapi-mcpload --calls $calls --sessions $sessions --http $url"
+    before="$(cpu_ticks "$pid")"
+    out="$(timeout "$(mcp_timeout "$calls")" "$MCPLOAD_BIN" --calls "$calls" --sessions "$sessions" --http "$url" \
+        2>"$WORK/mcpload.err")" || log "$server (mcp $mode): the client failed: $(tail -n 3 "$WORK/mcpload.err" | head -c 300)"
+    after="$(cpu_ticks "$pid")"
+    kill -0 "$pid" 2>/dev/null || log "$server (mcp $mode): WARNING the server exited during the run"
+    json="$(grep '^{' <<<"$out" | tail -n 1 || true)"
+    if [[ -n "$json" ]]; then
+        cpu="$(awk -v d=$((after - before)) -v hz="$CLK_TCK" -v n=$((calls + sessions * MCP_WARMUP_CALLS)) \
+            'BEGIN { printf "%.2f", d / hz * 1e6 / n }')"
+    fi
+    mcp_record "$mode" "$server" "$sessions" "$json" "$cpu" \
+        "$(awk -v k="$(rss_kib "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')"
+}
+
+# bench_mcp_http SERVER: start, wait for /mcp, one-session run, MCP_SESSIONS-session run, stop.
+bench_mcp_http() {
+    local server="$1" port pid rc
+    port="$(free_port)"
+    log "$server (mcp): starting on 127.0.0.1:$port"
+    if ! start_server "$server" mcp "$port"; then
+        log "$server (mcp): did not start (skipped)"
+        SERVER_PID=""
+        return 0
+    fi
+    pid="$SERVER_PID"
+    rc=0
+    wait_mcp_ready "$server" "$pid" "$port" || rc=$?
+    if ((rc != 0)); then
+        if ((rc == 1)); then tail -n 20 "$WORK/$server-mcp.log" >&2 2>/dev/null || true; fi
+        stop_tree "$pid"
+        SERVER_PID=""
+        return 0
+    fi
+    mcp_http_run http-single "$server" "$pid" "$port" "$MCP_CALLS" 1
+    mcp_http_run http-multi "$server" "$pid" "$port" "$MCP_CALLS_16" "$MCP_SESSIONS"
+    log "$server (mcp): stopping"
+    stop_tree "$pid"
+    SERVER_PID=""
+}
+
+# mcp_stdio_command SERVER: sets MCP_COMMAND to the server's stdio command; false for a server
+# left out of stdio.
+mcp_stdio_command() {
+    case "$1" in
+    fasterapi) MCP_COMMAND=("$FASTERAPI_BIN" mcp-stdio) ;;
+    mcp-python) MCP_COMMAND=("$VENV/bin/python" "$MCP_PY_SERVER" stdio) ;;
+    *) return 1 ;;
+    esac
+}
+
+# mcp_stdio_load SERVER CALLS TAG: one client run spawning the server (under the rusage wrapper,
+# into $WORK/mcp-TAG.rusage); prints the client's JSON line, or nothing if it failed. A server
+# left running (the client stops it on its way out; a killed client may not) is stopped.
+mcp_stdio_load() {
+    local server="$1" calls="$2" usage="$WORK/mcp-$3.rusage" out child
+    rm -f "$usage" "$usage.pid"
+    out="$(timeout "$(mcp_timeout "$calls")" "$MCPLOAD_BIN" --calls "$calls" \
+        --stdio "$(command -v python3)" "$MCP_RUSAGE" "$usage" "${MCP_COMMAND[@]}" 2>"$WORK/mcpload.err")" ||
+        log "$server (mcp stdio): the client failed: $(tail -n 3 "$WORK/mcpload.err" | head -c 300)"
+    child="$(cat "$usage.pid" 2>/dev/null || true)"
+    if [[ -n "$child" ]] && kill -0 "$child" 2>/dev/null; then
+        log "$server (mcp stdio): WARNING the server outlived the client; stopping it"
+        stop_tree "$child"
+    fi
+    grep '^{' <<<"$out" | tail -n 1 || true
+}
+
+# bench_mcp_stdio SERVER: a 1-call run (start-up, handshake and warm-up), then MCP_STDIO_CALLS
+# calls; the server's CPU per call is the difference of the two over MCP_STDIO_CALLS - 1.
+bench_mcp_stdio() {
+    local server="$1" json cpu=null rss=null base=() full=()
+    if ! mcp_stdio_command "$server"; then
+        log "$server (mcp stdio): left out (the Swift SDK's stdio transport sleeps 10 ms whenever its pipe is empty)"
+        return 0
+    fi
+    if [[ "$server" == fasterapi && ! -x "$FASTERAPI_BIN" ]]; then
+        log "missing $FASTERAPI_BIN (fasterapi's stdio run skipped)"
+        return 0
+    fi
+    log "$server (mcp stdio): fasterapi-mcpload --calls 1 --stdio ${MCP_COMMAND[*]} (the CPU baseline)"
+    mcp_stdio_load "$server" 1 "$server-base" >/dev/null
+    log "$server (mcp stdio): fasterapi-mcpload --calls $MCP_STDIO_CALLS --stdio ${MCP_COMMAND[*]}"
+    json="$(mcp_stdio_load "$server" "$MCP_STDIO_CALLS" "$server")"
+    read -r -a base <<<"$(cat "$WORK/mcp-$server-base.rusage" 2>/dev/null || true)"
+    read -r -a full <<<"$(cat "$WORK/mcp-$server.rusage" 2>/dev/null || true)"
+    if [[ -n "$json" && ${#full[@]} == 2 ]]; then
+        rss="$(awk -v k="${full[1]}" 'BEGIN { printf "%.1f", k / 1024 }')"
+        if [[ ${#base[@]} == 2 ]] && ((MCP_STDIO_CALLS > 1)); then
+            cpu="$(awk -v a="${base[0]}" -v b="${full[0]}" -v n="$MCP_STDIO_CALLS" \
+                'BEGIN { printf "%.2f", (b - a) * 1e6 / (n - 1) }')"
+        else
+            log "$server (mcp stdio): no CPU baseline (CPU per call not measured)"
+        fi
+    fi
+    mcp_record stdio "$server" 1 "$json" "$cpu" "$rss"
+}
+
+# bench_mcp: the mcp phase. Every server that speaks mcp over Streamable HTTP, then over stdio.
+bench_mcp() {
+    local server
+    [[ -x "$MCPLOAD_BIN" ]] || { log "missing $MCPLOAD_BIN (mcp skipped)"; return 0; }
+    for server in $SERVERS; do
+        speaks "$server" mcp || continue
+        bench_mcp_http "$server"
+    done
+    for server in $SERVERS; do
+        speaks "$server" mcp || continue
+        bench_mcp_stdio "$server"
+    done
+}
+
 for proto in $PROTOCOLS; do
     if [[ "$proto" == db ]]; then
         bench_db
+        continue
+    fi
+    if [[ "$proto" == mcp ]]; then
+        bench_mcp
         continue
     fi
     for server in $SERVERS; do

@@ -26,35 +26,47 @@ let sessions = max(1, options["sessions"].flatMap(Int.init) ?? 1)
 let transport: MCPClient.Transport =
     if let url = options["http"] { .http(url) } else { .stdio(executable: command[0], arguments: Array(command.dropFirst())) }
 
-var clients: [MCPClient] = []
-for _ in 0..<sessions { clients.append(try await MCPClient.connect(transport)) }
-// Warm up each session (connections, caches) before timing.
-for client in clients { for _ in 0..<20 { _ = try await client.callTool("add", arguments: ["a": 1, "b": 2]) } }
-
-let started = ContinuousClock.now
-let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
-    for (index, client) in clients.enumerated() {
-        let share = calls / sessions + (index < calls % sessions ? 1 : 0)
-        group.addTask {
-            var latencies: [Duration] = []
-            latencies.reserveCapacity(share)
-            for call in 0..<share {
-                let start = ContinuousClock.now
-                let result = try await client.callTool("add", arguments: ["a": .int(call), "b": 2])
-                guard result.structuredContent?.objectValue?["sum"] != nil else {
-                    throw MCPError.unexpectedAnswer("add answered \(result)")
+/// Connects the sessions, warms each up (connections, caches), then times `calls` calls of
+/// `add` spread over them; returns every call's latency, sorted, and the seconds taken.
+func measure() async throws -> (latencies: [Duration], seconds: Double) {
+    var clients: [MCPClient] = []
+    for _ in 0..<sessions { clients.append(try await MCPClient.connect(transport)) }
+    for client in clients { for _ in 0..<20 { _ = try await client.callTool("add", arguments: ["a": 1, "b": 2]) } }
+    let started = ContinuousClock.now
+    let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+        for (index, client) in clients.enumerated() {
+            let share = calls / sessions + (index < calls % sessions ? 1 : 0)
+            group.addTask {
+                var latencies: [Duration] = []
+                latencies.reserveCapacity(share)
+                for call in 0..<share {
+                    let start = ContinuousClock.now
+                    let result = try await client.callTool("add", arguments: ["a": .int(call), "b": 2])
+                    guard result.structuredContent?.objectValue?["sum"] != nil else {
+                        throw MCPError.unexpectedAnswer("add answered \(result)")
+                    }
+                    latencies.append(ContinuousClock.now - start)
                 }
-                latencies.append(ContinuousClock.now - start)
+                return latencies
             }
-            return latencies
         }
+        var all: [Duration] = []
+        for try await share in group { all += share }
+        return all.sorted()
     }
-    var all: [Duration] = []
-    for try await share in group { all += share }
-    return all.sorted()
+    let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
+    for client in clients { await client.close() }
+    return (latencies, seconds)
 }
-let seconds = Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000
-for client in clients { await client.close() }
+
+let latencies: [Duration]
+let seconds: Double
+do {
+    (latencies, seconds) = try await measure()
+} catch {
+    FileHandle.standardError.write(Data("fasterapi-mcpload: \(error)\n".utf8))
+    exit(1)
+}
 
 func microseconds(_ fraction: Double) -> Double {
     Double(latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))] / .nanoseconds(1)) / 1000

@@ -20,6 +20,8 @@ final class MCPStdioClientTransport: MCPClientTransport {
     private let process = Process()
     private let input = Pipe()
     private let output = Pipe()
+    /// Lines from the server longer than this are dropped.
+    private let maxMessageBytes = 64 << 20
 
     init(executable: String, arguments: [String], environment: [String: String]?) {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -31,27 +33,9 @@ final class MCPStdioClientTransport: MCPClientTransport {
 
     func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
         try process.run()
-        let (lines, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
-        let descriptor = output.fileHandleForReading.fileDescriptor
-        // A blocking read must not hold one of Swift's few cooperative threads.
-        Thread {
-            var pending = ByteBuffer()
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                guard count > 0 else { break }
-                pending.writeBytes(chunk[..<count])
-                while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = pending.readSlice(length: newline - pending.readerIndex + 1)!
-                    continuation.yield(line)
-                }
-                pending.discardReadBytes()
-            }
-            continuation.finish()
-        }.start()
+        let lines = MCPLineReader.lines(from: output.fileHandleForReading.fileDescriptor, limit: maxMessageBytes)
         Task {
-            for await line in lines where line.readableBytesView.contains(where: { $0 > 32 }) {
+            for await case .message(let line) in lines {
                 for message in JSONRPCPayload.decode(line).messages { await receive(message) }
             }
         }

@@ -181,8 +181,9 @@ public final class MCPServer: Sendable {
         return ["completion": ["values": [], "total": 0, "hasMore": false]]
     }
 
-    /// Serves one session on `transport` until the client goes away.
-    public func run(_ transport: Transport) async throws {
+    /// Serves one session on `transport` until the client goes away; messages over
+    /// `maxMessageBytes` are refused (-32600) and the session goes on.
+    public func run(_ transport: Transport, maxMessageBytes: Int = 4 << 20) async throws {
         switch transport {
         case .stdio:
             let send: @Sendable (JSONValue) async -> Void = { message in
@@ -191,24 +192,59 @@ public final class MCPServer: Sendable {
                 FileHandle.standardOutput.write(Data(bytes.readableBytesView))
             }
             let driver = MCPSessionDriver(server: self, send: send)
-            for await line in StandardInputLines.stream() where !line.allSatisfy(\.isWhitespace) {
-                await driver.receive(JSONRPCPayload.decode(ByteBuffer(string: line)), send: send)
+            for await line in MCPLineReader.lines(from: STDIN_FILENO, limit: maxMessageBytes) {
+                switch line {
+                case .message(let bytes):
+                    await driver.receive(JSONRPCPayload.decode(bytes), send: send)
+                case .oversized:
+                    await send(JSONRPCMessage.error(id: nil, .invalidRequest("the message exceeds \(maxMessageBytes) bytes")).json)
+                }
             }
             await driver.finish()
         }
     }
 }
 
-/// Standard input's lines, read on a thread of their own (a blocking read must not hold one of
-/// Swift's few cooperative threads).
-enum StandardInputLines {
-    static func stream() -> AsyncStream<String> {
-        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        let reader = Thread {
-            while let line = readLine(strippingNewline: true) { continuation.yield(line) }
+/// Newline-delimited messages from a file descriptor, read on a thread of their own (a
+/// blocking read must not hold one of Swift's few cooperative threads). A line longer than the
+/// limit is skipped up to its newline and reported as oversized.
+enum MCPLineReader {
+    enum Line: Sendable {
+        case message(ByteBuffer)
+        case oversized
+    }
+
+    static func lines(from descriptor: Int32, limit: Int) -> AsyncStream<Line> {
+        let (lines, continuation) = AsyncStream.makeStream(of: Line.self)
+        Thread {
+            var pending = ByteBuffer()
+            var skipping = false
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                pending.writeBytes(chunk[..<count])
+                while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = pending.readSlice(length: newline - pending.readerIndex + 1)!
+                    if skipping {
+                        skipping = false
+                    } else if line.readableBytes > limit + 1 {
+                        continuation.yield(.oversized)
+                    } else if line.readableBytesView.contains(where: { $0 > 32 }) {
+                        continuation.yield(.message(line))
+                    }
+                }
+                if pending.readableBytes > limit, !skipping {
+                    // Too long already: drop it, and the rest of it when it comes.
+                    continuation.yield(.oversized)
+                    skipping = true
+                }
+                if skipping { pending.clear() }
+                pending.discardReadBytes()
+            }
             continuation.finish()
-        }
-        reader.start()
+        }.start()
         return lines
     }
 }
