@@ -1198,7 +1198,7 @@ for proto in $PROTOCOLS; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# Report: per protocol a table and ratios; idle deltas; SSE; the db drivers; then JSON.
+# Report: per protocol a table and ratios; idle deltas; SSE; the db drivers; MCP; then JSON.
 
 # metric PROTOCOL SERVER ROUTE COLUMN -> value from RESULTS (empty if absent).
 metric() { awk -F'\t' -v p="$1" -v s="$2" -v r="$3" -v c="$4" '$1 == p && $2 == s && $3 == r { print $c }' "$RESULTS"; }
@@ -1241,7 +1241,7 @@ protocol_title() {
 
 RATIOS_JSON=""
 for proto in $PROTOCOLS; do
-    [[ "$proto" == sse ]] && continue # its own table below
+    [[ "$proto" == sse || "$proto" == mcp ]] && continue # their own tables below
     latency_columns "$proto"
     unit="$(protocol_unit "$proto")"
     echo
@@ -1328,6 +1328,73 @@ if [[ -s "$DB_RESULTS" ]]; then
         "$(awk -v r="$DB_COPY_PSQL" 'BEGIN { print (r == "null") ? "-" : (r + 0 <= 1.5 ? "yes" : "NO") }'))"
 fi
 
+MCP_JSON=""
+MCP_RATIOS_JSON=""
+# mcp_value MODE SERVER KEY -> a field of that run's client JSON ("null" if absent).
+mcp_value() { json_fields "$(awk -F'\t' -v m="$1" -v s="$2" '$1 == m && $2 == s { print $4 }' "$MCP_RESULTS")" "$3"; }
+# mcp_column MODE SERVER COLUMN -> a column of that run's MCP_RESULTS line (empty if absent).
+mcp_column() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1 == m && $2 == s { print $c }' "$MCP_RESULTS"; }
+# meets VALUE OP LIMIT -> "yes" or "NO" as VALUE >= or < LIMIT, "-" if VALUE is absent.
+meets() {
+    awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+        if (v == "" || v == "null") print "-"
+        else if (op == ">=") print (v + 0 >= t ? "yes" : "NO")
+        else print (v + 0 < t ? "yes" : "NO") }'
+}
+mcp_title() {
+    case "$1" in
+    http-single) echo "mcp http, 1 session: tools/call add over Streamable HTTP (POST /mcp), $MCP_CALLS calls after $MCP_WARMUP_CALLS warm-up calls" ;;
+    http-multi) echo "mcp http, $MCP_SESSIONS sessions: tools/call add over Streamable HTTP (POST /mcp), $MCP_CALLS_16 calls spread over $MCP_SESSIONS concurrent sessions, after $MCP_WARMUP_CALLS warm-up calls each" ;;
+    stdio) echo "mcp stdio, 1 session: tools/call add, the client spawning the server, $MCP_STDIO_CALLS calls after $MCP_WARMUP_CALLS warm-up calls (CPU: less a 1-call run; RSS: peak)" ;;
+    esac
+}
+if [[ -s "$MCP_RESULTS" ]]; then
+    for mode in http-single http-multi stdio; do
+        awk -F'\t' -v m="$mode" '$1 == m { found = 1 } END { exit !found }' "$MCP_RESULTS" || continue
+        echo
+        mcp_title "$mode"
+        printf '%-12s %10s %10s %10s %13s %9s\n' server 'calls/s' 'p50 µs' 'p99 µs' 'CPU µs/call' 'RSS MiB'
+        while IFS=$'\t' read -r m s n json cpu rss; do
+            [[ "$m" == "$mode" ]] || continue
+            IFS=$'\t' read -r -a f <<<"$(json_fields "$json" rps p50_us p99_us)"
+            for i in 0 1 2; do
+                f[i]="$(awk -v v="${f[i]}" -v d=$((i == 0 ? 0 : 1)) 'BEGIN { if (v == "null") print v; else printf "%.*f", d, v }')"
+            done
+            printf '%-12s %10s %10s %10s %13s %9s\n' "$s" "${f[@]}" "$cpu" "$rss"
+            MCP_JSON+="${MCP_JSON:+,}
+    {\"mode\": \"$m\", \"transport\": \"${m%%-*}\", \"server\": \"$s\", \"sessions\": $n, \"result\": $json, \"server_cpu_us_per_call\": $cpu, \"server_rss_mib\": $rss}"
+        done <"$MCP_RESULTS"
+    done
+
+    echo
+    echo "mcp: fasterapi over the SDK servers in calls/s, and the targets (HTTP: >= 10 x the Python SDK server, >= 3 x the Swift SDK server, p50 < 1 ms; stdio: >= 10 x Python)"
+    for mode in http-single http-multi stdio; do
+        awk -F'\t' -v m="$mode" '$1 == m { found = 1 } END { exit !found }' "$MCP_RESULTS" || continue
+        fa_rps="$(mcp_value "$mode" fasterapi rps)"
+        over_py="$(ratio "$fa_rps" "$(mcp_value "$mode" mcp-python rps)")"
+        py_ok="$(meets "$over_py" '>=' 10)"
+        case "$mode" in
+        http-single) label="http, 1 session:" ;;
+        http-multi) label="http, $MCP_SESSIONS sessions:" ;;
+        stdio) label="stdio, 1 session:" ;;
+        esac
+        if [[ "$mode" == stdio ]]; then
+            printf '  %-20s fa/mcp-python %6s (>= 10: %s)\n' "$label" "$over_py" "$py_ok"
+            MCP_RATIOS_JSON+="${MCP_RATIOS_JSON:+,}
+    {\"mode\": \"$mode\", \"fasterapi_over_mcp-python_calls_per_sec\": $over_py, \"target_python_min\": 10, \"target_met\": $([[ "$py_ok" == yes ]] && echo true || echo false)}"
+            continue
+        fi
+        over_sw="$(ratio "$fa_rps" "$(mcp_value "$mode" mcp-swift rps)")"
+        sw_ok="$(meets "$over_sw" '>=' 3)"
+        fa_p50="$(mcp_value "$mode" fasterapi p50_us)"
+        p50_ok="$(meets "$fa_p50" '<' 1000)"
+        printf '  %-20s fa/mcp-python %6s (>= 10: %s), fa/mcp-swift %6s (>= 3: %s), fasterapi p50 %s µs (< 1000: %s)\n' \
+            "$label" "$over_py" "$py_ok" "$over_sw" "$sw_ok" "$fa_p50" "$p50_ok"
+        MCP_RATIOS_JSON+="${MCP_RATIOS_JSON:+,}
+    {\"mode\": \"$mode\", \"fasterapi_over_mcp-python_calls_per_sec\": $over_py, \"fasterapi_over_mcp-swift_calls_per_sec\": $over_sw, \"fasterapi_p50_us\": $fa_p50, \"target_python_min\": 10, \"target_swift_min\": 3, \"target_p50_max_us\": 1000, \"target_met\": $([[ "$py_ok$sw_ok$p50_ok" == yesyesyes ]] && echo true || echo false)}"
+    done
+fi
+
 RESULTS_JSON=""
 while IFS=$'\t' read -r p s r rps p50 p99 mean sd max cpu rss n errs non2xx; do
     RESULTS_JSON+="${RESULTS_JSON:+,}
@@ -1356,6 +1423,9 @@ cat >"$OUT_DIR/bench.json" <<EOF
   ]},
   "db": {"postgres": "15, scripts/pg.sh instance $PG_NAME on 127.0.0.1:$PG_PORT, sslmode=disable", "routes": [${DB_ROUTES_JSON%,}], "pool": $DB_POOL, "select_loop": {"count": $DB_LOOP_COUNT, "concurrency": $DB_LOOP_CONCURRENCY}, "copy_rows": $DB_COPY_ROWS, "note": "db rows in results: cpu_us_per_request is the HTTP server's CPU, not PostgreSQL's", "drivers": [$DB_JSON
   ], "ratios": {"select_rate_fasterapi_over_asyncpg": $DB_SELECT_ASYNCPG, "select_rate_fasterapi_over_psycopg": $DB_SELECT_PSYCOPG, "copy_seconds_fasterapi_over_psql": $DB_COPY_PSQL, "copy_target_max": 1.5}},
+  "mcp": {"client": ".build/release/fasterapi-mcpload, the same for every server", "tool": "add", "warmup_calls_per_session": $MCP_WARMUP_CALLS, "http": {"path": "/mcp", "calls_single": $MCP_CALLS, "calls_multi": $MCP_CALLS_16, "sessions_multi": $MCP_SESSIONS, "servers": {"mcp-python": "Python SDK MCPServer on uvicorn, JSON answers", "mcp-swift": "Swift SDK Server with StatefulHTTPServerTransport, SSE answers"}}, "stdio": {"calls": $MCP_STDIO_CALLS, "note": "the Swift SDK's stdio transport is left out: it sleeps 10 ms whenever its pipe is empty"}, "note": "http: server CPU over the whole client run, handshakes and warm-up included, divided by every call served; stdio: the server's rusage CPU of the run less that of a 1-call run, over calls - 1, and its peak RSS", "runs": [$MCP_JSON
+  ], "ratios": [$MCP_RATIOS_JSON
+  ]},
   "results": [$RESULTS_JSON
   ],
   "ratios": [$RATIOS_JSON

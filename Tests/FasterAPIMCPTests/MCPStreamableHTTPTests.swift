@@ -153,3 +153,54 @@ struct MCPStreamableHTTPTests {
         }
     }
 }
+
+/// Streams cut short and resumed, over real sockets.
+@Suite("MCP Streamable HTTP resumption")
+struct MCPResumptionTests {
+    @Test("A POST's stream cut after its first event is resumed by a GET with Last-Event-ID, which gets the rest and the answer")
+    func resume() async throws {
+        let app = App()
+        let mcp = MCPServer(name: "t", version: "1")
+        mcp.tool("count") { (arguments: AddArguments, context: MCPContext) in
+            await context.progress(1, total: 2)
+            try await Task.sleep(for: .milliseconds(300))
+            await context.progress(2, total: 2)
+            return AddResult(sum: arguments.a)
+        }
+        app.mount(mcp, at: "/mcp")
+        try await app.test(.live) { testClient in
+            let http = try MCPHTTPClient(origin: URL(string: "http://127.0.0.1:\(testClient.serverAddress!.port!)")!)
+            defer { http.shutdown() }
+            let session = Collected<String>()
+            let initialize =
+                #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
+            let headers = [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
+            try await http.execute(.POST, "/mcp", headers: headers, body: ByteBuffer(string: initialize)) { part in
+                if case .head(let head) = part, let id = head.headers["mcp-session-id"].first { session.append(id) }
+            }
+            let id = try #require(session.values.first)
+            // Read the call's stream up to its first event, then hang up.
+            let first = Collected<String>()
+            struct HangUp: Error {}
+            let call = #"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"count","arguments":{"a":4,"b":0},"_meta":{"progressToken":"p"}}}"#
+            await #expect(throws: HangUp.self) {
+                try await http.execute(.POST, "/mcp", headers: headers + [("Mcp-Session-Id", id)], body: ByteBuffer(string: call)) { part in
+                    guard case .body(let bytes) = part else { return }
+                    first.append(String(buffer: bytes))
+                    if first.values.joined().contains("\n\n") { throw HangUp() }
+                }
+            }
+            let lastEventID = try #require(first.values.joined().split(separator: "\n").first { $0.hasPrefix("id: ") }?.dropFirst(4))
+            let rest = Collected<String>()
+            try await http.execute(
+                .GET, "/mcp", headers: [("Accept", "text/event-stream"), ("Mcp-Session-Id", id), ("Last-Event-ID", String(lastEventID))]
+            ) { part in
+                if case .body(let bytes) = part { rest.append(String(buffer: bytes)) }
+            }
+            let resumed = rest.values.joined()
+            #expect(!resumed.contains(#""progress":1"#))
+            #expect(resumed.contains(#""progress":2"#))
+            #expect(resumed.contains(#""id":2,"result""#))
+        }
+    }
+}
