@@ -134,6 +134,33 @@ final class WriterState: @unchecked Sendable {
         return true
     }
 
+    /// Writes a JSON tree directly (no encoder containers: a tree is written whole).
+    func writeJSON(_ value: JSONValue) throws {
+        switch value {
+        case .null: buffer.writeStaticString("null")
+        case .bool(let flag): buffer.writeStaticString(flag ? "true" : "false")
+        case .int(let number): writeInteger(number)
+        case .double(let number): try writeFloat(number, codingPath: [])
+        case .string(let text): writeString(text)
+        case .array(let values):
+            buffer.writeInteger(UInt8(ascii: "["))
+            for (index, element) in values.enumerated() {
+                if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+                try writeJSON(element)
+            }
+            buffer.writeInteger(UInt8(ascii: "]"))
+        case .object(let object):
+            buffer.writeInteger(UInt8(ascii: "{"))
+            for (index, member) in object.members.enumerated() {
+                if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+                writeString(member.key)
+                buffer.writeInteger(UInt8(ascii: ":"))
+                try writeJSON(member.value)
+            }
+            buffer.writeInteger(UInt8(ascii: "}"))
+        }
+    }
+
     func writeString(_ string: String) {
         buffer.writeInteger(UInt8(ascii: "\""))
         var needsEscaping = false
@@ -203,6 +230,8 @@ final class WriterState: @unchecked Sendable {
             writeString((value as! URL).absoluteString)
         } else if T.self == Decimal.self {
             buffer.writeString((value as! Decimal).description)
+        } else if T.self == JSONValue.self {
+            try writeJSON(value as! JSONValue)
         } else {
             let start = buffer.writerIndex
             let encoder = StreamingEncoder(state: self, depth: depth)

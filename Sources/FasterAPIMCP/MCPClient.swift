@@ -1,6 +1,7 @@
 import FasterAPI
 import Foundation
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// What a client transport does: carry JSON-RPC messages to the server and hand over what the
@@ -194,10 +195,10 @@ public final class MCPClient: Sendable {
             params = .object(object)
         }
         let message = JSONRPCMessage.request(id: id, method: method, params: params)
+        // A timer on an event loop costs far less than a sleeping task per request.
         let limit = timeout ?? self.timeout
-        let timer = Task {
-            try await Task.sleep(for: limit)
-            await self.abandon(id, MCPError.timedOut(method: method), reason: "timed out")
+        let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: TimeAmount(limit)) {
+            Task { await self.abandon(id, MCPError.timedOut(method: method), reason: "timed out") }
         }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
