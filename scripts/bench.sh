@@ -61,8 +61,10 @@
 #          its rusage when it exits; CPU µs/call is the CPU of a run of MCP_STDIO_CALLS calls less
 #          that of a run of 1 call (start-up, handshake and warm-up taken out), over
 #          MCP_STDIO_CALLS - 1; RSS is the server's peak.
-#          Targets: fasterapi's calls/s >= 10 x mcp-python's and >= 3 x mcp-swift's with p50 < 1 ms
-#          over HTTP; >= 10 x mcp-python's over stdio.
+#          Targets: fasterapi's calls/s >= 10 x mcp-python's and >= 3 x mcp-swift's over HTTP, with
+#          p50 < 1 ms (judged on the one-session run: with S sessions each keeping one call in
+#          flight, p50 is about S / calls-per-second whatever the server); >= 10 x mcp-python's
+#          over stdio.
 # All servers bind 127.0.0.1 only; nginx, uvicorn and nghttpd run a single worker. The TLS
 # servers share one self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made with
 # openssl in the run's temporary directory.
@@ -750,13 +752,16 @@ bench_server() {
 SSE_RESULTS="$WORK/sse.tsv"
 : >"$SSE_RESULTS"
 
-# json_fields JSON KEY...: the values, tab-separated ("null" for absent or null ones).
+# json_fields JSON KEY...: the values, tab-separated ("null" for absent or null ones, and for all
+# of them if JSON is not an object, e.g. a failed run's null).
 json_fields() {
     python3 -c '
 import json, sys
 try:
     doc = json.loads(sys.argv[1])
 except ValueError:
+    doc = {}
+if not isinstance(doc, dict):
     doc = {}
 values = [doc.get(k) for k in sys.argv[2:]]
 print("\t".join("null" if v is None else str(v) for v in values))' "$@"
@@ -1069,7 +1074,7 @@ mcp_http_run() {
     log "$server (mcp $mode): fasterapi-mcpload --calls $calls --sessions $sessions --http $url"
     before="$(cpu_ticks "$pid")"
     out="$(timeout "$(mcp_timeout "$calls")" "$MCPLOAD_BIN" --calls "$calls" --sessions "$sessions" --http "$url" \
-        2>"$WORK/mcpload.err")" || log "$server (mcp $mode): the client failed: $(tail -n 3 "$WORK/mcpload.err" | head -c 300)"
+        2>"$WORK/mcpload.err")" || log "$server (mcp $mode): the client failed (exit $?): $(tail -n 3 "$WORK/mcpload.err" | head -c 300)"
     after="$(cpu_ticks "$pid")"
     kill -0 "$pid" 2>/dev/null || log "$server (mcp $mode): WARNING the server exited during the run"
     json="$(grep '^{' <<<"$out" | tail -n 1 || true)"
@@ -1125,7 +1130,7 @@ mcp_stdio_load() {
     rm -f "$usage" "$usage.pid"
     out="$(timeout "$(mcp_timeout "$calls")" "$MCPLOAD_BIN" --calls "$calls" \
         --stdio "$(command -v python3)" "$MCP_RUSAGE" "$usage" "${MCP_COMMAND[@]}" 2>"$WORK/mcpload.err")" ||
-        log "$server (mcp stdio): the client failed: $(tail -n 3 "$WORK/mcpload.err" | head -c 300)"
+        log "$server (mcp stdio): the client failed (exit $?): $(tail -n 3 "$WORK/mcpload.err" | head -c 300)"
     child="$(cat "$usage.pid" 2>/dev/null || true)"
     if [[ -n "$child" ]] && kill -0 "$child" 2>/dev/null; then
         log "$server (mcp stdio): WARNING the server outlived the client; stopping it"
@@ -1332,8 +1337,6 @@ MCP_JSON=""
 MCP_RATIOS_JSON=""
 # mcp_value MODE SERVER KEY -> a field of that run's client JSON ("null" if absent).
 mcp_value() { json_fields "$(awk -F'\t' -v m="$1" -v s="$2" '$1 == m && $2 == s { print $4 }' "$MCP_RESULTS")" "$3"; }
-# mcp_column MODE SERVER COLUMN -> a column of that run's MCP_RESULTS line (empty if absent).
-mcp_column() { awk -F'\t' -v m="$1" -v s="$2" -v c="$3" '$1 == m && $2 == s { print $c }' "$MCP_RESULTS"; }
 # meets VALUE OP LIMIT -> "yes" or "NO" as VALUE >= or < LIMIT, "-" if VALUE is absent.
 meets() {
     awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
@@ -1341,6 +1344,9 @@ meets() {
         else if (op == ">=") print (v + 0 >= t ? "yes" : "NO")
         else print (v + 0 < t ? "yes" : "NO") }'
 }
+# all_met VERDICT... -> the JSON for "every target met": false if any is "NO", else null if any is
+# "-" (not measured), else true.
+all_met() { case " $* " in *" NO "*) echo false ;; *" - "*) echo null ;; *) echo true ;; esac; }
 mcp_title() {
     case "$1" in
     http-single) echo "mcp http, 1 session: tools/call add over Streamable HTTP (POST /mcp), $MCP_CALLS calls after $MCP_WARMUP_CALLS warm-up calls" ;;
@@ -1367,7 +1373,7 @@ if [[ -s "$MCP_RESULTS" ]]; then
     done
 
     echo
-    echo "mcp: fasterapi over the SDK servers in calls/s, and the targets (HTTP: >= 10 x the Python SDK server, >= 3 x the Swift SDK server, p50 < 1 ms; stdio: >= 10 x Python)"
+    echo "mcp: fasterapi over the SDK servers in calls/s, and the targets (HTTP: >= 10 x the Python SDK server, >= 3 x the Swift SDK server, p50 < 1 ms with 1 session; stdio: >= 10 x Python)"
     for mode in http-single http-multi stdio; do
         awk -F'\t' -v m="$mode" '$1 == m { found = 1 } END { exit !found }' "$MCP_RESULTS" || continue
         fa_rps="$(mcp_value "$mode" fasterapi rps)"
@@ -1381,17 +1387,27 @@ if [[ -s "$MCP_RESULTS" ]]; then
         if [[ "$mode" == stdio ]]; then
             printf '  %-20s fa/mcp-python %6s (>= 10: %s)\n' "$label" "$over_py" "$py_ok"
             MCP_RATIOS_JSON+="${MCP_RATIOS_JSON:+,}
-    {\"mode\": \"$mode\", \"fasterapi_over_mcp-python_calls_per_sec\": $over_py, \"target_python_min\": 10, \"target_met\": $([[ "$py_ok" == yes ]] && echo true || echo false)}"
+    {\"mode\": \"$mode\", \"fasterapi_over_mcp-python_calls_per_sec\": $over_py, \"target_python_min\": 10, \"target_met\": $(all_met "$py_ok")}"
             continue
         fi
         over_sw="$(ratio "$fa_rps" "$(mcp_value "$mode" mcp-swift rps)")"
         sw_ok="$(meets "$over_sw" '>=' 3)"
         fa_p50="$(mcp_value "$mode" fasterapi p50_us)"
-        p50_ok="$(meets "$fa_p50" '<' 1000)"
-        printf '  %-20s fa/mcp-python %6s (>= 10: %s), fa/mcp-swift %6s (>= 3: %s), fasterapi p50 %s µs (< 1000: %s)\n' \
-            "$label" "$over_py" "$py_ok" "$over_sw" "$sw_ok" "$fa_p50" "$p50_ok"
+        fa_p50_shown="$(awk -v v="$fa_p50" 'BEGIN { if (v == "null") print "-"; else printf "%.1f", v }')"
+        # The p50 target is judged on the one-session run (see the header).
+        if [[ "$mode" == http-single ]]; then
+            p50_ok="$(meets "$fa_p50" '<' 1000)"
+            p50_target=1000
+            printf '  %-20s fa/mcp-python %6s (>= 10: %s), fa/mcp-swift %6s (>= 3: %s), fasterapi p50 %s µs (< 1000: %s)\n' \
+                "$label" "$over_py" "$py_ok" "$over_sw" "$sw_ok" "$fa_p50_shown" "$p50_ok"
+        else
+            p50_ok=yes
+            p50_target=null
+            printf '  %-20s fa/mcp-python %6s (>= 10: %s), fa/mcp-swift %6s (>= 3: %s), fasterapi p50 %s µs\n' \
+                "$label" "$over_py" "$py_ok" "$over_sw" "$sw_ok" "$fa_p50_shown"
+        fi
         MCP_RATIOS_JSON+="${MCP_RATIOS_JSON:+,}
-    {\"mode\": \"$mode\", \"fasterapi_over_mcp-python_calls_per_sec\": $over_py, \"fasterapi_over_mcp-swift_calls_per_sec\": $over_sw, \"fasterapi_p50_us\": $fa_p50, \"target_python_min\": 10, \"target_swift_min\": 3, \"target_p50_max_us\": 1000, \"target_met\": $([[ "$py_ok$sw_ok$p50_ok" == yesyesyes ]] && echo true || echo false)}"
+    {\"mode\": \"$mode\", \"fasterapi_over_mcp-python_calls_per_sec\": $over_py, \"fasterapi_over_mcp-swift_calls_per_sec\": $over_sw, \"fasterapi_p50_us\": $fa_p50, \"target_python_min\": 10, \"target_swift_min\": 3, \"target_p50_max_us\": $p50_target, \"target_met\": $(all_met "$py_ok" "$sw_ok" "$p50_ok")}"
     done
 fi
 

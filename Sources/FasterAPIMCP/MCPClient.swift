@@ -7,9 +7,13 @@ import Synchronization
 /// What a client transport does: carry JSON-RPC messages to the server and hand over what the
 /// server sends.
 protocol MCPClientTransport: Sendable {
-    /// Connects; from then on everything the server sends goes to `receive`.
-    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws
-    /// Sends one message (over HTTP, its answer comes back through `receive` before this returns).
+    /// Connects; from then on everything the server sends goes to `receive`, and a request the
+    /// transport could not deliver (or whose answer it lost) to `fail`.
+    func start(
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+    ) async throws
+    /// Hands one message over; its answer, if any, comes through `receive` (perhaps before this
+    /// returns).
     func send(_ message: JSONRPCMessage) async throws
     /// The session is initialized with `version`.
     func initialized(version: String) async
@@ -90,8 +94,11 @@ public final class MCPClient: Sendable {
         case webSocket(String)
     }
 
+    /// A request waiting for its answer: the caller's continuation once it waits, or the
+    /// answer if it came first.
     private struct Waiting {
-        let continuation: CheckedContinuation<JSONValue, any Error>
+        var continuation: CheckedContinuation<JSONValue, any Error>?
+        var result: Result<JSONValue, any Error>?
         let progress: (@Sendable (MCPProgress) -> Void)?
     }
 
@@ -136,7 +143,9 @@ public final class MCPClient: Sendable {
             }
         let client = MCPClient(transport: carrier, handlers: handlers, timeout: timeout)
         do {
-            try await carrier.start { [client] message in await client.receive(message) }
+            try await carrier.start(
+                receive: { [client] message in client.receive(message) },
+                fail: { [client] id, error in client.finish(id, .failure(error)) })
             try await client.initialize(name: name, version: version, protocolVersion: protocolVersion)
         } catch {
             await client.close()
@@ -201,20 +210,29 @@ public final class MCPClient: Sendable {
             Task { await self.abandon(id, MCPError.timedOut(method: method), reason: "timed out") }
         }
         defer { timer.cancel() }
+        let closed = state.withLock { state in
+            if !state.closed { state.waiting[id] = Waiting(progress: progress) }
+            return state.closed
+        }
+        guard !closed else { throw MCPError.sessionClosed }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                let closed = state.withLock { state in
-                    if !state.closed { state.waiting[id] = Waiting(continuation: continuation, progress: progress) }
-                    return state.closed
-                }
-                guard !closed else { return continuation.resume(throwing: MCPError.sessionClosed) }
-                Task {
-                    do {
-                        try await transport.send(message)
-                    } catch {
-                        self.finish(id, .failure(error))
+            do {
+                try await transport.send(message)
+            } catch {
+                finish(id, .failure(error))
+            }
+            return try await withCheckedThrowingContinuation { continuation in
+                let ready = state.withLock { state -> Result<JSONValue, any Error>? in
+                    guard var waiting = state.waiting[id] else { return .failure(MCPError.sessionClosed) }
+                    if let result = waiting.result {
+                        state.waiting[id] = nil
+                        return result
                     }
+                    waiting.continuation = continuation
+                    state.waiting[id] = waiting
+                    return nil
                 }
+                if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
             Task { await self.abandon(id, CancellationError(), reason: "cancelled by the client") }
@@ -228,10 +246,22 @@ public final class MCPClient: Sendable {
             .notification(method: "notifications/cancelled", params: ["requestId": id.json, "reason": .string(reason)]))
     }
 
+    /// Ends the wait for request `id` with `result` (kept for the caller if it is not waiting
+    /// yet; the first result wins); false if no such request is waiting.
     @discardableResult
     private func finish(_ id: JSONRPCID, _ result: Result<JSONValue, any Error>) -> Bool {
-        guard let waiting = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return false }
-        waiting.continuation.resume(with: result)
+        let found = state.withLock { state -> CheckedContinuation<JSONValue, any Error>?? in
+            guard var waiting = state.waiting[id], waiting.result == nil else { return nil }
+            if let continuation = waiting.continuation {
+                state.waiting[id] = nil
+                return .some(continuation)
+            }
+            waiting.result = result
+            state.waiting[id] = waiting
+            return .some(nil)
+        }
+        guard let found else { return false }
+        found?.resume(with: result)
         return true
     }
 
@@ -354,7 +384,7 @@ public final class MCPClient: Sendable {
             }
             return (Array(state.waiting.values), Array(state.serving.values))
         }
-        for entry in waiting { entry.continuation.resume(throwing: MCPError.sessionClosed) }
+        for entry in waiting { entry.continuation?.resume(throwing: MCPError.sessionClosed) }
         for task in serving { task.cancel() }
         notificationsContinuation.finish()
         await transport.close()
@@ -362,7 +392,9 @@ public final class MCPClient: Sendable {
 
     // MARK: What the server sends
 
-    private func receive(_ message: JSONRPCMessage) async {
+    /// Takes in what the server sent: answers and progress at once (on the transport's thread),
+    /// the server's requests in tasks of their own.
+    private func receive(_ message: JSONRPCMessage) {
         switch message {
         case .response(let id, let result):
             finish(id, .success(result))

@@ -31,12 +31,17 @@ final class MCPStdioClientTransport: MCPClientTransport {
         process.standardOutput = output
     }
 
-    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+    func start(
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+    ) async throws {
+        // A server that exits would otherwise kill this process with SIGPIPE at the next write
+        // (the write fails with EPIPE instead).
+        signal(SIGPIPE, SIG_IGN)
         try process.run()
         let lines = MCPLineReader.lines(from: output.fileHandleForReading.fileDescriptor, limit: maxMessageBytes)
         Task {
             for await case .message(let line) in lines {
-                for message in JSONRPCPayload.decode(line).messages { await receive(message) }
+                for message in JSONRPCPayload.decode(line).messages { receive(message) }
             }
         }
     }
@@ -69,7 +74,9 @@ final class MCPWebSocketClientTransport: MCPClientTransport {
 
     init(url: String) { self.url = url }
 
-    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+    func start(
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+    ) async throws {
         let ws = try await WebSocketClient.connect(to: url, subprotocols: ["mcp"])
         guard ws.subprotocol == "mcp" else {
             try? await ws.close(code: .protocolError, reason: "subprotocol mcp expected")
@@ -78,7 +85,7 @@ final class MCPWebSocketClientTransport: MCPClientTransport {
         socket.withLock { $0 = ws }
         Task {
             for try await message in ws.messages {
-                for decoded in JSONRPCPayload.decode(message.bytes).messages { await receive(decoded) }
+                for decoded in JSONRPCPayload.decode(message.bytes).messages { receive(decoded) }
             }
         }
     }
@@ -111,7 +118,9 @@ final class MCPLegacySSEClientTransport: MCPClientTransport {
         self.http = try MCPHTTPClient(origin: parsed)
     }
 
-    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
+    func start(
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+    ) async throws {
         try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
             let task = Task { [self] in
                 var waiting: CheckedContinuation<Void, any Error>? = started
@@ -125,7 +134,7 @@ final class MCPLegacySSEClientTransport: MCPClientTransport {
                             waiting?.resume()
                             waiting = nil
                         } else if event.event == "message" {
-                            for message in JSONRPCPayload.decode(ByteBuffer(string: event.data)).messages { await receive(message) }
+                            for message in JSONRPCPayload.decode(ByteBuffer(string: event.data)).messages { receive(message) }
                         }
                     }
                     waiting?.resume(throwing: MCPError.unexpectedAnswer("the event stream ended before naming its endpoint"))
@@ -164,53 +173,62 @@ final class MCPStreamableHTTPClientTransport: MCPClientTransport {
     private struct State {
         var sessionID: String?
         var version: String?
-        var receive: (@Sendable (JSONRPCMessage) async -> Void)?
+        var receive: (@Sendable (JSONRPCMessage) -> Void)?
+        var fail: (@Sendable (JSONRPCID, any Error) -> Void)?
         var standalone: Task<Void, Never>?
         var closed = false
     }
 
-    /// How one response is read: JSON collected, or events handed over as they come.
-    private final class ResponseReader: Sendable {
-        struct State {
-            var status = 0
-            var streaming = false
-            var body = ByteBuffer()
-            var parser = ServerSentEventParser()
-            var lastEventID: String?
-            var answered = false
-        }
+    /// How one response is read, on the connection's event loop: JSON collected, or events
+    /// handed over as they come.
+    private final class ResponseReader: @unchecked Sendable {
+        // Sendable: used by one connection's event loop at a time (and read once it is done).
+        var status = 0
+        var streaming = false
+        var body = ByteBuffer()
+        var parser = ServerSentEventParser()
+        var lastEventID: String?
+        var answered = false
+        let receive: @Sendable (JSONRPCMessage) -> Void
 
-        let state = Mutex(State())
-        let receive: @Sendable (JSONRPCMessage) async -> Void
+        init(receive: @escaping @Sendable (JSONRPCMessage) -> Void) { self.receive = receive }
 
-        init(receive: @escaping @Sendable (JSONRPCMessage) async -> Void) { self.receive = receive }
-
-        func consume(_ part: MCPHTTPClient.Part, transport: MCPStreamableHTTPClientTransport) async {
+        func consume(_ part: MCPHTTPClient.Part, transport: MCPStreamableHTTPClientTransport) {
             switch part {
             case .head(let head):
                 if let id = head.headers["mcp-session-id"].first { transport.state.withLock { $0.sessionID = id } }
-                state.withLock { state in
-                    state.status = Int(head.status.code)
-                    state.streaming = head.headers["content-type"].first?.hasPrefix("text/event-stream") == true
-                }
+                status = Int(head.status.code)
+                streaming = head.headers["content-type"].first?.hasPrefix("text/event-stream") == true
             case .body(var bytes):
-                let events = state.withLock { state -> [ServerSentEvent] in
-                    guard state.streaming else {
-                        state.body.writeBuffer(&bytes)
-                        return []
-                    }
-                    let events = state.parser.feed(bytes.readableBytesView)
-                    if let last = events.last(where: { !$0.lastEventID.isEmpty }) { state.lastEventID = last.lastEventID }
-                    return events
+                guard streaming else {
+                    body.writeBuffer(&bytes)
+                    return
                 }
-                for event in events where event.event == "message" { await deliver(ByteBuffer(string: event.data)) }
+                for event in parser.feed(bytes.readableBytesView) {
+                    if !event.lastEventID.isEmpty { lastEventID = event.lastEventID }
+                    if event.event == "message" { deliver(ByteBuffer(string: event.data)) }
+                }
             }
         }
 
-        func deliver(_ bytes: ByteBuffer) async {
+        func deliver(_ bytes: ByteBuffer) {
             for message in JSONRPCPayload.decode(bytes).messages {
-                if message.isAnswer { state.withLock { $0.answered = true } }
-                await receive(message)
+                if message.isAnswer { answered = true }
+                receive(message)
+            }
+        }
+
+        /// How the exchange went once the response has ended: nil if well, else the error.
+        func outcome(target: String, hasSession: Bool) -> (any Error)? {
+            switch status {
+            case 200..<300:
+                if !streaming, body.readableBytes > 0 { deliver(body) }
+                return nil
+            case 404 where hasSession:
+                return MCPError.sessionClosed
+            default:
+                if let error = JSONRPCPayload.decode(body).failure { return error }
+                return MCPHTTPClient.Failure(description: "POST \(target) answered \(status): \(String(buffer: body))")
             }
         }
     }
@@ -229,8 +247,13 @@ final class MCPStreamableHTTPClientTransport: MCPClientTransport {
         self.http = try MCPHTTPClient(origin: parsed)
     }
 
-    func start(_ receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws {
-        state.withLock { $0.receive = receive }
+    func start(
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+    ) async throws {
+        state.withLock { state in
+            state.receive = receive
+            state.fail = fail
+        }
     }
 
     private func sessionHeaders() -> [(String, String)] {
@@ -241,47 +264,56 @@ final class MCPStreamableHTTPClientTransport: MCPClientTransport {
         return fields
     }
 
+    /// Posts the message. A request's POST runs on while this returns: its answer arrives
+    /// through `receive`, a failure through `fail`, and a stream cut before the answer is
+    /// resumed from its last event. Notifications and answers are posted before this returns.
     func send(_ message: JSONRPCMessage) async throws {
-        guard let receive = state.withLock({ $0.receive }) else { throw MCPError.sessionClosed }
+        guard let (receive, fail) = state.withLock({ state in state.receive.map { ($0, state.fail!) } }) else {
+            throw MCPError.sessionClosed
+        }
         let reader = ResponseReader(receive: receive)
         let fields = sessionHeaders() + [("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream")]
-        do {
-            try await http.execute(.POST, target, headers: fields, body: try message.encoded()) { part in
-                await reader.consume(part, transport: self)
-            }
-        } catch {
-            // A stream cut before its answer: resume it from the last event seen.
-            guard case .request = message, let lastEventID = reader.state.withLock({ $0.answered ? nil : $0.lastEventID }) else {
-                throw error
-            }
-            try await listen(lastEventID: lastEventID, receive: receive)
+        let body = try message.encoded()
+        let target = self.target
+        guard case .request(let id, _, _) = message else {
+            try await http.execute(.POST, target, headers: fields, body: body) { part in reader.consume(part, transport: self) }
+            let hasSession = state.withLock { $0.sessionID != nil }
+            if let error = reader.outcome(target: target, hasSession: hasSession) { throw error }
             return
         }
-        let (status, streaming, body) = reader.state.withLock { ($0.status, $0.streaming, $0.body) }
-        switch status {
-        case 200..<300:
-            if !streaming, body.readableBytes > 0 { await reader.deliver(body) }
-        case 404 where state.withLock({ $0.sessionID != nil }):
-            throw MCPError.sessionClosed
-        default:
-            if let error = JSONRPCPayload.decode(body).failure { throw error }
-            throw MCPHTTPClient.Failure(description: "POST \(target) answered \(status): \(String(buffer: body))")
+        http.start(.POST, target, headers: fields, body: body) { part in
+            reader.consume(part, transport: self)
+        } completion: { result in
+            switch result {
+            case .success:
+                let hasSession = self.state.withLock { $0.sessionID != nil }
+                if let error = reader.outcome(target: target, hasSession: hasSession) { fail(id, error) }
+            case .failure(let error):
+                guard !reader.answered, let lastEventID = reader.lastEventID else { return fail(id, error) }
+                Task {
+                    do {
+                        try await self.listen(lastEventID: lastEventID, receive: receive)
+                    } catch {
+                        fail(id, error)
+                    }
+                }
+            }
         }
     }
 
     /// Reads a `GET` event stream (resuming after `lastEventID` if given) until it ends.
     /// Returns false when the server has no such stream (405, 404).
     @discardableResult
-    private func listen(lastEventID: String?, receive: @escaping @Sendable (JSONRPCMessage) async -> Void) async throws -> Bool {
+    private func listen(lastEventID: String?, receive: @escaping @Sendable (JSONRPCMessage) -> Void) async throws -> Bool {
         let reader = ResponseReader(receive: receive)
         var fields = sessionHeaders() + [("Accept", "text/event-stream")]
         if let lastEventID { fields.append(("Last-Event-ID", lastEventID)) }
-        try await http.execute(.GET, target, headers: fields) { part in await reader.consume(part, transport: self) }
-        return reader.state.withLock { $0.status == 200 }
+        try await http.execute(.GET, target, headers: fields) { part in reader.consume(part, transport: self) }
+        return reader.status == 200
     }
 
-    /// Opens the standalone stream and keeps it open (reconnecting with `Last-Event-ID`)
-    /// until the session ends or the server says it has none.
+    /// Opens the standalone stream and keeps it open (reconnecting) until the session ends or
+    /// the server says it has none.
     func initialized(version: String) async {
         state.withLock { $0.version = version }
         let task = Task {

@@ -93,18 +93,35 @@ struct MCPClientTests {
         }
     }
 
-    @Test("A call that takes too long times out and the server stops it; a closed client fails its calls")
-    func timeoutAndClose() async throws {
-        let server = try await PeerServer.startDemo()
-        defer { server.stop() }
-        let client = try await connect(.http, port: server.port)
-        let slow = await #expect(throws: MCPError.self) {
-            try await client.request("ping", timeout: .nanoseconds(1))
+    @Test("A call that takes too long times out and the server stops it; a closed client fails its calls", arguments: [Kind.http, .sse, .webSocket])
+    func timeoutAndClose(kind: Kind) async throws {
+        let app = App()
+        let mcp = MCPServer(name: "slow", version: "1")
+        let stopped = Collected<Bool>()
+        mcp.tool("slow") { (question: Question) in
+            do {
+                try await Task.sleep(for: .seconds(30))
+            } catch {
+                stopped.append(true)
+                throw error
+            }
+            return Answer(text: question.text)
         }
-        #expect(slow == .timedOut(method: "ping"))
-        try await client.ping()
-        await client.close()
-        await #expect(throws: MCPError.sessionClosed) { try await client.ping() }
+        app.mount(mcp, at: "/mcp")
+        try await app.test(.live) { testClient in
+            let client = try await connect(kind, port: testClient.serverAddress!.port!)
+            let started = ContinuousClock.now
+            let slow = await #expect(throws: MCPError.self) {
+                try await client.callTool("slow", arguments: ["text": "x"], timeout: .milliseconds(300))
+            }
+            #expect(slow == .timedOut(method: "tools/call"))
+            #expect(ContinuousClock.now - started < .seconds(10))
+            for _ in 0..<500 where stopped.values.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(stopped.values == [true])  // notifications/cancelled reached the server
+            try await client.ping()
+            await client.close()
+            await #expect(throws: MCPError.sessionClosed) { try await client.ping() }
+        }
     }
 
     @Test("Notifications the server sends unasked arrive on the standalone stream: list changes and subscribed resource updates")
