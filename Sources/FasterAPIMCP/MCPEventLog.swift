@@ -3,7 +3,8 @@ import FasterAPI
 /// What a Streamable HTTP session sent on its event streams, kept so a client that lost a
 /// stream can resume it with `Last-Event-ID`. Stream 0 is the session's standalone stream (its
 /// `GET`); every `POST` answered as a stream gets a number of its own. Event ids count up
-/// across the session; the oldest events are forgotten past `capacity`.
+/// across the session; at least the last `capacity` events are kept (the oldest are
+/// forgotten in batches).
 struct MCPEventLog {
     /// One event: a message, or (nil) the end of a `POST`'s stream.
     struct Event: Sendable, Equatable {
@@ -38,7 +39,8 @@ struct MCPEventLog {
         let event = Event(id: nextEventID, stream: stream, message: message)
         nextEventID += 1
         events.append(event)
-        if events.count > capacity { events.removeFirst(events.count - capacity) }
+        // Trimmed in batches, so an append costs O(1) on average.
+        if events.count >= 2 * capacity { events.removeFirst(events.count - capacity) }
         return event
     }
 

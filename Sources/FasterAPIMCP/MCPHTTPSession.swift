@@ -59,14 +59,28 @@ final class MCPHTTPSession: Sendable {
             state.listeners[stream] = queue
             return (stream, queue)
         }
-        let replies = driver.accept(payload, request: request) { [self] message in record(message, on: streams ? stream : 0) }
+        // Answers are recorded as their handlers end; the stream ends after the last one (the
+        // count of running requests is only known once they run, hence the large start).
+        let unknown = 1 << 40
+        let remaining = MCPCountdown(unknown)
+        let replies = driver.accept(
+            payload, request: request,
+            related: { [self] message in record(message, on: streams ? stream : 0) },
+            answered: { [self] answer in
+                if let answer { record(answer, on: stream) }
+                if remaining.count(down: 1) { record(nil, on: stream) }
+            })
         var headers = HTTPHeaders()
         if payload.isInitialize, driver.version != nil { headers.add(name: "Mcp-Session-Id", value: id) }
         guard let immediate = replies.immediate else {
-            Task {
-                for message in await replies.collect() { record(message, on: stream) }
-                record(nil, on: stream)
+            var running = 0
+            for part in replies.parts {
+                switch part {
+                case .ready(let message): record(message, on: stream)
+                case .running: running += 1
+                }
             }
+            if remaining.count(down: unknown - running) { record(nil, on: stream) }
             return try await decide(stream, queue, batch: replies.isBatch, headers: headers, request: request)
         }
         stopListening(queue, to: stream)
@@ -152,6 +166,18 @@ final class MCPHTTPSession: Sendable {
         var headers = headers
         headers.add(name: "Content-Type", value: "application/json")
         return Response(status: .ok, headers: headers, body: ResponseBody(buffer: try JSONWriter.encode(value)))
+    }
+}
+
+/// Counts down to zero from several threads.
+final class MCPCountdown: Sendable {
+    private let remaining: Atomic<Int>
+
+    init(_ count: Int) { remaining = Atomic(count) }
+
+    /// Counts down by `step`; true for the call that reaches zero.
+    func count(down step: Int) -> Bool {
+        remaining.subtract(step, ordering: .acquiringAndReleasing).newValue == 0
     }
 }
 

@@ -85,7 +85,11 @@ final class MCPSessionDriver: Sendable {
     /// Takes in one payload: the session decides now; requests start running, and messages they
     /// send on the way (progress, logs, requests to the client) go to `related`. `request` is
     /// the HTTP request that carried the payload, if any (handlers see it in their context).
-    func accept(_ payload: JSONRPCPayload, request: Request? = nil, related: @escaping MCPOutbound) -> Replies {
+    /// `answered` hears each running request's answer as its handler ends (nil if cancelled).
+    func accept(
+        _ payload: JSONRPCPayload, request: Request? = nil, related: @escaping MCPOutbound,
+        answered: (@Sendable (JSONRPCMessage?) -> Void)? = nil
+    ) -> Replies {
         let (actions, logLevel, capabilities) = state.withLock {
             ($0.session.receive(payload), $0.session.logLevel, $0.session.clientCapabilities)
         }
@@ -105,7 +109,9 @@ final class MCPSessionDriver: Sendable {
                     let task = Task {
                         let reply = await server.respond(id: id, method: method, params: params, context: context)
                         let cancelled = self.state.withLock { $0.inFlight.removeValue(forKey: id) == nil }
-                        return cancelled || Task.isCancelled ? nil : reply
+                        let answer = cancelled || Task.isCancelled ? nil : reply
+                        answered?(answer)
+                        return answer
                     }
                     state.inFlight[id] = task
                     return task

@@ -148,8 +148,8 @@ struct MCPServerRequestTests {
         _ = log.append(nil, to: post)
         #expect(log.resume(after: String(first.id)).ended)
         #expect(log.resume(after: "999") == .init(stream: 0, replay: [], ended: false))
-        _ = log.append(.notification(method: "b", params: nil), to: 0)
-        #expect(log.events.count == 4)  // the oldest is forgotten
+        for _ in 0..<4 { _ = log.append(.notification(method: "b", params: nil), to: 0) }
+        #expect(log.events.count == 4)  // at twice the capacity, the oldest are forgotten
         #expect(log.resume(after: String(first.id)) == .init(stream: 0, replay: [], ended: false))
     }
 }
