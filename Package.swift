@@ -112,7 +112,7 @@ let package = Package(
         .target(
             name: "FasterAPIMCP",
             dependencies: [
-                "FasterAPI", "FasterAPIWebSocket", .product(name: "NIOCore", package: "swift-nio"),
+                "FasterAPI", "FasterAPICore", "FasterAPIWebSocket", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],

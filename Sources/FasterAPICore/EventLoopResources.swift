@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
     import Glibc
@@ -21,6 +22,19 @@ package final class EventLoopTaskExecutor: TaskExecutor {
         // the wrong executor identity would switch (and be enqueued) a second time.
         let job = UnownedJob(job)
         eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    private static let perThread = ThreadSpecificVariable<EventLoopTaskExecutor>()
+
+    /// The executor of the event loop the calling thread runs (one per thread), if it runs one:
+    /// a task started with it from a handler stays on the handler's loop, where `Task {}` alone
+    /// would go to Swift's global pool (a thread hop each way).
+    package static var current: EventLoopTaskExecutor? {
+        if let executor = perThread.currentValue { return executor }
+        guard let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop else { return nil }
+        let executor = EventLoopTaskExecutor(eventLoop)
+        perThread.currentValue = executor
+        return executor
     }
 }
 

@@ -1,4 +1,5 @@
 import FasterAPI
+import FasterAPICore
 import Synchronization
 
 /// Runs one session on any transport. The session's value type decides what each message
@@ -105,8 +106,9 @@ final class MCPSessionDriver: Sendable {
                 let server = self.server
                 // Registered under the lock the task's end takes, so a quick handler cannot end
                 // before it is registered (and be taken for cancelled).
+                let executor = EventLoopTaskExecutor.current
                 let task = state.withLock { state in
-                    let task = Task {
+                    let task = Task(executorPreference: executor) {
                         let reply = await server.respond(id: id, method: method, params: params, context: context)
                         let cancelled = self.state.withLock { $0.inFlight.removeValue(forKey: id) == nil }
                         let answer = cancelled || Task.isCancelled ? nil : reply
