@@ -114,7 +114,8 @@ final class MCPHTTPClient: Sendable {
         let sslContext = self.sslContext
         let serverName = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
         let handler = ResponseHandler { [self] channel in idle.withLock { $0.append(channel) } }
-        ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // On the caller's event loop when it runs on one: its answers then need no thread hop.
+        ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton.any())
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
