@@ -15,6 +15,9 @@ public final class MCPServer: Sendable {
     public enum Transport: Sendable {
         /// Newline-delimited JSON on standard input and output (logs go to standard error).
         case stdio
+        /// Streamable HTTP at `path` (with the legacy SSE transport at `path/sse` and WebSocket
+        /// at `path/ws`), served by an app of its own.
+        case http(host: String = "127.0.0.1", port: Int = 8000, path: String = "/mcp")
     }
 
     private let name: String
@@ -25,6 +28,8 @@ public final class MCPServer: Sendable {
     private let tools = Mutex(MCPToolRegistry())
     private let resources = Mutex(MCPResourceRegistry())
     private let prompts = Mutex(MCPPromptRegistry())
+    /// Completion suggestions, by "kind name argument".
+    private let completers = Mutex<[String: @Sendable (String) async throws -> [String]]>([:])
     /// The sessions open now, on every transport.
     private let sessions = Mutex<[ObjectIdentifier: MCPSessionDriver]>([:])
 
@@ -164,27 +169,54 @@ public final class MCPServer: Sendable {
         case "resources/read": return try await resources.withLock { $0 }.read(params)
         case "prompts/list": return try MCPPage.result("prompts", prompts.withLock { $0.listing }, params, size: pageSize)
         case "prompts/get": return try await prompts.withLock { $0 }.get(params)
-        case "completion/complete": return try completions(params)
+        case "completion/complete": return try await completions(params)
         default: throw .methodNotFound(method)
         }
     }
 
-    /// `completion/complete`: suggestions for a prompt argument or a template variable. None
-    /// are registered yet, so the answer is an empty list (the request is still checked).
-    private func completions(_ params: JSONValue?) throws(JSONRPCError) -> JSONValue {
+    /// Suggests values for argument `argument` of prompt `prompt` as the user types (`partial`
+    /// is what they typed so far); at most 100 are sent.
+    public func completion(prompt: String, argument: String, _ suggest: @escaping @Sendable (String) async throws -> [String]) {
+        completers.withLock { $0["ref/prompt \(prompt) \(argument)"] = suggest }
+    }
+
+    /// Suggests values for variable `variable` of the resource template written `template`.
+    public func completion(
+        template: String, variable: String, _ suggest: @escaping @Sendable (String) async throws -> [String]
+    ) {
+        completers.withLock { $0["ref/resource \(template) \(variable)"] = suggest }
+    }
+
+    /// `completion/complete`: the registered suggestions for a prompt argument or a template
+    /// variable (an empty list when none are registered).
+    private func completions(_ params: JSONValue?) async throws(JSONRPCError) -> JSONValue {
         guard case .object(let object)? = params, case .object(let reference)? = object["ref"],
             case .string(let kind)? = reference["type"], ["ref/prompt", "ref/resource"].contains(kind),
-            case .object(let argument)? = object["argument"], case .string = argument["name"]
+            case .string(let name)? = reference[kind == "ref/prompt" ? "name" : "uri"],
+            case .object(let argument)? = object["argument"], case .string(let argumentName)? = argument["name"]
         else {
-            throw .invalidParams("completion/complete needs a ref (ref/prompt or ref/resource) and an argument name")
+            throw .invalidParams("completion/complete needs a ref (ref/prompt with a name or ref/resource with a uri) and an argument name")
         }
-        return ["completion": ["values": [], "total": 0, "hasMore": false]]
+        var values: [String] = []
+        if let suggest = completers.withLock({ $0["\(kind) \(name) \(argumentName)"] }) {
+            do {
+                values = try await suggest(argument["value"]?.stringValue ?? "")
+            } catch {
+                throw .internalError("completing \(argumentName) failed: \(error)")
+            }
+        }
+        let sent = values.prefix(100).map(JSONValue.string)
+        return ["completion": ["values": .array(Array(sent)), "total": .int(values.count), "hasMore": .bool(values.count > 100)]]
     }
 
     /// Serves one session on `transport` until the client goes away; messages over
     /// `maxMessageBytes` are refused (-32600) and the session goes on.
     public func run(_ transport: Transport, maxMessageBytes: Int = 4 << 20) async throws {
         switch transport {
+        case .http(let host, let port, let path):
+            let app = App()
+            app.mount(self, at: path, maxMessageBytes: maxMessageBytes)
+            try await app.run(host: host, port: port)
         case .stdio:
             let send: @Sendable (JSONValue) async -> Void = { message in
                 guard var bytes = try? JSONWriter.encode(message) else { return }

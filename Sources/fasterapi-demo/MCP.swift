@@ -44,6 +44,9 @@ enum DemoMCP {
             guard let id = variables["id"].flatMap(Int.init), id > 0 else { return nil }
             return .text(#"{"id":\#(id),"name":"item \#(id)"}"#, mimeType: "application/json")
         }
+        mcp.completion(template: "items://{id}", variable: "id") { typed in
+            (1...20).map(String.init).filter { $0.hasPrefix(typed) }
+        }
         mcp.prompt(
             "summarise", description: "Summarise a text.",
             arguments: [MCPPromptArgument("text", description: "What to summarise.", required: true)]

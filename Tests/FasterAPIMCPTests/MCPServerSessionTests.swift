@@ -135,9 +135,12 @@ struct MCPLoggingTests {
         #expect(error.code == -32602)
     }
 
-    @Test("completion/complete answers an empty list for a valid reference, -32602 otherwise")
+    @Test("completion/complete answers the registered suggestions, an empty list for others, -32602 for a bad reference")
     func completion() async {
-        let driver = MCPSessionDriver(server: MCPServer(name: "t", version: "1"), send: { _ in })
+        let server = MCPServer(name: "t", version: "1")
+        server.completion(prompt: "p", argument: "lang") { partial in ["swift", "scala", "python"].filter { $0.hasPrefix(partial) } }
+        server.completion(template: "items://{id}", variable: "id") { partial in (1...150).map(String.init).filter { $0.hasPrefix(partial) } }
+        let driver = MCPSessionDriver(server: server, send: { _ in })
         _ = await driver.answers(
             #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
         )
@@ -145,6 +148,20 @@ struct MCPLoggingTests {
             #"{"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":"x"}}}"#
         )
         #expect(good == [.response(id: .int(2), result: ["completion": ["values": [], "total": 0, "hasMore": false]])])
+        let languages = await driver.answers(
+            #"{"jsonrpc":"2.0","id":4,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"lang","value":"s"}}}"#
+        )
+        #expect(languages == [.response(id: .int(4), result: ["completion": ["values": ["swift", "scala"], "total": 2, "hasMore": false]])])
+        let ids = await driver.answers(
+            #"{"jsonrpc":"2.0","id":5,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"items://{id}"},"argument":{"name":"id","value":""}}}"#
+        )
+        guard case .response(_, let result)? = ids.first, let completion = result.objectValue?["completion"]?.objectValue else {
+            Issue.record("no completion: \(ids)")
+            return
+        }
+        #expect(completion["values"]?.arrayValue?.count == 100)
+        #expect(completion["total"] == 150)
+        #expect(completion["hasMore"] == true)
         let bad = await driver.answers(#"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{}}"#)
         guard case .error(.int(3), let error) = bad.first else {
             Issue.record("accepted")
