@@ -212,10 +212,18 @@ final class MCPSessionDriver: Sendable {
         server.detach(self)
     }
 
-    /// Waits for the requests still running and their answers to be sent, then closes the session.
-    func finish() async {
-        for task in state.withLock({ Array($0.inFlight.values) }) { _ = await task.value }
-        for task in state.withLock({ Array($0.senders.values) }) { await task.value }
+    /// Waits (at most `grace`) for the requests still running and their answers to be sent,
+    /// then closes the session (cancelling what still runs).
+    func finish(grace: Duration = .seconds(5)) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for task in self.state.withLock({ Array($0.inFlight.values) }) { _ = await task.value }
+                for task in self.state.withLock({ Array($0.senders.values) }) { await task.value }
+            }
+            group.addTask { try? await Task.sleep(for: grace) }
+            await group.next()
+            group.cancelAll()
+        }
         close()
     }
 }

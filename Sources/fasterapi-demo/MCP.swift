@@ -21,6 +21,12 @@ import FasterAPIMCP
     @Field(ge: 1, le: 100) var from: Int
 }
 
+/// `sleep`'s arguments.
+@Schema struct SleepArguments: Codable, Sendable {
+    /// How long to sleep, in seconds.
+    @Field(ge: 0, le: 60) var seconds: Double
+}
+
 /// The demo's MCP server (`fasterapi-demo mcp-stdio`).
 enum DemoMCP {
     static func server() -> MCPServer {
@@ -35,6 +41,10 @@ enum DemoMCP {
                 await context.log(.info, "step \(step + 1)", logger: "countdown")
             }
             return AddResult(sum: 0)
+        }
+        mcp.tool("sleep", description: "Sleep, then answer: a call to cancel.") { (arguments: SleepArguments) in
+            try await Task.sleep(for: .seconds(arguments.seconds))
+            return AddResult(sum: arguments.seconds)
         }
         mcp.resource("demo://readme", name: "readme", description: "What this server is.", mimeType: "text/plain") {
             .text("The FasterAPI demo's MCP server: tools, a resource template and a prompt.")

@@ -40,7 +40,7 @@ struct MCPInteropTests {
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["subprotocol"] as? String == "mcp")
         #expect(seen?["protocol_version"] as? String == "2025-11-25")
-        #expect(seen?["tools"] as? [String] == ["add", "countdown", "list", "create", "get", "replace", "delete"])
+        #expect(seen?["tools"] as? [String] == ["add", "countdown", "sleep", "list", "create", "get", "replace", "delete"])
         #expect((seen?["structured"] as? [String: Double]) == ["sum": 5.5])
         #expect(seen?["echoed_id"] as? String == "three")
         #expect(seen?["unknown_method"] as? Int == -32601)
@@ -72,7 +72,7 @@ struct MCPInteropTests {
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["protocol_version"] as? String == version)
-        #expect(seen?["tools"] as? [String] == ["add", "countdown", "list", "create", "get", "replace", "delete"])
+        #expect(seen?["tools"] as? [String] == ["add", "countdown", "sleep", "list", "create", "get", "replace", "delete"])
         #expect((seen?["countdown"] as? [String: Double]) == ["sum": 0])
         #expect((seen?["progress"] as? [[Any]])?.count == 3)
         #expect((seen?["progress"] as? [[Any]])?.last?[2] as? String == "0 to go")
@@ -87,5 +87,6 @@ struct MCPInteropTests {
         #expect(seen?["missing_resource"] as? Int == -32002)
         #expect(seen?["prompts"] as? [String] == ["summarise"])
         #expect(seen?["prompt_text"] as? String == "Summarise this in one sentence:\n\nA long story.")
+        #expect((seen?["cancelled_after"] as? Double).map { $0 < 10 } == true)
     }
 }

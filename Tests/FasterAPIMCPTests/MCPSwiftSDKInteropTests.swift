@@ -34,7 +34,7 @@ struct MCPSwiftSDKInteropTests {
         let seen = try JSONValue.parse(output.stdout).objectValue
         #expect(seen?["serverName"] == "fasterapi-demo")
         #expect(seen?["protocolVersion"]?.stringValue.map(MCPProtocolVersion.supported.contains) == true)
-        #expect(seen?["tools"] == ["add", "countdown", "list", "create", "get", "replace", "delete"])
+        #expect(seen?["tools"] == ["add", "countdown", "sleep", "list", "create", "get", "replace", "delete"])
         #expect(seen?["addStructured"] == ["sum": 5.5])
         #expect(seen?["error"] == .null)
     }

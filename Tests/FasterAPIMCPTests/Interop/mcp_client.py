@@ -10,6 +10,7 @@ Prints one JSON object with what the client saw; exits non-zero on a protocol fa
 """
 import json
 import sys
+import time
 
 import anyio
 import mcp.types
@@ -103,6 +104,12 @@ async def main(transport: str, target: list[str]) -> None:
             counted = await session.call_tool("countdown", {"from": 3}, progress_callback=on_progress)
             prompts = await session.list_prompts()
             prompt = await session.get_prompt("summarise", {"text": "A long story."})
+            # Cancellation: a call given up on (the SDK tells the server) leaves the session usable.
+            started = time.monotonic()
+            with anyio.move_on_after(0.5):
+                await session.call_tool("sleep", {"seconds": 30})
+            await session.send_ping()
+            cancelled_after = time.monotonic() - started
             print(json.dumps({
                 "resources": [str(resource.uri) for resource in resources.resources],
                 "templates": [attr(template, "uri_template") for template in attr(templates, "resource_templates")],
@@ -121,6 +128,7 @@ async def main(transport: str, target: list[str]) -> None:
                 "structured": attr(added, "structured_content"),
                 "is_error": attr(added, "is_error"),
                 "bad_arguments": bad_arguments,
+                "cancelled_after": cancelled_after,
             }))
 
 
