@@ -124,6 +124,23 @@ struct MCPClientTests {
         }
     }
 
+    @Test("Lists come in pages; the client follows the cursors to the end")
+    func pagination() async throws {
+        let app = App()
+        let mcp = MCPServer(name: "paged", version: "1", pageSize: 2)
+        for index in 0..<5 { mcp.tool("echo\(index)") { (question: Question) in Answer(text: question.text) } }
+        for index in 0..<3 { mcp.prompt("prompt\(index)") { _ in [] } }
+        app.mount(mcp, at: "/mcp")
+        try await app.test(.live) { testClient in
+            let client = try await connect(.http, port: testClient.serverAddress!.port!)
+            #expect(try await client.listTools().map(\.name) == (0..<5).map { "echo\($0)" })
+            #expect(try await client.listPrompts().map(\.name) == ["prompt0", "prompt1", "prompt2"])
+            let firstPage = try await client.request("tools/list")
+            #expect(firstPage.objectValue?["nextCursor"] != nil)
+            await client.close()
+        }
+    }
+
     @Test("Notifications the server sends unasked arrive on the standalone stream: list changes and subscribed resource updates")
     func unsolicited() async throws {
         let app = App()

@@ -12,6 +12,7 @@ items://{id}; prompt summarise. MCPServer does not paginate tools/list: all 158 
 """
 import argparse
 import json
+import signal
 import sys
 import warnings
 from typing import Literal, TypedDict
@@ -195,6 +196,9 @@ async def serve_http(app, port: int) -> None:
 
 
 def main() -> None:
+    # A child of a Swift test process may start with SIGTERM blocked: take it back, so that
+    # stopping the peer is quick.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     parser = argparse.ArgumentParser()
     parser.add_argument("transport", choices=["stdio", "sse", "http"])
     parser.add_argument("--port", type=int, default=8000)

@@ -16,8 +16,6 @@ import Synchronization
 
 struct HTTPGlue: Sendable {
     let port: Int
-    /// Answer POSTs with one application/json body instead of the SDK's SSE stream.
-    let jsonResponses: Bool
     let idleTimeout: Duration = .seconds(300)
 
     /// One MCP session: its server and the transport the glue feeds.
@@ -100,17 +98,7 @@ struct HTTPGlue: Sendable {
         let request = HTTPRequest(
             method: head.method.rawValue, headers: headers,
             body: body.readableBytes > 0 ? Data(body.readableBytesView) : nil, path: path)
-        let response = await route(request)
-        guard jsonResponses, request.method == "POST", case .stream(let stream, var headers) = response else {
-            return response
-        }
-        // A POST's SSE stream carries a priming event and then the one JSON-RPC answer, and ends.
-        var sse = Data()
-        do { for try await chunk in stream { sse.append(chunk) } } catch {}
-        headers[HTTPHeaderName.contentType] = "application/json"
-        headers[HTTPHeaderName.cacheControl] = nil
-        headers[HTTPHeaderName.connection] = nil
-        return .data(sseMessages(sse).last ?? Data(), headers: headers)
+        return await route(request)
     }
 
     /// Writes a response: fixed-length for JSON or empty bodies, chunked for SSE streams.
@@ -201,22 +189,4 @@ struct HTTPGlue: Sendable {
 func isInitialize(_ body: Data?) -> Bool {
     guard let body, let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return false }
     return json["method"] as? String == "initialize" && json["id"] != nil
-}
-
-/// The non-empty `data:` payloads of an SSE body, one per event.
-func sseMessages(_ sse: Data) -> [Data] {
-    var messages: [Data] = []
-    var current: [Substring] = []
-    for line in String(decoding: sse, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
-        let line = line.hasSuffix("\r") ? line.dropLast() : line
-        if line.isEmpty {
-            if !current.isEmpty { messages.append(Data(current.joined(separator: "\n").utf8)) }
-            current = []
-        } else if line.hasPrefix("data:") {
-            let value = line.dropFirst(5)
-            current.append(value.hasPrefix(" ") ? value.dropFirst() : value)
-        }
-    }
-    if !current.isEmpty { messages.append(Data(current.joined(separator: "\n").utf8)) }
-    return messages.filter { !$0.isEmpty }
 }

@@ -1,11 +1,10 @@
 // swiftsdk-mcp-server: an MCP server written with the official Swift SDK's `Server`.
 //
 //   swiftsdk-mcp-server stdio                       the SDK's StdioTransport on stdin/stdout
-//   swiftsdk-mcp-server http --port P [--json]      Streamable HTTP at http://127.0.0.1:P/mcp
+//   swiftsdk-mcp-server http --port P      Streamable HTTP at http://127.0.0.1:P/mcp
 //
-// Over HTTP each session gets its own `Server` and `StatefulHTTPServerTransport` (see HTTPGlue.swift).
-// POST answers are SSE, as that transport makes them; `--json` turns each into a single
-// application/json answer instead (the SDK has no such mode; the glue does it).
+// Over HTTP each session gets its own `Server` and `StatefulHTTPServerTransport` (see HTTPGlue.swift);
+// POST answers are SSE, as that transport makes them.
 import Foundation
 import MCP
 
@@ -68,11 +67,11 @@ case "stdio":
     await server.waitUntilCompleted()  // ends when stdin reaches EOF
 case "http":
     guard let i = args.firstIndex(of: "--port"), i + 1 < args.count, let port = Int(args[i + 1]) else {
-        fail("usage: swiftsdk-mcp-server http --port P [--json]")
+        fail("usage: swiftsdk-mcp-server http --port P")
     }
     do {
-        try await HTTPGlue(port: port, jsonResponses: args.contains("--json")).run()
+        try await HTTPGlue(port: port).run()
     } catch { fail("\(error)") }
 default:
-    fail("usage: swiftsdk-mcp-server stdio | http --port P [--json]")
+    fail("usage: swiftsdk-mcp-server stdio | http --port P")
 }
