@@ -7,10 +7,12 @@ import Synchronization
 /// What a client transport does: carry JSON-RPC messages to the server and hand over what the
 /// server sends.
 protocol MCPClientTransport: Sendable {
-    /// Connects; from then on everything the server sends goes to `receive`, and a request the
-    /// transport could not deliver (or whose answer it lost) to `fail`.
+    /// Connects; from then on everything the server sends goes to `receive`, a request the
+    /// transport could not deliver (or whose answer it lost) to `fail`, and the end of the
+    /// connection (the child exited, the socket closed) to `ended`.
     func start(
-        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void,
+        ended: @escaping @Sendable () -> Void
     ) async throws
     /// Hands one message over; its answer, if any, comes through `receive` (perhaps before this
     /// returns).
@@ -114,8 +116,10 @@ public final class MCPClient: Sendable {
     private let handlers: MCPClientHandlers
     private let state = Mutex(State())
     private let notificationsContinuation: AsyncStream<MCPNotification>.Continuation
+    /// How many unread notifications are kept (the oldest go first).
+    public static let keptNotifications = 10_000
     /// The server's notifications that belong to no call (log messages, list changes, resource
-    /// updates), kept until read.
+    /// updates), kept until read (the newest ``keptNotifications``).
     public let notifications: AsyncStream<MCPNotification>
     /// How long a request waits for its answer unless told otherwise.
     public let timeout: Duration
@@ -124,7 +128,8 @@ public final class MCPClient: Sendable {
         self.transport = transport
         self.handlers = handlers
         self.timeout = timeout
-        (notifications, notificationsContinuation) = AsyncStream.makeStream(of: MCPNotification.self)
+        (notifications, notificationsContinuation) = AsyncStream.makeStream(
+            of: MCPNotification.self, bufferingPolicy: .bufferingNewest(Self.keptNotifications))
     }
 
     /// Connects to a server and initializes the session, asking for `protocolVersion`.
@@ -145,7 +150,8 @@ public final class MCPClient: Sendable {
         do {
             try await carrier.start(
                 receive: { [client] message in client.receive(message) },
-                fail: { [client] id, error in client.finish(id, .failure(error)) })
+                fail: { [client] id, error in client.finish(id, .failure(error)) },
+                ended: { [client] in client.failAll() })
             try await client.initialize(name: name, version: version, protocolVersion: protocolVersion)
         } catch {
             await client.close()
@@ -179,8 +185,8 @@ public final class MCPClient: Sendable {
             protocolVersion: negotiated, name: info["name"]?.stringValue ?? "", version: info["version"]?.stringValue ?? "",
             capabilities: object["capabilities"]?.objectValue ?? JSONObject(), instructions: object["instructions"]?.stringValue)
         state.withLock { $0.server = description }
-        try await transport.send(.notification(method: "notifications/initialized", params: nil))
         await transport.initialized(version: negotiated)
+        try await transport.send(.notification(method: "notifications/initialized", params: nil))
     }
 
     // MARK: Requests
@@ -207,7 +213,7 @@ public final class MCPClient: Sendable {
         // A timer on an event loop costs far less than a sleeping task per request.
         let limit = timeout ?? self.timeout
         let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: TimeAmount(limit)) {
-            Task { await self.abandon(id, MCPError.timedOut(method: method), reason: "timed out") }
+            Task { await self.abandon(id, method: method, MCPError.timedOut(method: method), reason: "timed out") }
         }
         defer { timer.cancel() }
         let closed = state.withLock { state in
@@ -235,13 +241,14 @@ public final class MCPClient: Sendable {
                 if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
-            Task { await self.abandon(id, CancellationError(), reason: "cancelled by the client") }
+            Task { await self.abandon(id, method: method, CancellationError(), reason: "cancelled by the client") }
         }
     }
 
-    /// Gives up on request `id`: it fails with `error` and the server is told.
-    private func abandon(_ id: JSONRPCID, _ error: any Error, reason: String) async {
-        guard finish(id, .failure(error)) else { return }
+    /// Gives up on request `id` (a `method` call): it fails with `error` and the server is told
+    /// (unless it is `initialize`, which may not be cancelled).
+    private func abandon(_ id: JSONRPCID, method: String, _ error: any Error, reason: String) async {
+        guard finish(id, .failure(error)), method != "initialize" else { return }
         try? await transport.send(
             .notification(method: "notifications/cancelled", params: ["requestId": id.json, "reason": .string(reason)]))
     }
@@ -376,6 +383,13 @@ public final class MCPClient: Sendable {
     /// Ends the session: requests still waiting fail, the transport disconnects (a child process
     /// is stopped).
     public func close() async {
+        failAll()
+        await transport.close()
+    }
+
+    /// Fails every request still waiting and stops serving the server's requests (the session
+    /// is over).
+    private func failAll() {
         let (waiting, serving) = state.withLock { state in
             state.closed = true
             defer {
@@ -387,7 +401,6 @@ public final class MCPClient: Sendable {
         for entry in waiting { entry.continuation?.resume(throwing: MCPError.sessionClosed) }
         for task in serving { task.cancel() }
         notificationsContinuation.finish()
-        await transport.close()
     }
 
     // MARK: What the server sends

@@ -20,6 +20,7 @@ final class MCPStdioClientTransport: MCPClientTransport {
     private let process = Process()
     private let input = Pipe()
     private let output = Pipe()
+    private let writer: MCPLineWriter
     /// Lines from the server longer than this are dropped.
     private let maxMessageBytes = 64 << 20
 
@@ -29,10 +30,12 @@ final class MCPStdioClientTransport: MCPClientTransport {
         if let environment { process.environment = environment }
         process.standardInput = input
         process.standardOutput = output
+        writer = MCPLineWriter(input.fileHandleForWriting)
     }
 
     func start(
-        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void,
+        ended: @escaping @Sendable () -> Void
     ) async throws {
         // A server that exits would otherwise kill this process with SIGPIPE at the next write
         // (the write fails with EPIPE instead).
@@ -43,13 +46,13 @@ final class MCPStdioClientTransport: MCPClientTransport {
             for await case .message(let line) in lines {
                 for message in JSONRPCPayload.decode(line).messages { receive(message) }
             }
+            ended()
         }
     }
 
     func send(_ message: JSONRPCMessage) async throws {
-        var bytes = try message.encoded()
-        bytes.writeStaticString("\n")
-        try input.fileHandleForWriting.write(contentsOf: Data(bytes.readableBytesView))
+        guard process.isRunning else { throw MCPError.sessionClosed }
+        writer.write(message.json)
     }
 
     func initialized(version: String) async {}
@@ -75,7 +78,8 @@ final class MCPWebSocketClientTransport: MCPClientTransport {
     init(url: String) { self.url = url }
 
     func start(
-        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void,
+        ended: @escaping @Sendable () -> Void
     ) async throws {
         let ws = try await WebSocketClient.connect(to: url, subprotocols: ["mcp"])
         guard ws.subprotocol == "mcp" else {
@@ -84,6 +88,7 @@ final class MCPWebSocketClientTransport: MCPClientTransport {
         }
         socket.withLock { $0 = ws }
         Task {
+            defer { ended() }
             for try await message in ws.messages {
                 for decoded in JSONRPCPayload.decode(message.bytes).messages { receive(decoded) }
             }
@@ -119,7 +124,8 @@ final class MCPLegacySSEClientTransport: MCPClientTransport {
     }
 
     func start(
-        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void,
+        ended: @escaping @Sendable () -> Void
     ) async throws {
         try await withCheckedThrowingContinuation { (started: CheckedContinuation<Void, any Error>) in
             let task = Task { [self] in
@@ -141,6 +147,7 @@ final class MCPLegacySSEClientTransport: MCPClientTransport {
                 } catch {
                     waiting?.resume(throwing: error)
                 }
+                ended()
             }
             reader.withLock { $0 = task }
         }
@@ -248,7 +255,8 @@ final class MCPStreamableHTTPClientTransport: MCPClientTransport {
     }
 
     func start(
-        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void
+        receive: @escaping @Sendable (JSONRPCMessage) -> Void, fail: @escaping @Sendable (JSONRPCID, any Error) -> Void,
+        ended: @escaping @Sendable () -> Void
     ) async throws {
         state.withLock { state in
             state.receive = receive
@@ -334,6 +342,8 @@ final class MCPStreamableHTTPClientTransport: MCPClientTransport {
     func close() async {
         let (task, sessionID) = state.withLock { state in
             state.closed = true
+            state.receive = nil
+            state.fail = nil
             return (state.standalone, state.sessionID)
         }
         task?.cancel()

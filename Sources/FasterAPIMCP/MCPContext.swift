@@ -69,6 +69,21 @@ public struct MCPContext: Sendable {
             .decoded(as: MCPElicitationResult.self)
     }
 
+    /// Asks the client's user for a `Model` (a flat `@Schema` model of strings, numbers,
+    /// booleans and enums; its schema is what the client shows): the user's action, and the
+    /// answer when accepted, validated as a request body would be.
+    public func elicit<Model: SchemaModel>(_ message: String, as model: Model.Type, timeout: Duration = .seconds(300))
+        async throws -> (action: MCPElicitationResult.Action, value: Model?)
+    {
+        let result = try await elicit(message, schema: MCPSchema.standalone { Model.modelSchema(in: &$0) }, timeout: timeout)
+        guard result.action == .accept, let content = result.content else { return (result.action, nil) }
+        var validation = ValidationContext(location: ["content"])
+        guard let value = Model.decode(json: content, in: &validation) else {
+            throw MCPError.unexpectedAnswer("the answer does not fit \(Model.self): \(validation.issues)")
+        }
+        return (result.action, value)
+    }
+
     /// Asks the client for the roots it lets the server work in (`roots/list`).
     public func roots(timeout: Duration = .seconds(30)) async throws -> [MCPRoot] {
         let result = try await ask("roots/list", needs: "roots", params: nil, timeout: timeout)

@@ -81,19 +81,21 @@ final class MCPHTTPSession: Sendable {
                 }
             }
             if remaining.count(down: unknown - running) { record(nil, on: stream) }
-            return try await decide(stream, queue, batch: replies.isBatch, headers: headers, request: request)
+            return try await decide(stream, queue, payload: payload, headers: headers, request: request)
         }
         stopListening(queue, to: stream)
         guard let json = MCPSessionDriver.Replies.json(immediate, batch: replies.isBatch) else {
             return Response(status: .accepted, headers: headers)
         }
+        // A message that could not be read at all is an HTTP error too.
+        if case .single(.failure) = payload { return try Self.json(json, status: .badRequest, headers: headers) }
         return try Self.json(json, headers: headers)
     }
 
     /// Waits for the first thing a `POST`'s running requests send: the answers alone make a
     /// JSON response; a notification or request first makes an event stream of everything.
     private func decide(
-        _ stream: Int, _ queue: MCPEventQueue, batch: Bool, headers: HTTPHeaders, request: Request
+        _ stream: Int, _ queue: MCPEventQueue, payload: JSONRPCPayload, headers: HTTPHeaders, request: Request
     ) async throws -> Response {
         var answers: [MCPEventLog.Event] = []
         while let event = await queue.next(), let message = event.message {
@@ -111,30 +113,39 @@ final class MCPHTTPSession: Sendable {
             }
             answers.append(event)
         }
-        guard let json = MCPSessionDriver.Replies.json(answers.compactMap(\.message), batch: batch) else {
+        var messages = answers.compactMap(\.message)
+        // A request cancelled meanwhile still needs an answer to its POST (as the Python SDK does).
+        if messages.isEmpty, case .single(.success(.request(let id, _, _))) = payload {
+            messages = [.error(id: id, JSONRPCError(code: -32800, message: "Request cancelled"))]
+        }
+        guard let json = MCPSessionDriver.Replies.json(messages, batch: payload.isBatch) else {
             return Response(status: .accepted, headers: headers)
         }
         return try Self.json(json, headers: headers)
     }
 
     /// The answer to a `GET`: the standalone stream, or with `Last-Event-ID` the rest of the
-    /// stream that event was on (replayed from the log, then live until it ends); 409 when the
-    /// standalone stream is open already.
+    /// stream that event was on (replayed from the log, then live until it ends; a resumed
+    /// stream replaces the one it resumes); 409 for a second standalone stream. The listener is
+    /// registered only once the stream runs (a HEAD, or a client already gone, leaves none).
     func resume(_ request: Request) async throws -> Response {
-        let opened = shared.state.withLock { state -> (MCPEventLog.Resumption, MCPEventQueue?)? in
+        let lastEventID = request.headers["last-event-id"]
+        let conflict = shared.state.withLock { state in
             state.lastSeen = .now
-            let resumption = state.log.resume(after: request.headers["last-event-id"])
-            if resumption.ended { return (resumption, nil) }
-            if resumption.stream == 0, state.listeners[0] != nil { return nil }
-            let queue = MCPEventQueue()
-            state.listeners[resumption.stream]?.finish()
-            state.listeners[resumption.stream] = queue
-            return (resumption, queue)
+            return lastEventID == nil && state.listeners[0] != nil
         }
-        guard let (resumption, queue) = opened else {
+        guard !conflict else {
             return MCPHTTPSessions.error(.conflict, .invalidRequest("the session's stream is open already"))
         }
         return try await EventStream(request: request) { [self] writer in
+            let (resumption, queue) = shared.state.withLock { state -> (MCPEventLog.Resumption, MCPEventQueue?) in
+                let resumption = state.log.resume(after: lastEventID)
+                if resumption.ended { return (resumption, nil) }
+                let queue = MCPEventQueue()
+                state.listeners[resumption.stream]?.finish()
+                state.listeners[resumption.stream] = queue
+                return (resumption, queue)
+            }
             defer { if let queue { stopListening(queue, to: resumption.stream) } }
             for event in resumption.replay { try await Self.write(event, to: writer) }
             guard let queue else { return }
@@ -162,10 +173,10 @@ final class MCPHTTPSession: Sendable {
         try await writer.send(data: String(buffer: try message.encoded()), event: "message", id: String(event.id))
     }
 
-    private static func json(_ value: JSONValue, headers: HTTPHeaders) throws -> Response {
+    private static func json(_ value: JSONValue, status: HTTPStatus = .ok, headers: HTTPHeaders) throws -> Response {
         var headers = headers
         headers.add(name: "Content-Type", value: "application/json")
-        return Response(status: .ok, headers: headers, body: ResponseBody(buffer: try JSONWriter.encode(value)))
+        return Response(status: status, headers: headers, body: ResponseBody(buffer: try JSONWriter.encode(value)))
     }
 }
 
@@ -190,12 +201,15 @@ final class MCPEventQueue: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The most events kept for a reader that is not reading.
+    static let limit = 1024
 
     func push(_ event: MCPEventLog.Event) {
         let waiter = state.withLock { state -> CheckedContinuation<MCPEventLog.Event?, Never>? in
             guard !state.finished else { return nil }
             guard let waiter = state.waiter else {
-                state.buffer.append(event)
+                // A reader this far behind is cut off (its client can resume from the log).
+                if state.buffer.count >= Self.limit { state.finished = true } else { state.buffer.append(event) }
                 return nil
             }
             state.waiter = nil

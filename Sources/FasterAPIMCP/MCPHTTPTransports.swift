@@ -14,7 +14,8 @@ extension App {
     ///   request, 409 if one is open already) and, with `Last-Event-ID`, resumes any stream
     ///   that was cut. `DELETE` ends a session. `initialize` opens a session whose id comes back
     ///   in `Mcp-Session-Id`; later requests without it are 400, with an unknown one 404.
-    ///   Sessions idle for `idleTimeout` with no stream open are ended.
+    ///   Sessions idle for `idleTimeout` with no stream open are ended; past `maxSessions`,
+    ///   `initialize` is answered 503.
     /// - The 2024-11-05 HTTP+SSE transport at `path/sse` (an `endpoint` event names the URL to
     ///   `POST` messages to; everything the server sends comes as `message` events).
     /// - WebSocket at `path/ws` (subprotocol `mcp`, one JSON-RPC message per text message).
@@ -23,11 +24,11 @@ extension App {
     /// 403 (DNS-rebinding defence); messages over `maxMessageBytes` are refused.
     public func mount(
         _ mcp: MCPServer, at path: String, allowedOrigins: [String] = [], maxMessageBytes: Int = 4 << 20,
-        idleTimeout: Duration = .seconds(1800)
+        idleTimeout: Duration = .seconds(1800), maxSessions: Int = 10_000
     ) {
         mountLegacySSE(mcp, at: path, allowedOrigins: allowedOrigins, maxMessageBytes: maxMessageBytes)
         mountWebSocket(mcp, at: path, allowedOrigins: allowedOrigins, maxMessageBytes: maxMessageBytes)
-        let sessions = MCPHTTPSessions(idleTimeout: idleTimeout)
+        let sessions = MCPHTTPSessions(idleTimeout: idleTimeout, maxSessions: maxSessions)
         post(path) { request in
             if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
             let body: ByteBuffer
@@ -39,7 +40,12 @@ extension App {
             let payload = JSONRPCPayload.decode(body)
             let session: MCPHTTPSession
             if payload.isInitialize {
-                session = sessions.open(mcp)
+                guard let opened = sessions.open(mcp) else {
+                    var busy = MCPHTTPSessions.error(.serviceUnavailable, .internalError("too many sessions"))
+                    busy.headers.add(name: "Retry-After", value: "10")
+                    return busy
+                }
+                session = opened
             } else {
                 if let version = request.headers["mcp-protocol-version"], !MCPProtocolVersion.supported.contains(version) {
                     return MCPHTTPSessions.error(.badRequest, .invalidRequest("unsupported MCP-Protocol-Version \(version)"))
@@ -104,8 +110,9 @@ extension App {
         let sessions = MCPLegacySessions()
         get("\(path)/sse") { request in
             if let refusal = MCPHTTPSessions.refuseOrigin(request, allowed: allowedOrigins) { return refusal }
-            let (id, outbox) = sessions.open(mcp)
             return try await EventStream(request: request) { stream in
+                // Opened only once the stream runs (a HEAD or a client already gone leaves nothing behind).
+                let (id, outbox) = sessions.open(mcp)
                 defer { sessions.close(id) }
                 try await stream.send(data: "\(path)/messages?session_id=\(id)", event: "endpoint")
                 for await message in outbox {
@@ -184,18 +191,24 @@ final class MCPHTTPSessions: Sendable {
 
     private let sessions = Mutex<[String: MCPHTTPSession]>([:])
     private let idleTimeout: Duration
+    private let maxSessions: Int
 
-    init(idleTimeout: Duration) { self.idleTimeout = idleTimeout }
+    init(idleTimeout: Duration, maxSessions: Int) {
+        self.idleTimeout = idleTimeout
+        self.maxSessions = maxSessions
+    }
 
-    /// A new session of `server` (sessions idle too long are ended first).
-    func open(_ server: MCPServer) -> MCPHTTPSession {
-        let session = MCPHTTPSession(server: server)
+    /// A new session of `server` (sessions idle too long are ended first); nil when
+    /// `maxSessions` are open.
+    func open(_ server: MCPServer) -> MCPHTTPSession? {
         let now = ContinuousClock.now
-        let idle = sessions.withLock { sessions in
+        let (session, idle) = sessions.withLock { sessions -> (MCPHTTPSession?, [MCPHTTPSession]) in
             let idle = sessions.values.filter { $0.isIdle(since: now - idleTimeout) }
             for session in idle { sessions[session.id] = nil }
+            guard sessions.count < maxSessions else { return (nil, idle) }
+            let session = MCPHTTPSession(server: server)
             sessions[session.id] = session
-            return idle
+            return (session, idle)
         }
         for session in idle { session.close() }
         return session
@@ -225,12 +238,38 @@ final class MCPHTTPSessions: Sendable {
 
     /// 403 unless the request has no `Origin`, or one naming this host, a localhost page or an
     /// allowed origin.
+    /// 403 for a request a page elsewhere could have sent (DNS-rebinding defence): on a server
+    /// listening on a loopback address, `Host` must name the loopback (a rebound name would not);
+    /// an `Origin`, when sent, must be a loopback page, this host, or one of `allowed`.
     static func refuseOrigin(_ request: Request, allowed: [String]) -> Response? {
-        guard let origin = request.headers["origin"] else { return nil }
-        if allowed.contains(origin) { return nil }
-        let host = origin.split(separator: "://", maxSplits: 1).last.map(String.init) ?? origin
-        let hostName = host.split(separator: ":").first.map(String.init) ?? host
-        if host == request.headers["host"] || ["localhost", "127.0.0.1", "[::1]"].contains(hostName) { return nil }
+        let host = request.headers["host"] ?? ""
+        if request.http.connection.localAddress.map(isLoopback) == true, !isLoopback(hostName(host)) {
+            return error(.forbidden, .invalidRequest("host \(host) is not this server"))
+        }
+        guard let origin = request.headers["origin"], !allowed.contains(origin) else { return nil }
+        guard let components = URLComponents(string: origin), let bracketed = components.host else {
+            return error(.forbidden, .invalidRequest("origin \(origin) is not allowed"))
+        }
+        let originHost = bracketed.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let originAuthority = components.port.map { "\(originHost.contains(":") ? "[\(originHost)]" : originHost):\($0)" } ?? originHost
+        if isLoopback(originHost) || originAuthority == host { return nil }
         return error(.forbidden, .invalidRequest("origin \(origin) is not allowed"))
+    }
+
+    /// The host name of a `Host` value (`[::1]:8000` → `::1`).
+    private static func hostName(_ authority: String) -> String {
+        if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") {
+            return String(authority[authority.index(after: authority.startIndex)..<end])
+        }
+        return String(authority.split(separator: ":").first ?? "")
+    }
+
+    private static func isLoopback(_ name: String) -> Bool {
+        name == "localhost" || name == "::1" || name.hasPrefix("127.")
+    }
+
+    private static func isLoopback(_ address: SocketAddress) -> Bool {
+        guard let ip = address.ipAddress else { return address.protocolFamily == AF_UNIX }
+        return isLoopback(ip) || ip == "::ffff:127.0.0.1"
     }
 }

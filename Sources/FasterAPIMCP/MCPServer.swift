@@ -218,11 +218,8 @@ public final class MCPServer: Sendable {
             app.mount(self, at: path, maxMessageBytes: maxMessageBytes)
             try await app.run(host: host, port: port)
         case .stdio:
-            let send: @Sendable (JSONValue) async -> Void = { message in
-                guard var bytes = try? JSONWriter.encode(message) else { return }
-                bytes.writeStaticString("\n")
-                FileHandle.standardOutput.write(Data(bytes.readableBytesView))
-            }
+            let output = MCPLineWriter(FileHandle.standardOutput)
+            let send: @Sendable (JSONValue) async -> Void = { message in output.write(message) }
             let driver = MCPSessionDriver(server: self, send: send)
             for await line in MCPLineReader.lines(from: STDIN_FILENO, limit: maxMessageBytes) {
                 switch line {
@@ -234,6 +231,22 @@ public final class MCPServer: Sendable {
             }
             await driver.finish()
         }
+    }
+}
+
+/// Writes newline-delimited messages to a file, one whole line at a time (writes from several
+/// tasks would otherwise interleave: a pipe write over 4 KiB is not atomic). A write that fails
+/// (the reader has gone) is dropped.
+final class MCPLineWriter: Sendable {
+    private let file: Mutex<FileHandle>
+
+    init(_ file: FileHandle) { self.file = Mutex(file) }
+
+    func write(_ message: JSONValue) {
+        guard var bytes = try? JSONWriter.encode(message) else { return }
+        bytes.writeStaticString("\n")
+        let data = Data(bytes.readableBytesView)
+        file.withLock { try? $0.write(contentsOf: data) }
     }
 }
 

@@ -222,9 +222,10 @@ final class MCPSessionDriver: Sendable {
             }
             group.addTask { try? await Task.sleep(for: grace) }
             await group.next()
+            // Cancels what still runs (awaiting a task's value does not end when the waiter is cancelled).
+            close()
             group.cancelAll()
         }
-        close()
     }
 }
 

@@ -13,6 +13,11 @@ final class Collected<Value: Sendable>: Sendable {
     var values: [Value] { box.withLock { $0 } }
 }
 
+@Schema struct Consent: Codable, Sendable {
+    /// Whether the user agrees.
+    var ok: Bool
+}
+
 /// Our client against our own server (the demo) on every transport.
 @Suite("MCP client against our server")
 struct MCPClientTests {
@@ -75,7 +80,8 @@ struct MCPClientTests {
         let mcp = MCPServer(name: "asking", version: "1")
         mcp.tool("ask") { (question: Question, context: MCPContext) in
             let reply = try await context.sample(MCPSamplingRequest(messages: [.init(role: "user", content: .text(question.text))], maxTokens: 5))
-            let consent = try await context.elicit("sure?", schema: ["type": "object", "properties": ["ok": ["type": "boolean"]]])
+            let consent = try await context.elicit("sure?", as: Consent.self)
+            guard consent.value?.ok == true else { throw MCPError.unexpectedAnswer("no consent") }
             let roots = try await context.roots()
             return Answer(text: "\(reply.content.text ?? "") \(consent.action.rawValue) \(roots.map(\.uri).joined(separator: ","))")
         }

@@ -81,6 +81,7 @@ struct MCPStreamableHTTPTests {
         try await app().test { client in
             let session = try #require(try await post(client, initialize).headers["mcp-session-id"])
             let bad = try await post(client, #"{"jsonrpc":"2.0","id":3,"meth"#, session: session)
+            #expect(bad.status == .badRequest)
             #expect(bad.text.contains("-32700"))
             let response6 = try await post(client, #"{"jsonrpc":"2.0","id":4,"method":"ping"}"#, session: session).text
             #expect(response6 == #"{"jsonrpc":"2.0","id":4,"result":{}}"#)
@@ -131,7 +132,7 @@ struct MCPStreamableHTTPTests {
         }
     }
 
-    @Test("notifications/cancelled in another POST stops a running call, whose POST then gets 202")
+    @Test("notifications/cancelled in another POST stops a running call, whose POST then gets -32800")
     func cancellation() async throws {
         try await app().test { client in
             let session = try #require(try await post(client, initialize).headers["mcp-session-id"])
@@ -141,7 +142,8 @@ struct MCPStreamableHTTPTests {
                     let call = try await post(
                         client, #"{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"slow","arguments":{"a":30,"b":0}}}"#,
                         session: session)
-                    #expect(call.status == .accepted)
+                    #expect(call.status == .ok)
+                    #expect(call.text.contains(#""id":"long","error":{"code":-32800"#))
                 }
                 try await Task.sleep(for: .milliseconds(300))
                 let cancel = try await post(
@@ -150,6 +152,35 @@ struct MCPStreamableHTTPTests {
                 try await group.waitForAll()
             }
             #expect(ContinuousClock.now - started < .seconds(20))
+        }
+    }
+}
+
+/// DNS rebinding, over a real loopback socket.
+@Suite("MCP Host and Origin checks")
+struct MCPRebindingTests {
+    @Test("On a loopback server a foreign Host is 403 even when the Origin matches it; loopback names pass")
+    func rebinding() async throws {
+        let app = App()
+        app.mount(MCPServer(name: "t", version: "1"), at: "/mcp")
+        let initialize =
+            #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}"#
+        try await app.test(.live) { client in
+            func post(host: String, origin: String?) async throws -> HTTPStatus {
+                var headers = HTTPHeaders([("Host", host), ("Content-Type", "application/json"), ("Accept", "application/json")])
+                if let origin { headers.add(name: "Origin", value: origin) }
+                return try await client.execute(.post, "/mcp", headers: headers, body: ByteBuffer(string: initialize)).status
+            }
+            let rebound = try await post(host: "rebound.example:8000", origin: "http://rebound.example:8000")
+            #expect(rebound == .forbidden)
+            let reboundWithoutOrigin = try await post(host: "rebound.example:8000", origin: nil)
+            #expect(reboundWithoutOrigin == .forbidden)
+            let local = try await post(host: "localhost:8000", origin: "http://localhost:8000")
+            #expect(local == .ok)
+            let ipv6 = try await post(host: "[::1]:8000", origin: "http://[::1]:5173")
+            #expect(ipv6 == .ok)
+            let foreignPage = try await post(host: "127.0.0.1:8000", origin: "https://evil.example")
+            #expect(foreignPage == .forbidden)
         }
     }
 }
