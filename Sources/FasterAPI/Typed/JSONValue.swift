@@ -99,6 +99,12 @@ extension JSONValue {
         return nil
     }
 
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
     /// The number, if this is one (an integer too).
     public var doubleValue: Double? {
         switch self {
