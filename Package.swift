@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "FasterAPIWebSocket", targets: ["FasterAPIWebSocket"]),
         .library(name: "FasterAPIPostgres", targets: ["FasterAPIPostgres"]),
         .library(name: "FasterAPIMCP", targets: ["FasterAPIMCP"]),
+        .library(name: "QUIC", targets: ["QUIC"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
         .executable(name: "fasterapi-pgloop", targets: ["fasterapi-pgloop"]),
         .executable(name: "fasterapi-mcpload", targets: ["fasterapi-mcpload"]),
@@ -181,6 +182,19 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
+        ),
+        .target(
+            name: "QUIC",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "QUICTests",
+            dependencies: ["QUIC", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "FasterAPIMCPTests",
