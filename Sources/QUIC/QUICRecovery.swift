@@ -1,0 +1,195 @@
+/// A point in time for recovery (a value, so the state machines are tested with made-up clocks).
+public typealias QUICInstant = ContinuousClock.Instant
+
+/// Round-trip time estimation (RFC 9002 §5).
+public struct QUICRTTEstimator: Sendable, Equatable {
+    /// The timer granularity (kGranularity).
+    public static let granularity: Duration = .milliseconds(1)
+    /// The RTT assumed before any sample (kInitialRtt).
+    public static let initialRTT: Duration = .milliseconds(333)
+
+    public private(set) var latest: Duration = .zero
+    public private(set) var smoothed: Duration = initialRTT
+    public private(set) var variance: Duration = initialRTT / 2
+    public private(set) var minimum: Duration = .zero
+    public private(set) var hasSample = false
+
+    public init() {}
+
+    /// Takes in a sample: `latest` measured, `ackDelay` the peer reported (already capped at
+    /// its max_ack_delay once the handshake is confirmed; zero before it).
+    public mutating func update(latest sample: Duration, ackDelay: Duration) {
+        latest = sample
+        guard hasSample else {
+            hasSample = true
+            minimum = sample
+            smoothed = sample
+            variance = sample / 2
+            return
+        }
+        minimum = min(minimum, sample)
+        // The ack delay counts only when it does not take the sample below the minimum.
+        let adjusted = sample >= minimum + ackDelay ? sample - ackDelay : sample
+        let deviation = smoothed > adjusted ? smoothed - adjusted : adjusted - smoothed
+        variance = variance * 3 / 4 + deviation / 4
+        smoothed = smoothed * 7 / 8 + adjusted / 8
+    }
+
+    /// The probe timeout's base (§6.2.1): smoothed + max(4 × variance, granularity), plus
+    /// `maxAckDelay` in the application space.
+    public func probeTimeout(maxAckDelay: Duration) -> Duration {
+        smoothed + max(variance * 4, Self.granularity) + maxAckDelay
+    }
+}
+
+/// NewReno congestion control (RFC 9002 §7, Appendix B), in bytes.
+public struct QUICCongestionController: Sendable, Equatable {
+    public let maxDatagramSize: Int
+    public private(set) var window: Int
+    public private(set) var slowStartThreshold = Int.max
+    public private(set) var bytesInFlight = 0
+    /// Packets sent before this instant belong to the recovery period (no growth, no new cut).
+    public private(set) var recoveryStart: QUICInstant?
+
+    public init(maxDatagramSize: Int = 1200) {
+        self.maxDatagramSize = maxDatagramSize
+        window = min(10 * maxDatagramSize, max(14720, 2 * maxDatagramSize))
+    }
+
+    /// The smallest window (kMinimumWindow).
+    public var minimumWindow: Int { 2 * maxDatagramSize }
+
+    /// Whether `size` more bytes may be sent now.
+    public func canSend(_ size: Int) -> Bool { bytesInFlight + size <= window }
+
+    public mutating func sent(_ size: Int) { bytesInFlight += size }
+
+    /// In-flight packets acknowledged: the window grows (slow start, then by one datagram per
+    /// window) unless they were sent in the recovery period.
+    public mutating func acknowledged(_ size: Int, sentAt: QUICInstant) {
+        bytesInFlight -= size
+        if let recoveryStart, sentAt <= recoveryStart { return }
+        if window < slowStartThreshold {
+            window += size
+        } else {
+            window += maxDatagramSize * size / window
+        }
+    }
+
+    /// In-flight packets declared lost, or discarded with their keys.
+    public mutating func removed(_ size: Int) { bytesInFlight -= size }
+
+    /// A loss (or ECN-CE) of a packet sent at `sentAt`: the window halves, once per recovery period.
+    public mutating func congestionEvent(sentAt: QUICInstant, now: QUICInstant) {
+        if let recoveryStart, sentAt <= recoveryStart { return }
+        recoveryStart = now
+        slowStartThreshold = window / 2
+        window = max(slowStartThreshold, minimumWindow)
+    }
+
+    /// Persistent congestion (§7.6): the window collapses to the minimum.
+    public mutating func persistentCongestion() {
+        window = minimumWindow
+        recoveryStart = nil
+    }
+}
+
+/// A packet sent and not yet acknowledged or lost.
+public struct QUICSentPacket: Sendable, Equatable {
+    public var packetNumber: UInt64
+    public var sentAt: QUICInstant
+    public var size: Int
+    public var ackEliciting: Bool
+    public var inFlight: Bool
+
+    public init(packetNumber: UInt64, sentAt: QUICInstant, size: Int, ackEliciting: Bool, inFlight: Bool) {
+        self.packetNumber = packetNumber
+        self.sentAt = sentAt
+        self.size = size
+        self.ackEliciting = ackEliciting
+        self.inFlight = inFlight
+    }
+}
+
+/// Loss detection for one packet-number space (RFC 9002 §6): which sent packets an ACK
+/// acknowledges, which are lost by packet or time threshold, and when to look again.
+public struct QUICLossDetector: Sendable {
+    /// kPacketThreshold.
+    public static let packetThreshold: UInt64 = 3
+
+    public private(set) var sent: [UInt64: QUICSentPacket] = [:]
+    public private(set) var largestAcknowledged: UInt64?
+    /// When the earliest packet not yet lost by time would be (nil: none pending).
+    public private(set) var lossTime: QUICInstant?
+
+    public init() {}
+
+    public mutating func sent(_ packet: QUICSentPacket) { sent[packet.packetNumber] = packet }
+
+    /// The result of an ACK.
+    public struct AckOutcome: Sendable, Equatable {
+        public var acknowledged: [QUICSentPacket]
+        public var lost: [QUICSentPacket]
+        /// The RTT sample, when the largest acknowledged packet is newly acknowledged and some
+        /// newly acknowledged packet was ack-eliciting.
+        public var rttSample: Duration?
+    }
+
+    /// Takes in an ACK's ranges (received at `now`) and finds what it acknowledges and what is
+    /// now lost, given the RTT estimate (updated by the caller with `rttSample` first).
+    public mutating func onAck(_ ranges: [ClosedRange<UInt64>], now: QUICInstant, rtt: QUICRTTEstimator) -> AckOutcome {
+        var acknowledged: [QUICSentPacket] = []
+        for range in ranges {
+            for packetNumber in sent.keys where range.contains(packetNumber) {
+                acknowledged.append(sent.removeValue(forKey: packetNumber)!)
+            }
+        }
+        acknowledged.sort { $0.packetNumber < $1.packetNumber }
+        var sample: Duration?
+        if let largest = ranges.first?.upperBound {
+            largestAcknowledged = max(largestAcknowledged ?? 0, largest)
+            if let newest = acknowledged.last, newest.packetNumber == largest, acknowledged.contains(where: \.ackEliciting) {
+                sample = now - newest.sentAt
+            }
+        }
+        var estimate = rtt
+        if let sample { estimate.update(latest: sample, ackDelay: .zero) }
+        return AckOutcome(acknowledged: acknowledged, lost: detectLost(now: now, rtt: estimate), rttSample: sample)
+    }
+
+    /// The packets lost by packet threshold (3 behind the largest acknowledged) or time
+    /// threshold (9/8 of the RTT ago); sets `lossTime` for the first one not yet lost.
+    public mutating func detectLost(now: QUICInstant, rtt: QUICRTTEstimator) -> [QUICSentPacket] {
+        lossTime = nil
+        guard let largest = largestAcknowledged else { return [] }
+        let delay = max(max(rtt.latest, rtt.smoothed) * 9 / 8, QUICRTTEstimator.granularity)
+        var lost: [QUICSentPacket] = []
+        for packet in sent.values.sorted(by: { $0.packetNumber < $1.packetNumber }) where packet.packetNumber <= largest {
+            if packet.sentAt <= now - delay || largest >= packet.packetNumber + Self.packetThreshold {
+                lost.append(sent.removeValue(forKey: packet.packetNumber)!)
+            } else {
+                let when = packet.sentAt + delay
+                lossTime = lossTime.map { min($0, when) } ?? when
+            }
+        }
+        return lost
+    }
+
+    /// Whether lost packets show persistent congestion (§7.6): ack-eliciting ones sent further
+    /// apart than `duration` (the caller passes a run of lost packets with none acknowledged
+    /// between them).
+    public static func isPersistentCongestion(_ lost: [QUICSentPacket], duration: Duration) -> Bool {
+        let eliciting = lost.filter(\.ackEliciting).sorted { $0.packetNumber < $1.packetNumber }
+        guard let first = eliciting.first, let last = eliciting.last else { return false }
+        return last.sentAt - first.sentAt > duration
+    }
+
+    /// Drops every packet (its keys were discarded); returns them so their bytes leave flight.
+    public mutating func discardAll() -> [QUICSentPacket] {
+        defer {
+            sent = [:]
+            lossTime = nil
+        }
+        return Array(sent.values)
+    }
+}
