@@ -1,0 +1,293 @@
+import NIOCore
+
+/// One QUIC connection's handshake and packet handling as a state machine: datagrams go in,
+/// datagrams (and events) come out as actions; no sockets, no timers of its own. This first
+/// slice covers the handshake: Initial and Handshake packets carrying TLS in CRYPTO frames,
+/// acknowledgements, the client's 1200-byte Initial, the server's 3× anti-amplification limit,
+/// HANDSHAKE_DONE and the discarding of Initial and Handshake keys.
+public struct QUICConnection {
+    public enum Role: Sendable { case client, server }
+
+    public enum State: Sendable, Equatable {
+        case handshaking
+        /// The handshake is complete; for a client, until HANDSHAKE_DONE confirms it.
+        case established(confirmed: Bool)
+        case closed(QUICTransportError)
+    }
+
+    public enum Action: Sendable, Equatable {
+        case send([UInt8])
+        case handshakeComplete(applicationProtocol: String?)
+        case closed(QUICTransportError)
+    }
+
+    /// One packet-number space's state.
+    struct Space {
+        var read: QUICPacketProtector?
+        var write: QUICPacketProtector?
+        var nextPacketNumber: UInt64 = 0
+        var acks = QUICAckTracker()
+        var cryptoIn = QUICReassemblyBuffer(limit: 1 << 16)
+        var cryptoOut: [UInt8] = []
+        var cryptoOutOffset: UInt64 = 0
+        var discarded = false
+    }
+
+    public let role: Role
+    public private(set) var state = State.handshaking
+    public private(set) var localConnectionID: [UInt8]
+    public private(set) var remoteConnectionID: [UInt8]
+    /// The Destination Connection ID of the client's first Initial (the Initial keys' input).
+    public let originalDestinationConnectionID: [UInt8]
+    let tls: QUICTLS
+    /// Initial, Handshake and application (1-RTT) spaces.
+    var spaces = [Space(), Space(), Space()]
+    /// Bytes received from and sent to the peer while its address is not validated (server).
+    private var received = 0
+    private var sentBytes = 0
+    private var addressValidated: Bool
+    private var handshakeDoneToSend = false
+    public private(set) var peerTransportParameters: QUICTransportParameters?
+
+    /// A client connection to `serverName`; returns it with its first flight.
+    public static func client(
+        serverName: String, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters()
+    ) throws -> (QUICConnection, [Action]) {
+        let destination = Self.randomConnectionID()
+        let source = Self.randomConnectionID()
+        var parameters = parameters
+        parameters.initialSourceConnectionID = source
+        let tls = try QUICTLS(client: true, serverName: serverName, transportParameters: parameters.encoded(), configuration: configuration)
+        var connection = QUICConnection(
+            role: .client, local: source, remote: destination, original: destination, tls: tls, addressValidated: true)
+        var actions: [Action] = []
+        do {
+            try connection.apply(tls.start())
+        } catch {
+            return (connection, connection.close(error))
+        }
+        actions += connection.flush()
+        return (connection, actions)
+    }
+
+    /// A server connection for the client Initial that opens it (`header` read from `datagram`).
+    public static func server(
+        accepting datagram: [UInt8], header: QUICPacketHeader, configuration: QUICTLSConfiguration,
+        parameters: QUICTransportParameters = QUICTransportParameters()
+    ) throws -> (QUICConnection, [Action]) {
+        let source = Self.randomConnectionID()
+        var parameters = parameters
+        parameters.initialSourceConnectionID = source
+        parameters.originalDestinationConnectionID = header.destinationConnectionID
+        let tls = try QUICTLS(client: false, transportParameters: parameters.encoded(), configuration: configuration)
+        var connection = QUICConnection(
+            role: .server, local: source, remote: header.sourceConnectionID, original: header.destinationConnectionID, tls: tls,
+            addressValidated: false)
+        let actions = connection.receive(datagram)
+        return (connection, actions)
+    }
+
+    private init(role: Role, local: [UInt8], remote: [UInt8], original: [UInt8], tls: QUICTLS, addressValidated: Bool) {
+        self.role = role
+        self.localConnectionID = local
+        self.remoteConnectionID = remote
+        self.originalDestinationConnectionID = original
+        self.tls = tls
+        self.addressValidated = addressValidated
+        let (client, server) = QUICPacketKeys.initial(destinationConnectionID: original)
+        spaces[0].write = QUICPacketProtector(keys: role == .client ? client : server)
+        spaces[0].read = QUICPacketProtector(keys: role == .client ? server : client)
+    }
+
+    static func randomConnectionID() -> [UInt8] { (0..<8).map { _ in UInt8.random(in: 0...255) } }
+
+    // MARK: Receiving
+
+    /// Takes in a datagram from the peer; returns what to send and what happened.
+    public mutating func receive(_ datagram: [UInt8]) -> [Action] {
+        guard case .closed = state else {
+            received += datagram.count
+            do {
+                for (header, bytes) in QUICPacketParser.packets(in: datagram, shortHeaderConnectionIDLength: localConnectionID.count) {
+                    try receivePacket(header, Array(bytes))
+                }
+            } catch {
+                return close(error)
+            }
+            return flush()
+        }
+        return []
+    }
+
+    private mutating func receivePacket(_ header: QUICPacketHeader, _ bytes: [UInt8]) throws {
+        let index: Int
+        switch header.type {
+        case .initial: index = 0
+        case .handshake: index = 1
+        case .oneRTT: index = 2
+        default: return  // Retry, 0-RTT and Version Negotiation are not handled in this slice
+        }
+        guard let reader = spaces[index].read, !spaces[index].discarded else { return }
+        // A packet that does not decrypt is dropped (RFC 9001 §5.5), not a connection error.
+        guard let opened = try? reader.open(bytes, packetNumberOffset: header.packetNumberOffset, largestPacketNumber: spaces[index].acks.largest)
+        else { return }
+        if role == .client, index == 0, remoteConnectionID == originalDestinationConnectionID {
+            remoteConnectionID = header.sourceConnectionID  // the server's chosen ID (RFC 9000 §7.2)
+        }
+        if role == .server, index == 1 {
+            addressValidated = true  // a Handshake packet proves the address
+            discard(0)  // and ends the Initial space (RFC 9001 §4.9.1)
+        }
+        let frames: [QUICFrame]
+        do {
+            frames = try QUICFrame.parseAll(ByteBuffer(bytes: opened.payload))
+        }
+        let type: QUICPacketType = [.initial, .handshake, .oneRTT][index]
+        guard spaces[index].acks.record(opened.packetNumber, ackEliciting: frames.contains(where: \.isAckEliciting)) else { return }
+        for frame in frames {
+            guard frame.isAllowed(in: type) else {
+                throw QUICTransportError(.protocolViolation, "a frame not allowed in a \(type) packet")
+            }
+            switch frame {
+            case .crypto(let offset, let data):
+                try spaces[index].cryptoIn.insert(data, at: offset, fin: false, crypto: true)
+                let bytes = spaces[index].cryptoIn.read()
+                if bytes.readableBytes > 0 {
+                    try apply(tls.receive(Array(bytes.readableBytesView), at: [.initial, .handshake, .application][index]))
+                }
+            case .handshakeDone:
+                guard role == .client else { throw QUICTransportError(.protocolViolation, "a client sent HANDSHAKE_DONE") }
+                state = .established(confirmed: true)
+                discard(1)
+            case .connectionClose(let code, let frameType, let reason, _):
+                state = .closed(QUICTransportError(QUICTransportErrorCode(rawValue: code), frameType: frameType, reason))
+            default:
+                break
+            }
+        }
+    }
+
+    /// Carries out what TLS asks: keys for a level, bytes to send, completion.
+    private mutating func apply(_ events: [QUICTLSEvent]) throws {
+        for event in events {
+            switch event {
+            case .secret(let level, let write, let suite, let secret):
+                guard level != .earlyData else { continue }
+                let index = level == .handshake ? 1 : 2
+                let protector = QUICPacketProtector(keys: QUICPacketKeys(secret: secret, suite: suite))
+                if write { spaces[index].write = protector } else { spaces[index].read = protector }
+            case .handshakeData(let level, let bytes):
+                spaces[level == .initial ? 0 : level == .handshake ? 1 : 2].cryptoOut += bytes
+            case .complete:
+                peerTransportParameters = try QUICTransportParameters.decode(tls.peerTransportParameters, fromServer: role == .client)
+                if role == .server {
+                    state = .established(confirmed: true)
+                    handshakeDoneToSend = true
+                } else {
+                    state = .established(confirmed: false)
+                }
+            }
+        }
+    }
+
+    // MARK: Sending
+
+    /// The datagrams due now: CRYPTO data and ACKs per space (coalesced, Initial first), and
+    /// HANDSHAKE_DONE. A client's Initial goes in a datagram of its own, padded to 1200 bytes; an
+    /// unvalidated server sends at most three times what it received.
+    mutating func flush() -> [Action] {
+        var actions: [Action] = []
+        let completedNow: Bool
+        if case .established = state, !reportedComplete {
+            reportedComplete = true
+            completedNow = true
+        } else {
+            completedNow = false
+        }
+        while true {
+            let allowance = role == .server && !addressValidated ? 3 * received - sentBytes : Int.max
+            var datagram: [UInt8] = []
+            for index in 0..<3 {
+                let room = min(1200, allowance) - datagram.count
+                guard !spaces[index].discarded, room > 100 else { continue }
+                let clientInitial = role == .client && index == 0
+                guard let packet = buildPacket(index, room: room, minimumSize: clientInitial ? 1200 : 0) else { continue }
+                datagram += packet
+                if clientInitial { break }
+            }
+            guard !datagram.isEmpty else { break }
+            sentBytes += datagram.count
+            actions.append(.send(datagram))
+            if role == .client, !spaces[1].discarded, spaces[1].nextPacketNumber > 0 { discard(0) }
+        }
+        if role == .server, reportedComplete, !handshakeDoneToSend, !spaces[1].discarded { discard(1) }
+        if completedNow { actions.append(.handshakeComplete(applicationProtocol: tls.applicationProtocol)) }
+        return actions
+    }
+
+    private var reportedComplete = false
+
+    /// One packet for space `index` if it has something to say and fits in `room` bytes.
+    private mutating func buildPacket(_ index: Int, room: Int, minimumSize: Int) -> [UInt8]? {
+        guard let writer = spaces[index].write else { return nil }
+        var frames: [QUICFrame] = []
+        if spaces[index].acks.ackPending, let ack = spaces[index].acks.ackFrame(delay: 0) { frames.append(.ack(ack)) }
+        if index == 2, handshakeDoneToSend {
+            frames.append(.handshakeDone)
+            handshakeDoneToSend = false
+        }
+        // Header (≤ 1 + 4 + 1 + 20 + 1 + 20 + 1 + 2 + 4) and tag (16) leave the rest for frames.
+        let budget = room - 70 - 16
+        if !spaces[index].cryptoOut.isEmpty, budget > 20 {
+            let count = min(spaces[index].cryptoOut.count, budget - 12)
+            let chunk = Array(spaces[index].cryptoOut.prefix(count))
+            spaces[index].cryptoOut.removeFirst(count)
+            frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
+            spaces[index].cryptoOutOffset += UInt64(count)
+        }
+        guard !frames.isEmpty else { return nil }
+        var payload = ByteBuffer()
+        for frame in frames { frame.encode(into: &payload) }
+        // Enough payload for the header-protection sample (4 bytes after the packet number), and
+        // PADDING up to the minimum size (the long header here is at most 40 bytes with its
+        // packet number; the tag is 16).
+        let headerSize = index == 2 ? 1 + remoteConnectionID.count + 4 : 7 + remoteConnectionID.count + localConnectionID.count + (index == 0 ? 1 : 0) + 2 + 4
+        let padding = max(4 - payload.readableBytes, minimumSize - headerSize - payload.readableBytes - 16)
+        if padding > 0 { QUICFrame.padding(count: padding).encode(into: &payload) }
+        let packetNumber = spaces[index].nextPacketNumber
+        spaces[index].nextPacketNumber += 1
+        var header: [UInt8]
+        let packetNumberBytes: [UInt8] = [UInt8(packetNumber >> 24 & 0xFF), UInt8(packetNumber >> 16 & 0xFF), UInt8(packetNumber >> 8 & 0xFF), UInt8(packetNumber & 0xFF)]
+        if index == 2 {
+            header = [0x43] + remoteConnectionID
+        } else {
+            header = [index == 0 ? 0xC3 : 0xE3, 0, 0, 0, 1, UInt8(remoteConnectionID.count)] + remoteConnectionID
+            header += [UInt8(localConnectionID.count)] + localConnectionID
+            if index == 0 { header.append(0) }  // no token
+            let length = 4 + payload.readableBytes + 16
+            header += [UInt8(0x40 | (length >> 8)), UInt8(length & 0xFF)]
+        }
+        let offset = header.count
+        header += packetNumberBytes
+        return try? writer.seal(header: header, packetNumber: packetNumber, packetNumberOffset: offset, payload: Array(payload.readableBytesView))
+    }
+
+    /// Forgets a space's keys and state (RFC 9001 §4.9).
+    private mutating func discard(_ index: Int) {
+        spaces[index].discarded = true
+        spaces[index].read = nil
+        spaces[index].write = nil
+    }
+
+    /// Closes on an error: the state, and a CONNECTION_CLOSE to send.
+    private mutating func close(_ error: any Error) -> [Action] {
+        let failure: QUICTransportError =
+            switch error {
+            case let transport as QUICTransportError: transport
+            case QUICTLSError.handshakeFailed(let alert?, let reason): QUICTransportError(.cryptoError(alert: alert), reason)
+            default: QUICTransportError(.internalError, "\(error)")
+            }
+        state = .closed(failure)
+        return [.closed(failure)]
+    }
+}

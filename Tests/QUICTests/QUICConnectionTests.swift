@@ -1,0 +1,70 @@
+import Testing
+
+@testable import QUIC
+
+@Suite("QUIC connection handshake (in memory)")
+struct QUICConnectionTests {
+    @Test("A client and a server complete the handshake over protected packets; HANDSHAKE_DONE confirms it", arguments: ["ec", "rsa"])
+    func handshake(kind: String) throws {
+        let (certificate, key) = try makeCertificate(kind)
+        var serverParameters = QUICTransportParameters()
+        serverParameters.initialMaxData = 1 << 20
+        serverParameters.maxIdleTimeout = 30_000
+        var (client, toServer) = try QUICConnection.client(
+            serverName: "localhost", configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate))
+        let first = try #require(toServer.first.flatMap { if case .send(let datagram) = $0 { datagram } else { nil } })
+        #expect(first.count == 1200)  // the client's Initial, padded
+        let header = try QUICPacketParser.header(of: first[...], shortHeaderConnectionIDLength: 8)
+        var (server, toClient) = try QUICConnection.server(
+            accepting: first, header: header,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["h3", "hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: serverParameters)
+        // A ClientHello with post-quantum key shares takes more than one Initial.
+        for case .send(let datagram) in toServer.dropFirst() {
+            #expect(datagram.count == 1200)
+            toClient += server.receive(datagram)
+        }
+        var events: [QUICConnection.Action] = []
+        var sentByServer = toClient.reduce(0) { if case .send(let d) = $1 { $0 + d.count } else { $0 } }
+        #expect(sentByServer <= 3 * 1200 * toServer.count)  // anti-amplification before the address is validated
+        for _ in 0..<10 {
+            toServer = []
+            for case .send(let datagram) in toClient { toServer += client.receive(datagram) }
+            events += toServer.filter { if case .send = $0 { false } else { true } }
+            toClient = []
+            for case .send(let datagram) in toServer { toClient += server.receive(datagram) }
+            events += toClient.filter { if case .send = $0 { false } else { true } }
+            sentByServer += toClient.reduce(0) { if case .send(let d) = $1 { $0 + d.count } else { $0 } }
+            if client.state == .established(confirmed: true), server.state == .established(confirmed: true) { break }
+        }
+        #expect(client.state == .established(confirmed: true))
+        #expect(server.state == .established(confirmed: true))
+        #expect(events.filter { $0 == .handshakeComplete(applicationProtocol: "hq-interop") }.count == 2)
+        #expect(client.peerTransportParameters?.initialMaxData == 1 << 20)
+        #expect(client.peerTransportParameters?.originalDestinationConnectionID == client.originalDestinationConnectionID)
+        #expect(server.peerTransportParameters?.initialSourceConnectionID == client.localConnectionID)
+        #expect(client.remoteConnectionID == server.localConnectionID)
+        #expect(client.spaces[0].discarded && client.spaces[1].discarded)
+        #expect(server.spaces[0].discarded && server.spaces[1].discarded)
+    }
+
+    @Test("A client that does not trust the server's certificate closes with a TLS alert")
+    func untrusted() throws {
+        let (certificate, key) = try makeCertificate("ec")
+        let (other, _) = try makeCertificate("ec")
+        var (client, toServer) = try QUICConnection.client(
+            serverName: "localhost", configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: other))
+        guard case .send(let first) = toServer[0] else { throw QUICPacketError(reason: "no first flight") }
+        let header = try QUICPacketParser.header(of: first[...], shortHeaderConnectionIDLength: 8)
+        var (server, toClient) = try QUICConnection.server(
+            accepting: first, header: header,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key))
+        for case .send(let datagram) in toServer.dropFirst() { toClient += server.receive(datagram) }
+        for case .send(let datagram) in toClient { _ = client.receive(datagram) }
+        guard case .closed(let error) = client.state else {
+            Issue.record("the client went on: \(client.state)")
+            return
+        }
+        #expect((0x100...0x1FF).contains(error.code.rawValue))
+    }
+}
