@@ -196,7 +196,9 @@ let package = Package(
         ),
         .testTarget(
             name: "QUICTests",
-            dependencies: ["QUIC", "PeerSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "QUIC", "PeerSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             exclude: ["Interop"]
         ),
         .testTarget(

@@ -18,7 +18,21 @@ public struct QUICConnection {
     public enum Action: Sendable, Equatable {
         case send([UInt8])
         case handshakeComplete(applicationProtocol: String?)
+        /// Bytes that arrived on a stream, in order; `fin` once the stream's end has arrived.
+        case streamData(id: UInt64, bytes: [UInt8], fin: Bool)
         case closed(QUICTransportError)
+    }
+
+    /// One stream's receiving and sending halves.
+    struct Stream {
+        var incoming: QUICReassemblyBuffer
+        var finDelivered = false
+        var outgoing: [UInt8] = []
+        var outgoingOffset: UInt64 = 0
+        var finToSend = false
+        var finSent = false
+        /// How far the peer lets us send on this stream.
+        var sendLimit: UInt64
     }
 
     /// One packet-number space's state.
@@ -48,6 +62,13 @@ public struct QUICConnection {
     private var addressValidated: Bool
     private var handshakeDoneToSend = false
     public private(set) var peerTransportParameters: QUICTransportParameters?
+    /// Our own transport parameters (the receive limits we announced).
+    let localParameters: QUICTransportParameters
+    var streams: [UInt64: Stream] = [:]
+    /// Stream bytes sent in all (against the peer's initial_max_data).
+    private var dataSent: UInt64 = 0
+    /// Stream data received this flush, to report.
+    private var arrived: [Action] = []
 
     /// A client connection to `serverName`; returns it with its first flight.
     public static func client(
@@ -59,7 +80,8 @@ public struct QUICConnection {
         parameters.initialSourceConnectionID = source
         let tls = try QUICTLS(client: true, serverName: serverName, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
-            role: .client, local: source, remote: destination, original: destination, tls: tls, addressValidated: true)
+            role: .client, local: source, remote: destination, original: destination, tls: tls, addressValidated: true,
+            parameters: parameters)
         var actions: [Action] = []
         do {
             try connection.apply(tls.start())
@@ -82,13 +104,17 @@ public struct QUICConnection {
         let tls = try QUICTLS(client: false, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
             role: .server, local: source, remote: header.sourceConnectionID, original: header.destinationConnectionID, tls: tls,
-            addressValidated: false)
+            addressValidated: false, parameters: parameters)
         let actions = connection.receive(datagram)
         return (connection, actions)
     }
 
-    private init(role: Role, local: [UInt8], remote: [UInt8], original: [UInt8], tls: QUICTLS, addressValidated: Bool) {
+    private init(
+        role: Role, local: [UInt8], remote: [UInt8], original: [UInt8], tls: QUICTLS, addressValidated: Bool,
+        parameters: QUICTransportParameters
+    ) {
         self.role = role
+        self.localParameters = parameters
         self.localConnectionID = local
         self.remoteConnectionID = remote
         self.originalDestinationConnectionID = original
@@ -159,12 +185,46 @@ public struct QUICConnection {
                 guard role == .client else { throw QUICTransportError(.protocolViolation, "a client sent HANDSHAKE_DONE") }
                 state = .established(confirmed: true)
                 discard(1)
+            case .stream(let frame):
+                try receiveStream(frame)
             case .connectionClose(let code, let frameType, let reason, _):
                 state = .closed(QUICTransportError(QUICTransportErrorCode(rawValue: code), frameType: frameType, reason))
             default:
                 break
             }
         }
+    }
+
+    /// Takes in STREAM data: a stream the peer opens is created with our announced limit; a
+    /// stream id the peer may not use is STREAM_STATE_ERROR.
+    private mutating func receiveStream(_ frame: QUICStreamFrame) throws {
+        let peerInitiated = (frame.streamID & 0x01 == 0) == (role == .server)
+        let bidirectional = frame.streamID & 0x02 == 0
+        if streams[frame.streamID] == nil {
+            guard peerInitiated else { throw QUICTransportError(.streamStateError, frameType: 0x08, "data on a stream we did not open") }
+            guard frame.streamID >> 2 < (bidirectional ? localParameters.initialMaxStreamsBidi : localParameters.initialMaxStreamsUni) else {
+                throw QUICTransportError(.streamLimitError, frameType: 0x08, "stream \(frame.streamID) is over the stream limit")
+            }
+            let limit = bidirectional ? localParameters.initialMaxStreamDataBidiRemote : localParameters.initialMaxStreamDataUni
+            let peerLimit = bidirectional ? peerTransportParameters?.initialMaxStreamDataBidiLocal ?? 0 : 0
+            streams[frame.streamID] = Stream(incoming: QUICReassemblyBuffer(limit: limit), sendLimit: peerLimit)
+        }
+        try streams[frame.streamID]!.incoming.insert(frame.data, at: frame.offset, fin: frame.fin)
+        let bytes = streams[frame.streamID]!.incoming.read()
+        let complete = streams[frame.streamID]!.incoming.isComplete && !streams[frame.streamID]!.finDelivered
+        if complete { streams[frame.streamID]!.finDelivered = true }
+        if bytes.readableBytes > 0 || complete {
+            arrived.append(.streamData(id: frame.streamID, bytes: Array(bytes.readableBytesView), fin: complete))
+        }
+    }
+
+    /// Queues `bytes` (and the end of the stream when `fin`) on stream `id`; returns the
+    /// datagrams that can go now.
+    public mutating func send(_ bytes: [UInt8], on id: UInt64, fin: Bool) -> [Action] {
+        guard streams[id] != nil else { return [] }
+        streams[id]!.outgoing += bytes
+        if fin { streams[id]!.finToSend = true }
+        return flush()
     }
 
     /// Carries out what TLS asks: keys for a level, bytes to send, completion.
@@ -222,6 +282,8 @@ public struct QUICConnection {
         }
         if role == .server, reportedComplete, !handshakeDoneToSend, !spaces[1].discarded { discard(1) }
         if completedNow { actions.append(.handshakeComplete(applicationProtocol: tls.applicationProtocol)) }
+        actions += arrived
+        arrived = []
         return actions
     }
 
@@ -244,6 +306,27 @@ public struct QUICConnection {
             spaces[index].cryptoOut.removeFirst(count)
             frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
             spaces[index].cryptoOutOffset += UInt64(count)
+        }
+        if index == 2, case .established = state {
+            var written = ByteBuffer()
+            for frame in frames { frame.encode(into: &written) }
+            var left = budget - written.readableBytes
+            for id in streams.keys.sorted() where left > 32 {
+                var stream = streams[id]!
+                let peerData = peerTransportParameters?.initialMaxData ?? 0
+                let allowed = min(UInt64(left - 24), stream.sendLimit - stream.outgoingOffset, peerData - dataSent)
+                let count = min(stream.outgoing.count, Int(allowed))
+                let fin = stream.finToSend && !stream.finSent && count == stream.outgoing.count
+                guard count > 0 || fin else { continue }
+                let chunk = Array(stream.outgoing.prefix(count))
+                stream.outgoing.removeFirst(count)
+                frames.append(.stream(QUICStreamFrame(streamID: id, offset: stream.outgoingOffset, data: ByteBuffer(bytes: chunk), fin: fin)))
+                stream.outgoingOffset += UInt64(count)
+                dataSent += UInt64(count)
+                if fin { stream.finSent = true }
+                streams[id] = stream
+                left -= count + 24
+            }
         }
         guard !frames.isEmpty else { return nil }
         var payload = ByteBuffer()

@@ -3,7 +3,8 @@ import NIOPosix
 
 /// A QUIC server endpoint on a UDP socket: datagrams are routed to connections by Destination
 /// Connection ID; a client Initial of at least 1200 bytes for an unknown ID opens a connection.
-/// Everything runs on the socket's event loop.
+/// It answers `hq-interop` requests (HTTP/0.9 over QUIC: `GET /path\r\n` on a bidirectional
+/// stream, the body as the answer) with `respond`. Everything runs on the socket's event loop.
 public final class QUICServerEndpoint: Sendable {
     private let channel: any Channel
 
@@ -15,13 +16,15 @@ public final class QUICServerEndpoint: Sendable {
     /// Binds `host:port` (port 0: any free port) and serves connections with `configuration`.
     public static func bind(
         host: String, port: Int, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        respond: @escaping @Sendable (_ path: String) -> [UInt8]? = { _ in nil }
     ) async throws -> QUICServerEndpoint {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Handler(configuration: configuration, parameters: parameters))
+                    try channel.pipeline.syncOperations.addHandler(
+                        Handler(configuration: configuration, parameters: parameters, respond: respond))
                 }
             }
             .bind(host: host, port: port).get()
@@ -43,14 +46,38 @@ public final class QUICServerEndpoint: Sendable {
 
         private let configuration: QUICTLSConfiguration
         private let parameters: QUICTransportParameters
+        private let respond: @Sendable (String) -> [UInt8]?
         private var connections: [[UInt8]: Entry] = [:]
+        /// Request bytes received so far, by connection and stream.
+        private var requests: [[UInt8]: [UInt64: [UInt8]]] = [:]
         /// The client's original Destination Connection ID → the connection's own ID (for the
         /// client's repeated Initials before it learns ours).
         private var aliases: [[UInt8]: [UInt8]] = [:]
 
-        init(configuration: QUICTLSConfiguration, parameters: QUICTransportParameters) {
+        init(configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, respond: @escaping @Sendable (String) -> [UInt8]?) {
             self.configuration = configuration
             self.parameters = parameters
+            self.respond = respond
+        }
+
+        /// Answers the hq-interop requests completed by `actions`; returns the datagrams that
+        /// carry the answers.
+        private func answer(_ actions: [QUICConnection.Action], on id: [UInt8]) -> [QUICConnection.Action] {
+            var more: [QUICConnection.Action] = []
+            for case .streamData(let stream, let bytes, let fin) in actions {
+                requests[id, default: [:]][stream, default: []] += bytes
+                guard fin, let request = requests[id]?[stream] else { continue }
+                requests[id]?[stream] = nil
+                let words = String(decoding: request, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+                let path = words.count >= 2 && words[0] == "GET" ? String(words[1]) : ""
+                let body = respond(path) ?? []
+                if let entry = connections[id] {
+                    var connection = entry.connection
+                    more += connection.send(body, on: stream, fin: true)
+                    connections[id]?.connection = connection
+                }
+            }
+            return more
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -73,7 +100,9 @@ public final class QUICServerEndpoint: Sendable {
                 aliases[header.destinationConnectionID] = connection.localConnectionID
                 actions = first
             }
-            let peer = connections[id]?.peer ?? envelope.remoteAddress
+            let local = connections[id]?.connection.localConnectionID ?? aliases[id] ?? id
+            actions += answer(actions, on: local)
+            let peer = connections[local]?.peer ?? envelope.remoteAddress
             for case .send(let bytes) in actions {
                 context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: bytes))), promise: nil)
             }

@@ -1,9 +1,12 @@
 """aioquic's client completing a QUIC handshake with our server.
 
-Usage: quic_client.py HOST PORT CIPHER   (CIPHER: aes128 | aes256 | chacha20)
-Prints one JSON object: the negotiated ALPN and TLS cipher suite; exits non-zero on failure.
+Usage: quic_client.py HOST PORT CIPHER [PATH...]   (CIPHER: aes128 | aes256 | chacha20)
+Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
+once). Prints one JSON object: the negotiated ALPN and TLS cipher suite, and each path's length
+and SHA-256; exits non-zero on failure.
 """
 import asyncio
+import hashlib
 import json
 import ssl
 import sys
@@ -19,13 +22,24 @@ SUITES = {
 }
 
 
-async def main(host: str, port: int, cipher: str) -> None:
+async def fetch(client, path: str) -> dict:
+    reader, writer = await client.create_stream()
+    writer.write(f"GET {path}\r\n".encode())
+    writer.write_eof()
+    body = await reader.read()
+    return {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+
+
+async def main(host: str, port: int, cipher: str, paths: list[str]) -> None:
     configuration = QuicConfiguration(is_client=True, alpn_protocols=["hq-interop"], verify_mode=ssl.CERT_NONE)
     configuration.cipher_suites = [SUITES[cipher]]
     async with connect(host, port, configuration=configuration, wait_connected=True) as client:
         await asyncio.wait_for(client.ping(), 5)
+        fetched = await asyncio.gather(*(fetch(client, path) for path in paths))
         tls = client._quic.tls
-        print(json.dumps({"alpn": tls.alpn_negotiated, "cipher": tls.key_schedule.cipher_suite.name}))
+        print(json.dumps({
+            "alpn": tls.alpn_negotiated, "cipher": tls.key_schedule.cipher_suite.name, "fetched": dict(zip(paths, fetched)),
+        }))
 
 
-asyncio.run(asyncio.wait_for(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]), 10))
+asyncio.run(asyncio.wait_for(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]), 20))
