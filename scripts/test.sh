@@ -17,6 +17,7 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 command -v node >/dev/null || need_apt+=(nodejs)  # WebSocket peers in Node
 [ -f /usr/share/nodejs/ws/package.json ] || need_apt+=(node-ws)  # require('ws') with NODE_PATH below
+command -v gtlsclient >/dev/null || need_apt+=(ngtcp2-client)  # ngtcp2's QUIC client (GnuTLS)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi

@@ -62,6 +62,8 @@ public struct QUICConnection {
     private var addressValidated: Bool
     private var handshakeDoneToSend = false
     public private(set) var peerTransportParameters: QUICTransportParameters?
+    /// The negotiated application protocol (ALPN), once the handshake is complete.
+    public var applicationProtocol: String? { tls.isComplete ? tls.applicationProtocol : nil }
     /// Our own transport parameters (the receive limits we announced).
     let localParameters: QUICTransportParameters
     var streams: [UInt64: Stream] = [:]
@@ -293,21 +295,25 @@ public struct QUICConnection {
     private mutating func buildPacket(_ index: Int, room: Int, minimumSize: Int) -> [UInt8]? {
         guard let writer = spaces[index].write else { return nil }
         var frames: [QUICFrame] = []
+        let closing = pendingClose != nil
         if spaces[index].acks.ackPending, let ack = spaces[index].acks.ackFrame(delay: 0) { frames.append(.ack(ack)) }
-        if index == 2, handshakeDoneToSend {
+        if let close = pendingClose {
+            frames = [close]
+            pendingClose = nil
+        } else if index == 2, handshakeDoneToSend {
             frames.append(.handshakeDone)
             handshakeDoneToSend = false
         }
         // Header (≤ 1 + 4 + 1 + 20 + 1 + 20 + 1 + 2 + 4) and tag (16) leave the rest for frames.
         let budget = room - 70 - 16
-        if !spaces[index].cryptoOut.isEmpty, budget > 20 {
+        if !closing, !spaces[index].cryptoOut.isEmpty, budget > 20 {
             let count = min(spaces[index].cryptoOut.count, budget - 12)
             let chunk = Array(spaces[index].cryptoOut.prefix(count))
             spaces[index].cryptoOut.removeFirst(count)
             frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
             spaces[index].cryptoOutOffset += UInt64(count)
         }
-        if index == 2, case .established = state {
+        if !closing, index == 2, case .established = state {
             var written = ByteBuffer()
             for frame in frames { frame.encode(into: &written) }
             var left = budget - written.readableBytes
@@ -370,7 +376,38 @@ public struct QUICConnection {
             case QUICTLSError.handshakeFailed(let alert?, let reason): QUICTransportError(.cryptoError(alert: alert), reason)
             default: QUICTransportError(.internalError, "\(error)")
             }
-        state = .closed(failure)
-        return [.closed(failure)]
+        return closeNow(.connectionClose(errorCode: failure.code.rawValue, frameType: failure.frameType ?? 0, reason: failure.reason, application: false), failure)
     }
+
+    /// Closes the connection from the application's side (RFC 9000 §10.2): a CONNECTION_CLOSE
+    /// of type 0x1d with `code` is sent, and the connection is closed.
+    public mutating func close(applicationError code: UInt64, reason: String) -> [Action] {
+        closeNow(
+            .connectionClose(errorCode: code, frameType: nil, reason: reason, application: true),
+            QUICTransportError(QUICTransportErrorCode(rawValue: code), reason))
+    }
+
+    /// Sends `frame` (a CONNECTION_CLOSE) in the highest space we have keys for — before the
+    /// handshake completes, an application close goes as a transport APPLICATION_ERROR (§10.2.3).
+    private mutating func closeNow(_ frame: QUICFrame, _ failure: QUICTransportError) -> [Action] {
+        guard case .closed = state else {
+            var actions: [Action] = []
+            if let index = (0..<3).reversed().first(where: { spaces[$0].write != nil && !spaces[$0].discarded }) {
+                var close = frame
+                if index < 2, case .connectionClose(_, _, let reason, true) = frame {
+                    close = .connectionClose(errorCode: QUICTransportErrorCode.applicationError.rawValue, frameType: 0, reason: reason, application: false)
+                }
+                pendingClose = close
+                if let packet = buildPacket(index, room: 1200, minimumSize: role == .client && index == 0 ? 1200 : 0) {
+                    actions.append(.send(packet))
+                }
+            }
+            state = .closed(failure)
+            return actions + [.closed(failure)]
+        }
+        return []
+    }
+
+    /// A CONNECTION_CLOSE to put in the next packet built.
+    private var pendingClose: QUICFrame?
 }

@@ -64,6 +64,7 @@ public final class QUICServerEndpoint: Sendable {
         /// carry the answers.
         private func answer(_ actions: [QUICConnection.Action], on id: [UInt8]) -> [QUICConnection.Action] {
             var more: [QUICConnection.Action] = []
+            guard connections[id]?.connection.applicationProtocol == "hq-interop" else { return [] }
             for case .streamData(let stream, let bytes, let fin) in actions {
                 requests[id, default: [:]][stream, default: []] += bytes
                 guard fin, let request = requests[id]?[stream] else { continue }
@@ -102,6 +103,11 @@ public final class QUICServerEndpoint: Sendable {
             }
             let local = connections[id]?.connection.localConnectionID ?? aliases[id] ?? id
             actions += answer(actions, on: local)
+            // HTTP/3 is not served yet: an h3 client gets a clean close (H3_NO_ERROR) after the handshake.
+            if actions.contains(.handshakeComplete(applicationProtocol: "h3")), var entry = connections[local] {
+                actions += entry.connection.close(applicationError: 0x100, reason: "HTTP/3 is not served yet")
+                connections[local] = entry
+            }
             let peer = connections[local]?.peer ?? envelope.remoteAddress
             for case .send(let bytes) in actions {
                 context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: bytes))), promise: nil)

@@ -5,8 +5,8 @@ import Testing
 
 @testable import QUIC
 
-/// aioquic (PyPI) against our endpoint over real UDP on 127.0.0.1.
-@Suite("QUIC interop with aioquic")
+/// aioquic (PyPI) and ngtcp2's gtlsclient (Debian ngtcp2-client) against our endpoint over real UDP on 127.0.0.1.
+@Suite("QUIC interop with independent stacks (aioquic, ngtcp2)")
 struct QUICInteropTests {
     @Test("aioquic's client completes a handshake with each cipher suite and fetches files of every size over hq-interop streams", arguments: ["aes128", "aes256", "chacha20"])
     func aioquicClient(cipher: String) async throws {
@@ -41,5 +41,32 @@ struct QUICInteropTests {
             let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
             #expect(fetched?[path]?["sha256"] as? String == digest, "\(path)")
         }
+    }
+
+    @Test("ngtcp2's gtlsclient (GnuTLS) completes a handshake with ALPN h3 and sees a clean close")
+    func gtlsclient() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        parameters.initialMaxData = 1 << 20
+        parameters.initialMaxStreamsBidi = 100
+        parameters.initialMaxStreamsUni = 3
+        parameters.initialMaxStreamDataBidiRemote = 1 << 16
+        parameters.initialMaxStreamDataUni = 1 << 16
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["h3", "hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters)
+        let port = try #require(endpoint.localAddress?.port)
+        let output = try await Peers.run(
+            "/usr/bin/gtlsclient",
+            ["--exit-on-all-streams-close", "--no-quic-dump", "--no-http-dump", "127.0.0.1", String(port), "https://127.0.0.1:\(port)/"],
+            timeout: 20)
+        try await endpoint.close()
+        let log = output.stdout + output.stderr
+        #expect(log.contains("QUIC handshake has completed"), "\(log)")
+        #expect(log.contains("Negotiated ALPN is h3"), "\(log)")
+        #expect(log.contains("1RTT CONNECTION_CLOSE(0x1d) error_code=(unknown)(0x100)"), "\(log.suffix(2000))")
+        #expect(log.contains("reason=[HTTP/3 is not served yet]"))
     }
 }
