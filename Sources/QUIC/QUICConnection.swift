@@ -220,6 +220,21 @@ public struct QUICConnection {
         }
     }
 
+    /// Opens the next bidirectional stream of ours, once established; nil when the peer's stream
+    /// limit is reached.
+    public mutating func openBidirectionalStream() -> UInt64? {
+        guard case .established = state, let peer = peerTransportParameters, nextBidirectionalStream < peer.initialMaxStreamsBidi else {
+            return nil
+        }
+        let id = nextBidirectionalStream << 2 | (role == .client ? 0 : 1)
+        nextBidirectionalStream += 1
+        streams[id] = Stream(
+            incoming: QUICReassemblyBuffer(limit: localParameters.initialMaxStreamDataBidiLocal), sendLimit: peer.initialMaxStreamDataBidiRemote)
+        return id
+    }
+
+    private var nextBidirectionalStream: UInt64 = 0
+
     /// Queues `bytes` (and the end of the stream when `fin`) on stream `id`; returns the
     /// datagrams that can go now.
     public mutating func send(_ bytes: [UInt8], on id: UInt64, fin: Bool) -> [Action] {

@@ -69,4 +69,34 @@ struct QUICInteropTests {
         #expect(log.contains("1RTT CONNECTION_CLOSE(0x1d) error_code=(unknown)(0x100)"), "\(log.suffix(2000))")
         #expect(log.contains("reason=[HTTP/3 is not served yet]"))
     }
+
+    @Test("Our client fetches files from aioquic's server (hq-interop), a 300 KB one included")
+    func ourClient() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quic-peer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (certificatePath, keyPath, ready) = (directory.appendingPathComponent("cert.pem"), directory.appendingPathComponent("key.pem"), directory.appendingPathComponent("port"))
+        try certificate.write(to: certificatePath, atomically: true, encoding: .utf8)
+        try key.write(to: keyPath, atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: Peers.python)
+        server.arguments = [Peers.interopScript("quic_server.py", suite: "QUICTests"), certificatePath.path, keyPath.path, ready.path]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { kill(server.processIdentifier, SIGKILL) }
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            port = (try? String(contentsOf: ready, encoding: .utf8)).flatMap { Int($0) }
+        }
+        let client = try await QUICClient.connect(
+            host: "127.0.0.1", port: try #require(port), serverName: "localhost",
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate))
+        let small = try await client.get("/small")
+        #expect(small == Array("hello".utf8))
+        let large = try await client.get("/large")
+        #expect(large == (0..<300_000).map { UInt8(($0 * 7) % 253) })
+        try await client.close()
+    }
 }
