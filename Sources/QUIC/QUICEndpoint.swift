@@ -91,6 +91,16 @@ public final class QUICServerEndpoint: Sendable {
                 actions = entry.connection.receive(datagram)
                 entry.peer = envelope.remoteAddress
                 connections[id] = entry
+            } else if header.isUnsupportedVersion {
+                // Another version: offer ours (RFC 9000 §6), only to a datagram of full size.
+                guard datagram.count >= 1200 else { return }
+                var answer: [UInt8] = [0x80 | UInt8.random(in: 0...0x7F), 0, 0, 0, 0]
+                answer += [UInt8(header.sourceConnectionID.count)] + header.sourceConnectionID
+                answer += [UInt8(header.destinationConnectionID.count)] + header.destinationConnectionID
+                answer += [0, 0, 0, 1, 0x1A, 0x2A, 0x3A, 0x4A]  // version 1, and a reserved one (greasing)
+                context.writeAndFlush(
+                    wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: answer))), promise: nil)
+                return
             } else {
                 // Only a client Initial of full size opens a connection (RFC 9000 §14.1).
                 guard header.type == .initial, !header.isUnsupportedVersion, datagram.count >= 1200,

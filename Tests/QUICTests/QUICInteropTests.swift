@@ -99,4 +99,24 @@ struct QUICInteropTests {
         #expect(large == (0..<300_000).map { UInt8(($0 * 7) % 253) })
         try await client.close()
     }
+
+    @Test("A client starting with QUIC version 2 gets Version Negotiation and completes with version 1")
+    func versionNegotiation() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters)
+        let port = try #require(endpoint.localAddress?.port)
+        let output = try await Peers.run(
+            "/usr/bin/env", ["QUIC_VERSION2_FIRST=1", Peers.python, Peers.interopScript("quic_client.py", suite: "QUICTests"), "127.0.0.1", String(port), "aes128"],
+            timeout: 30)
+        try await endpoint.close()
+        try #require(output.status == 0, "\(output.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect(seen?["version"] as? Int == 1)
+        #expect(seen?["alpn"] as? String == "hq-interop")
+    }
 }

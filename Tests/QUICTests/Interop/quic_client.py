@@ -1,18 +1,21 @@
 """aioquic's client completing a QUIC handshake with our server.
 
 Usage: quic_client.py HOST PORT CIPHER [PATH...]   (CIPHER: aes128 | aes256 | chacha20)
-Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
+With QUIC_VERSION2_FIRST=1 the client starts with QUIC version 2, which our server answers with
+Version Negotiation. Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
 once). Prints one JSON object: the negotiated ALPN and TLS cipher suite, and each path's length
 and SHA-256; exits non-zero on failure.
 """
 import asyncio
 import hashlib
 import json
+import os
 import ssl
 import sys
 
 from aioquic.asyncio import connect
 from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.packet import QuicProtocolVersion
 from aioquic.tls import CipherSuite
 
 SUITES = {
@@ -33,12 +36,15 @@ async def fetch(client, path: str) -> dict:
 async def main(host: str, port: int, cipher: str, paths: list[str]) -> None:
     configuration = QuicConfiguration(is_client=True, alpn_protocols=["hq-interop"], verify_mode=ssl.CERT_NONE)
     configuration.cipher_suites = [SUITES[cipher]]
+    if os.environ.get("QUIC_VERSION2_FIRST") == "1":
+        configuration.original_version = QuicProtocolVersion.VERSION_2
     async with connect(host, port, configuration=configuration, wait_connected=True) as client:
         await asyncio.wait_for(client.ping(), 5)
         fetched = await asyncio.gather(*(fetch(client, path) for path in paths))
         tls = client._quic.tls
         print(json.dumps({
             "alpn": tls.alpn_negotiated, "cipher": tls.key_schedule.cipher_suite.name, "fetched": dict(zip(paths, fetched)),
+            "version": client._quic._version,
         }))
 
 
