@@ -45,6 +45,10 @@ public struct QUICConnection {
         var cryptoOut: [UInt8] = []
         var cryptoOutOffset: UInt64 = 0
         var discarded = false
+        /// 1-RTT only: the read keys of the next key phase, and how many updates each side made.
+        var nextRead: QUICPacketProtector?
+        var readGeneration = 0
+        var writeGeneration = 0
     }
 
     public let role: Role
@@ -157,8 +161,26 @@ public struct QUICConnection {
         }
         guard let reader = spaces[index].read, !spaces[index].discarded else { return }
         // A packet that does not decrypt is dropped (RFC 9001 §5.5), not a connection error.
-        guard let opened = try? reader.open(bytes, packetNumberOffset: header.packetNumberOffset, largestPacketNumber: spaces[index].acks.largest)
-        else { return }
+        let largest = spaces[index].acks.largest
+        let opened: (header: [UInt8], packetNumber: UInt64, payload: [UInt8])
+        if let current = try? reader.open(bytes, packetNumberOffset: header.packetNumberOffset, largestPacketNumber: largest) {
+            opened = current
+        } else if index == 2, let next = spaces[2].nextRead,
+            let updated = try? next.open(bytes, packetNumberOffset: header.packetNumberOffset, largestPacketNumber: largest)
+        {
+            // The peer moved to the next key phase (RFC 9001 §6): so do our read keys, and our
+            // write keys too unless we started the update.
+            opened = updated
+            spaces[2].read = next
+            spaces[2].nextRead = QUICPacketProtector(keys: next.keys.nextGeneration())
+            spaces[2].readGeneration += 1
+            if spaces[2].writeGeneration < spaces[2].readGeneration, let writer = spaces[2].write {
+                spaces[2].write = QUICPacketProtector(keys: writer.keys.nextGeneration())
+                spaces[2].writeGeneration += 1
+            }
+        } else {
+            return
+        }
         if role == .client, index == 0, remoteConnectionID == originalDestinationConnectionID {
             remoteConnectionID = header.sourceConnectionID  // the server's chosen ID (RFC 9000 §7.2)
         }
@@ -220,6 +242,17 @@ public struct QUICConnection {
         }
     }
 
+    /// Starts a key update (RFC 9001 §6): packets from now on go under the next key phase. Only
+    /// once confirmed and when the previous update has been answered; false otherwise.
+    public mutating func updateKeys() -> Bool {
+        guard state == .established(confirmed: true), spaces[2].writeGeneration == spaces[2].readGeneration,
+            let writer = spaces[2].write
+        else { return false }
+        spaces[2].write = QUICPacketProtector(keys: writer.keys.nextGeneration())
+        spaces[2].writeGeneration += 1
+        return true
+    }
+
     /// Opens the next bidirectional stream of ours, once established; nil when the peer's stream
     /// limit is reached.
     public mutating func openBidirectionalStream() -> UInt64? {
@@ -251,8 +284,13 @@ public struct QUICConnection {
             case .secret(let level, let write, let suite, let secret):
                 guard level != .earlyData else { continue }
                 let index = level == .handshake ? 1 : 2
-                let protector = QUICPacketProtector(keys: QUICPacketKeys(secret: secret, suite: suite))
-                if write { spaces[index].write = protector } else { spaces[index].read = protector }
+                let keys = QUICPacketKeys(secret: secret, suite: suite)
+                if write {
+                    spaces[index].write = QUICPacketProtector(keys: keys)
+                } else {
+                    spaces[index].read = QUICPacketProtector(keys: keys)
+                    if index == 2 { spaces[2].nextRead = QUICPacketProtector(keys: keys.nextGeneration()) }
+                }
             case .handshakeData(let level, let bytes):
                 spaces[level == .initial ? 0 : level == .handshake ? 1 : 2].cryptoOut += bytes
             case .complete:
@@ -363,7 +401,7 @@ public struct QUICConnection {
         var header: [UInt8]
         let packetNumberBytes: [UInt8] = [UInt8(packetNumber >> 24 & 0xFF), UInt8(packetNumber >> 16 & 0xFF), UInt8(packetNumber >> 8 & 0xFF), UInt8(packetNumber & 0xFF)]
         if index == 2 {
-            header = [0x43] + remoteConnectionID
+            header = [spaces[2].writeGeneration % 2 == 1 ? 0x47 : 0x43] + remoteConnectionID
         } else {
             header = [index == 0 ? 0xC3 : 0xE3, 0, 0, 0, 1, UInt8(remoteConnectionID.count)] + remoteConnectionID
             header += [UInt8(localConnectionID.count)] + localConnectionID

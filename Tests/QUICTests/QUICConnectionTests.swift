@@ -67,4 +67,52 @@ struct QUICConnectionTests {
         }
         #expect((0x100...0x1FF).contains(error.code.rawValue))
     }
+
+    @Test("A key update started by the client is followed by the server; data flows under the new keys both ways")
+    func keyUpdate() throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.initialMaxData = 1 << 20
+        parameters.initialMaxStreamsBidi = 10
+        parameters.initialMaxStreamDataBidiRemote = 1 << 16
+        parameters.initialMaxStreamDataBidiLocal = 1 << 16
+        var (client, toServer) = try QUICConnection.client(
+            serverName: "localhost", configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate),
+            parameters: parameters)
+        guard case .send(let first) = toServer[0] else { throw QUICPacketError(reason: "no first flight") }
+        var (server, toClient) = try QUICConnection.server(
+            accepting: first, header: try QUICPacketParser.header(of: first[...], shortHeaderConnectionIDLength: 8),
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters)
+        for case .send(let datagram) in toServer.dropFirst() { toClient += server.receive(datagram) }
+        var received: [QUICConnection.Action] = []
+        func exchange() {
+            for _ in 0..<10 {
+                toServer = []
+                for case .send(let datagram) in toClient { toServer += client.receive(datagram) }
+                toClient = []
+                for case .send(let datagram) in toServer { toClient += server.receive(datagram) }
+                received += toServer.filter { if case .streamData = $0 { true } else { false } }
+                received += toClient.filter { if case .streamData = $0 { true } else { false } }
+                if toServer.isEmpty && toClient.isEmpty { break }
+            }
+        }
+        exchange()
+        #expect(client.state == .established(confirmed: true))
+        let started = client.updateKeys()
+        let again = client.updateKeys()  // not again before the peer answers
+        #expect(started && !again)
+        let opened = client.openBidirectionalStream()
+        let stream = try #require(opened)
+        toServer = client.send(Array("GET /x\r\n".utf8), on: stream, fin: true)
+        toClient = []
+        for case .send(let datagram) in toServer { toClient += server.receive(datagram) }
+        received += toClient.filter { if case .streamData = $0 { true } else { false } }
+        toClient += server.send(Array("answer".utf8), on: stream, fin: true)
+        exchange()
+        #expect(server.spaces[2].readGeneration == 1 && server.spaces[2].writeGeneration == 1)
+        #expect(client.spaces[2].readGeneration == 1 && client.spaces[2].writeGeneration == 1)
+        #expect(received.contains(.streamData(id: stream, bytes: Array("GET /x\r\n".utf8), fin: true)))
+        #expect(received.contains(.streamData(id: stream, bytes: Array("answer".utf8), fin: true)))
+    }
 }

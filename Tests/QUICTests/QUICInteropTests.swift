@@ -119,4 +119,29 @@ struct QUICInteropTests {
         #expect(seen?["version"] as? Int == 1)
         #expect(seen?["alpn"] as? String == "hq-interop")
     }
+
+    @Test("aioquic updates its keys mid-connection; our server follows and the fetch succeeds under the new keys")
+    func keyUpdateFromPeer() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        parameters.initialMaxData = 1 << 20
+        parameters.initialMaxStreamsBidi = 10
+        parameters.initialMaxStreamDataBidiRemote = 1 << 16
+        let body = (0..<20_000).map { UInt8($0 % 241) }
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters, respond: { $0 == "/file" ? body : nil })
+        let port = try #require(endpoint.localAddress?.port)
+        let output = try await Peers.run(
+            "/usr/bin/env",
+            ["QUIC_KEY_UPDATE=1", Peers.python, Peers.interopScript("quic_client.py", suite: "QUICTests"), "127.0.0.1", String(port), "chacha20", "/file"],
+            timeout: 30)
+        try await endpoint.close()
+        try #require(output.status == 0, "\(output.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect(seen?["key_phase"] as? Int == 1)
+        #expect((seen?["fetched"] as? [String: [String: Any]])?["/file"]?["length"] as? Int == body.count)
+    }
 }

@@ -2,7 +2,7 @@
 
 Usage: quic_client.py HOST PORT CIPHER [PATH...]   (CIPHER: aes128 | aes256 | chacha20)
 With QUIC_VERSION2_FIRST=1 the client starts with QUIC version 2, which our server answers with
-Version Negotiation. Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
+Version Negotiation; with QUIC_KEY_UPDATE=1 it updates its keys before fetching. Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
 once). Prints one JSON object: the negotiated ALPN and TLS cipher suite, and each path's length
 and SHA-256; exits non-zero on failure.
 """
@@ -16,7 +16,7 @@ import sys
 from aioquic.asyncio import connect
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.packet import QuicProtocolVersion
-from aioquic.tls import CipherSuite
+from aioquic.tls import CipherSuite, Epoch
 
 SUITES = {
     "aes128": CipherSuite.AES_128_GCM_SHA256,
@@ -40,11 +40,15 @@ async def main(host: str, port: int, cipher: str, paths: list[str]) -> None:
         configuration.original_version = QuicProtocolVersion.VERSION_2
     async with connect(host, port, configuration=configuration, wait_connected=True) as client:
         await asyncio.wait_for(client.ping(), 5)
+        if os.environ.get("QUIC_KEY_UPDATE") == "1":
+            client._quic.request_key_update()
+            await asyncio.wait_for(client.ping(), 5)
         fetched = await asyncio.gather(*(fetch(client, path) for path in paths))
         tls = client._quic.tls
         print(json.dumps({
             "alpn": tls.alpn_negotiated, "cipher": tls.key_schedule.cipher_suite.name, "fetched": dict(zip(paths, fetched)),
             "version": client._quic._version,
+            "key_phase": client._quic._cryptos[Epoch.ONE_RTT].key_phase,
         }))
 
 
