@@ -86,8 +86,8 @@ public struct QUICConnection {
         parameters.initialSourceConnectionID = source
         let tls = try QUICTLS(client: true, serverName: serverName, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
-            role: .client, local: source, remote: destination, original: destination, tls: tls, addressValidated: true,
-            parameters: parameters)
+            role: .client, local: source, remote: destination, original: destination, initialKeysFrom: destination, tls: tls,
+            addressValidated: true, parameters: parameters)
         var actions: [Action] = []
         do {
             try connection.apply(tls.start())
@@ -99,25 +99,29 @@ public struct QUICConnection {
     }
 
     /// A server connection for the client Initial that opens it (`header` read from `datagram`).
+    /// `retriedFrom` is the client's first Destination Connection ID when this Initial follows
+    /// our Retry (its token checked by the endpoint): the address is then validated, and the
+    /// Retry's connection ID stays ours.
     public static func server(
         accepting datagram: [UInt8], header: QUICPacketHeader, configuration: QUICTLSConfiguration,
-        parameters: QUICTransportParameters = QUICTransportParameters()
+        parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil
     ) throws -> (QUICConnection, [Action]) {
-        let source = Self.randomConnectionID()
+        let source = retriedFrom == nil ? Self.randomConnectionID() : header.destinationConnectionID
         var parameters = parameters
         parameters.initialSourceConnectionID = source
-        parameters.originalDestinationConnectionID = header.destinationConnectionID
+        parameters.originalDestinationConnectionID = retriedFrom ?? header.destinationConnectionID
+        if retriedFrom != nil { parameters.retrySourceConnectionID = header.destinationConnectionID }
         let tls = try QUICTLS(client: false, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
-            role: .server, local: source, remote: header.sourceConnectionID, original: header.destinationConnectionID, tls: tls,
-            addressValidated: false, parameters: parameters)
+            role: .server, local: source, remote: header.sourceConnectionID, original: retriedFrom ?? header.destinationConnectionID,
+            initialKeysFrom: header.destinationConnectionID, tls: tls, addressValidated: retriedFrom != nil, parameters: parameters)
         let actions = connection.receive(datagram)
         return (connection, actions)
     }
 
     private init(
-        role: Role, local: [UInt8], remote: [UInt8], original: [UInt8], tls: QUICTLS, addressValidated: Bool,
-        parameters: QUICTransportParameters
+        role: Role, local: [UInt8], remote: [UInt8], original: [UInt8], initialKeysFrom: [UInt8], tls: QUICTLS,
+        addressValidated: Bool, parameters: QUICTransportParameters
     ) {
         self.role = role
         self.localParameters = parameters
@@ -126,9 +130,54 @@ public struct QUICConnection {
         self.originalDestinationConnectionID = original
         self.tls = tls
         self.addressValidated = addressValidated
-        let (client, server) = QUICPacketKeys.initial(destinationConnectionID: original)
+        self.firstRemoteConnectionID = remote
+        installInitialKeys(from: initialKeysFrom)
+    }
+
+    private mutating func installInitialKeys(from connectionID: [UInt8]) {
+        let (client, server) = QUICPacketKeys.initial(destinationConnectionID: connectionID)
         spaces[0].write = QUICPacketProtector(keys: role == .client ? client : server)
         spaces[0].read = QUICPacketProtector(keys: role == .client ? server : client)
+    }
+
+    /// The Source Connection ID the peer first used (its initial_source_connection_id must match).
+    private var firstRemoteConnectionID: [UInt8]
+    /// A client's Retry state: the token to send, and the Retry's Source Connection ID.
+    private var retryToken: [UInt8] = []
+    private var retrySourceConnectionID: [UInt8]?
+    /// A client's Initial CRYPTO bytes sent so far (sent again after a Retry).
+    private var initialCryptoSent: [UInt8] = []
+
+    /// A client takes in a Retry (RFC 9000 §17.2.5): one, before any Initial from the server,
+    /// with a valid integrity tag; the handshake starts again towards the Retry's connection ID,
+    /// with its token.
+    private mutating func receiveRetry(_ header: QUICPacketHeader, _ bytes: [UInt8]) {
+        guard role == .client, retrySourceConnectionID == nil, spaces[0].acks.largest == nil, !header.token.isEmpty,
+            QUICRetryIntegrity.verify(bytes, originalDestinationConnectionID: originalDestinationConnectionID)
+        else { return }
+        retryToken = header.token
+        retrySourceConnectionID = header.sourceConnectionID
+        remoteConnectionID = header.sourceConnectionID
+        firstRemoteConnectionID = header.sourceConnectionID
+        installInitialKeys(from: header.sourceConnectionID)
+        spaces[0].cryptoOut = initialCryptoSent + spaces[0].cryptoOut
+        spaces[0].cryptoOutOffset = 0
+        initialCryptoSent = []
+    }
+
+    /// The connection-ID authentication of RFC 9000 §7.3: the peer's transport parameters
+    /// must name the connection IDs actually used.
+    private func checkConnectionIDs(_ peer: QUICTransportParameters) throws {
+        guard peer.initialSourceConnectionID == firstRemoteConnectionID else {
+            throw QUICTransportError(.transportParameterError, "initial_source_connection_id does not match the packets")
+        }
+        guard role == .client else { return }
+        guard peer.originalDestinationConnectionID == originalDestinationConnectionID else {
+            throw QUICTransportError(.transportParameterError, "original_destination_connection_id does not match")
+        }
+        guard peer.retrySourceConnectionID == retrySourceConnectionID else {
+            throw QUICTransportError(.transportParameterError, "retry_source_connection_id does not match the Retry")
+        }
     }
 
     static func randomConnectionID() -> [UInt8] { (0..<8).map { _ in UInt8.random(in: 0...255) } }
@@ -157,7 +206,10 @@ public struct QUICConnection {
         case .initial: index = 0
         case .handshake: index = 1
         case .oneRTT: index = 2
-        default: return  // Retry, 0-RTT and Version Negotiation are not handled in this slice
+        case .retry:
+            receiveRetry(header, bytes)
+            return
+        default: return  // 0-RTT and Version Negotiation are not handled in this slice
         }
         guard let reader = spaces[index].read, !spaces[index].discarded else { return }
         // A packet that does not decrypt is dropped (RFC 9001 §5.5), not a connection error.
@@ -181,8 +233,9 @@ public struct QUICConnection {
         } else {
             return
         }
-        if role == .client, index == 0, remoteConnectionID == originalDestinationConnectionID {
+        if role == .client, index == 0, spaces[0].acks.largest == nil {
             remoteConnectionID = header.sourceConnectionID  // the server's chosen ID (RFC 9000 §7.2)
+            firstRemoteConnectionID = header.sourceConnectionID
         }
         if role == .server, index == 1 {
             addressValidated = true  // a Handshake packet proves the address
@@ -294,7 +347,9 @@ public struct QUICConnection {
             case .handshakeData(let level, let bytes):
                 spaces[level == .initial ? 0 : level == .handshake ? 1 : 2].cryptoOut += bytes
             case .complete:
-                peerTransportParameters = try QUICTransportParameters.decode(tls.peerTransportParameters, fromServer: role == .client)
+                let peer = try QUICTransportParameters.decode(tls.peerTransportParameters, fromServer: role == .client)
+                try checkConnectionIDs(peer)
+                peerTransportParameters = peer
                 if role == .server {
                     state = .established(confirmed: true)
                     handshakeDoneToSend = true
@@ -357,12 +412,17 @@ public struct QUICConnection {
             frames.append(.handshakeDone)
             handshakeDoneToSend = false
         }
-        // Header (≤ 1 + 4 + 1 + 20 + 1 + 20 + 1 + 2 + 4) and tag (16) leave the rest for frames.
-        let budget = room - 70 - 16
-        if !closing, !spaces[index].cryptoOut.isEmpty, budget > 20 {
-            let count = min(spaces[index].cryptoOut.count, budget - 12)
+        let tokenSize = index == 0 ? QUICVarint.length(of: UInt64(retryToken.count)) + retryToken.count : 0
+        let headerSize = index == 2 ? 1 + remoteConnectionID.count + 4 : 7 + remoteConnectionID.count + localConnectionID.count + tokenSize + 2 + 4
+        // The header and the tag (16) leave the rest for frames (a little kept for their own headers).
+        let budget = room - headerSize - 16
+        var framed = ByteBuffer()
+        for frame in frames { frame.encode(into: &framed) }
+        if !closing, !spaces[index].cryptoOut.isEmpty, budget - framed.readableBytes > 20 {
+            let count = min(spaces[index].cryptoOut.count, budget - framed.readableBytes - 12)
             let chunk = Array(spaces[index].cryptoOut.prefix(count))
             spaces[index].cryptoOut.removeFirst(count)
+            if role == .client, index == 0 { initialCryptoSent += chunk }
             frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
             spaces[index].cryptoOutOffset += UInt64(count)
         }
@@ -393,7 +453,6 @@ public struct QUICConnection {
         // Enough payload for the header-protection sample (4 bytes after the packet number), and
         // PADDING up to the minimum size (the long header here is at most 40 bytes with its
         // packet number; the tag is 16).
-        let headerSize = index == 2 ? 1 + remoteConnectionID.count + 4 : 7 + remoteConnectionID.count + localConnectionID.count + (index == 0 ? 1 : 0) + 2 + 4
         let padding = max(4 - payload.readableBytes, minimumSize - headerSize - payload.readableBytes - 16)
         if padding > 0 { QUICFrame.padding(count: padding).encode(into: &payload) }
         let packetNumber = spaces[index].nextPacketNumber
@@ -405,7 +464,12 @@ public struct QUICConnection {
         } else {
             header = [index == 0 ? 0xC3 : 0xE3, 0, 0, 0, 1, UInt8(remoteConnectionID.count)] + remoteConnectionID
             header += [UInt8(localConnectionID.count)] + localConnectionID
-            if index == 0 { header.append(0) }  // no token
+            if index == 0 {
+                var token = ByteBuffer()
+                token.writeQUICVarint(UInt64(retryToken.count))
+                header += token.readableBytesView
+                header += retryToken
+            }
             let length = 4 + payload.readableBytes + 16
             header += [UInt8(0x40 | (length >> 8)), UInt8(length & 0xFF)]
         }

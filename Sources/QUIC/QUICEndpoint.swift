@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -16,7 +18,7 @@ public final class QUICServerEndpoint: Sendable {
     /// Binds `host:port` (port 0: any free port) and serves connections with `configuration`.
     public static func bind(
         host: String, port: Int, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false,
         respond: @escaping @Sendable (_ path: String) -> [UInt8]? = { _ in nil }
     ) async throws -> QUICServerEndpoint {
         let channel = try await DatagramBootstrap(group: group)
@@ -24,7 +26,7 @@ public final class QUICServerEndpoint: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        Handler(configuration: configuration, parameters: parameters, respond: respond))
+                        Handler(configuration: configuration, parameters: parameters, requireRetry: requireRetry, respond: respond))
                 }
             }
             .bind(host: host, port: port).get()
@@ -47,6 +49,9 @@ public final class QUICServerEndpoint: Sendable {
         private let configuration: QUICTLSConfiguration
         private let parameters: QUICTransportParameters
         private let respond: @Sendable (String) -> [UInt8]?
+        /// Whether a client proves its address with a Retry token before a connection opens.
+        private let requireRetry: Bool
+        private let tokenKey = SymmetricKey(size: .bits256)
         private var connections: [[UInt8]: Entry] = [:]
         /// Request bytes received so far, by connection and stream.
         private var requests: [[UInt8]: [UInt64: [UInt8]]] = [:]
@@ -54,10 +59,50 @@ public final class QUICServerEndpoint: Sendable {
         /// client's repeated Initials before it learns ours).
         private var aliases: [[UInt8]: [UInt8]] = [:]
 
-        init(configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, respond: @escaping @Sendable (String) -> [UInt8]?) {
+        init(
+            configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, requireRetry: Bool,
+            respond: @escaping @Sendable (String) -> [UInt8]?
+        ) {
             self.configuration = configuration
             self.parameters = parameters
+            self.requireRetry = requireRetry
             self.respond = respond
+        }
+
+        /// A Retry token (RFC 9000 §8.1.2): when it expires, the client's original Destination
+        /// Connection ID and the Retry's Source Connection ID, authenticated with the client's
+        /// address.
+        private func token(for address: SocketAddress, original: [UInt8], retrySource: [UInt8]) -> [UInt8] {
+            let expiry = UInt64(Date().timeIntervalSince1970) + 30
+            var payload = (0..<8).map { UInt8(truncatingIfNeeded: expiry >> (56 - 8 * UInt64($0))) }
+            payload += [UInt8(original.count)] + original + [UInt8(retrySource.count)] + retrySource
+            return payload + Array(HMAC<SHA256>.authenticationCode(for: Array("\(address)".utf8) + payload, using: tokenKey))
+        }
+
+        /// The original Destination Connection ID in a valid, unexpired token for `address`
+        /// whose Retry Source Connection ID is `retrySource`; nil otherwise.
+        private func validate(_ token: [UInt8], address: SocketAddress, retrySource: [UInt8]) -> [UInt8]? {
+            guard token.count > 8 + 2 + 32 else { return nil }
+            let payload = Array(token.dropLast(32))
+            guard HMAC<SHA256>.isValidAuthenticationCode(token.suffix(32), authenticating: Array("\(address)".utf8) + payload, using: tokenKey)
+            else { return nil }
+            let expiry = payload.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard expiry >= UInt64(Date().timeIntervalSince1970) else { return nil }
+            let originalLength = Int(payload[8])
+            guard payload.count == 9 + originalLength + 1 + retrySource.count, Int(payload[9 + originalLength]) == retrySource.count,
+                Array(payload[(10 + originalLength)...]) == retrySource
+            else { return nil }
+            return Array(payload[9..<(9 + originalLength)])
+        }
+
+        /// A Retry packet for a client Initial (with its integrity tag).
+        private func retry(for header: QUICPacketHeader, address: SocketAddress) -> [UInt8] {
+            let source = QUICConnection.randomConnectionID()
+            var packet: [UInt8] = [0xF0 | UInt8.random(in: 0...0x0F), 0, 0, 0, 1]
+            packet += [UInt8(header.sourceConnectionID.count)] + header.sourceConnectionID + [UInt8(source.count)] + source
+            packet += token(for: address, original: header.destinationConnectionID, retrySource: source)
+            let tag = (try? QUICRetryIntegrity.tag(packet: packet, originalDestinationConnectionID: header.destinationConnectionID)) ?? []
+            return packet + tag
         }
 
         /// Answers the hq-interop requests completed by `actions`; returns the datagrams that
@@ -103,9 +148,22 @@ public final class QUICServerEndpoint: Sendable {
                 return
             } else {
                 // Only a client Initial of full size opens a connection (RFC 9000 §14.1).
-                guard header.type == .initial, !header.isUnsupportedVersion, datagram.count >= 1200,
-                    let (connection, first) = try? QUICConnection.server(
-                        accepting: datagram, header: header, configuration: configuration, parameters: parameters)
+                guard header.type == .initial, !header.isUnsupportedVersion, datagram.count >= 1200 else { return }
+                var retriedFrom: [UInt8]?
+                if requireRetry {
+                    guard !header.token.isEmpty else {
+                        let packet = retry(for: header, address: envelope.remoteAddress)
+                        context.writeAndFlush(
+                            wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: packet))), promise: nil)
+                        return
+                    }
+                    // A token that does not check out is dropped (the client may be an attacker's puppet).
+                    guard let original = validate(header.token, address: envelope.remoteAddress, retrySource: header.destinationConnectionID)
+                    else { return }
+                    retriedFrom = original
+                }
+                guard let (connection, first) = try? QUICConnection.server(
+                        accepting: datagram, header: header, configuration: configuration, parameters: parameters, retriedFrom: retriedFrom)
                 else { return }
                 connections[connection.localConnectionID] = Entry(connection: connection, peer: envelope.remoteAddress)
                 aliases[header.destinationConnectionID] = connection.localConnectionID

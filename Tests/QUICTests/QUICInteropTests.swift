@@ -70,8 +70,8 @@ struct QUICInteropTests {
         #expect(log.contains("reason=[HTTP/3 is not served yet]"))
     }
 
-    @Test("Our client fetches files from aioquic's server (hq-interop), a 300 KB one included")
-    func ourClient() async throws {
+    @Test("Our client fetches files from aioquic's server (hq-interop), a 300 KB one included; also after a Retry", arguments: [false, true])
+    func ourClient(retry: Bool) async throws {
         let (certificate, key) = try makeCertificate("ec")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quic-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -81,6 +81,7 @@ struct QUICInteropTests {
         try key.write(to: keyPath, atomically: true, encoding: .utf8)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: Peers.python)
+        server.environment = ProcessInfo.processInfo.environment.merging(["QUIC_RETRY": retry ? "1" : "0"]) { $1 }
         server.arguments = [Peers.interopScript("quic_server.py", suite: "QUICTests"), certificatePath.path, keyPath.path, ready.path]
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -143,5 +144,25 @@ struct QUICInteropTests {
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect(seen?["key_phase"] as? Int == 1)
         #expect((seen?["fetched"] as? [String: [String: Any]])?["/file"]?["length"] as? Int == body.count)
+    }
+
+    @Test("A server requiring Retry: aioquic answers it with the token, and the connection is authenticated end to end")
+    func retryRequired() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        parameters.initialMaxData = 1 << 20
+        parameters.initialMaxStreamsBidi = 10
+        parameters.initialMaxStreamDataBidiRemote = 1 << 16
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters, requireRetry: true, respond: { $0 == "/ok" ? Array("retried".utf8) : nil })
+        let port = try #require(endpoint.localAddress?.port)
+        let output = try await Peers.python(script: "quic_client.py", ["127.0.0.1", String(port), "aes128", "/ok"], suite: "QUICTests", timeout: 30)
+        try await endpoint.close()
+        try #require(output.status == 0, "\(output.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect((seen?["fetched"] as? [String: [String: Any]])?["/ok"]?["length"] as? Int == 7)
     }
 }

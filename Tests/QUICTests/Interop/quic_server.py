@@ -1,10 +1,12 @@
 """aioquic's server answering hq-interop requests (`GET /path\\r\\n` on a bidirectional stream).
 
 Usage: quic_server.py CERT KEY READY_FILE
-Listens on 127.0.0.1 on a free UDP port and writes that port to READY_FILE once it listens.
+Listens on 127.0.0.1 on a free UDP port and writes that port to READY_FILE once it listens; with
+QUIC_RETRY=1 every client must first answer a Retry.
 Serves /small (b"hello") and /large (300,000 bytes: (i * 7) % 253).
 """
 import asyncio
+import os
 import sys
 
 from aioquic.asyncio import QuicConnectionProtocol, serve
@@ -33,7 +35,8 @@ class HQInterop(QuicConnectionProtocol):
 async def main(cert: str, key: str, ready: str) -> None:
     configuration = QuicConfiguration(is_client=False, alpn_protocols=["hq-interop"])
     configuration.load_cert_chain(cert, key)
-    server = await serve("127.0.0.1", 0, configuration=configuration, create_protocol=HQInterop)
+    server = await serve(
+        "127.0.0.1", 0, configuration=configuration, create_protocol=HQInterop, retry=os.environ.get("QUIC_RETRY") == "1")
     port = server._transport.get_extra_info("sockname")[1]
     with open(ready, "w") as file:
         file.write(str(port))
