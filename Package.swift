@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
         .executable(name: "fasterapi-pgloop", targets: ["fasterapi-pgloop"]),
         .executable(name: "fasterapi-mcpload", targets: ["fasterapi-mcpload"]),
+        .executable(name: "fasterapi", targets: ["fasterapi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -127,6 +128,10 @@ let package = Package(
             name: "fasterapi-pgloop",
             dependencies: ["FasterAPIPostgres", "FasterAPICore", .product(name: "NIOPosix", package: "swift-nio")],
             path: "Benchmarks/pgloop",
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fasterapi",
+            dependencies: ["QUIC"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "fasterapi-mcpload",
