@@ -71,6 +71,11 @@ public struct QUICConnection {
     /// Our own transport parameters (the receive limits we announced).
     let localParameters: QUICTransportParameters
     var streams: [UInt64: Stream] = [:]
+    /// 1-RTT sending is paced by NewReno's window (acknowledgements open it; retransmission of
+    /// lost data is still to come).
+    var congestion = QUICCongestionController()
+    var applicationLoss = QUICLossDetector()
+    var rtt = QUICRTTEstimator()
     /// Stream bytes sent in all (against the peer's initial_max_data).
     private var dataSent: UInt64 = 0
     /// Stream data received this flush, to report.
@@ -258,6 +263,15 @@ public struct QUICConnection {
                 if bytes.readableBytes > 0 {
                     try apply(tls.receive(Array(bytes.readableBytesView), at: [.initial, .handshake, .application][index]))
                 }
+            case .ack(let ack) where index == 2:
+                let now = ContinuousClock.now
+                let outcome = applicationLoss.onAck(ack.ranges, now: now, rtt: rtt)
+                if let sample = outcome.rttSample { rtt.update(latest: sample, ackDelay: .zero) }
+                for packet in outcome.acknowledged where packet.inFlight { congestion.acknowledged(packet.size, sentAt: packet.sentAt) }
+                for packet in outcome.lost where packet.inFlight {
+                    congestion.removed(packet.size)
+                    congestion.congestionEvent(sentAt: packet.sentAt, now: now)
+                }
             case .handshakeDone:
                 guard role == .client else { throw QUICTransportError(.protocolViolation, "a client sent HANDSHAKE_DONE") }
                 state = .established(confirmed: true)
@@ -426,7 +440,7 @@ public struct QUICConnection {
             frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
             spaces[index].cryptoOutOffset += UInt64(count)
         }
-        if !closing, index == 2, case .established = state {
+        if !closing, index == 2, case .established = state, congestion.canSend(room) {
             var written = ByteBuffer()
             for frame in frames { frame.encode(into: &written) }
             var left = budget - written.readableBytes
@@ -475,7 +489,15 @@ public struct QUICConnection {
         }
         let offset = header.count
         header += packetNumberBytes
-        return try? writer.seal(header: header, packetNumber: packetNumber, packetNumberOffset: offset, payload: Array(payload.readableBytesView))
+        guard let packet = try? writer.seal(header: header, packetNumber: packetNumber, packetNumberOffset: offset, payload: Array(payload.readableBytesView))
+        else { return nil }
+        if index == 2 {
+            let ackEliciting = frames.contains(where: \.isAckEliciting)
+            applicationLoss.sent(
+                QUICSentPacket(packetNumber: packetNumber, sentAt: .now, size: packet.count, ackEliciting: ackEliciting, inFlight: ackEliciting))
+            if ackEliciting { congestion.sent(packet.count) }
+        }
+        return packet
     }
 
     /// Forgets a space's keys and state (RFC 9001 §4.9).
