@@ -96,11 +96,19 @@ public final class QUICClient: Sendable {
             self.established = MultiThreadedEventLoopGroup.singleton.any().makePromise()  // the loop it is made on
         }
 
+        private var timer: RepeatedTask?
+
         func handlerAdded(context: ChannelHandlerContext) {
             self.context = context
             perform(pending)
             pending = []
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { _ in
+                handler.value.perform(handler.value.connection.tick())
+            }
         }
+
+        func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)

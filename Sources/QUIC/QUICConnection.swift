@@ -27,8 +27,10 @@ public struct QUICConnection {
     struct Stream {
         var incoming: QUICReassemblyBuffer
         var finDelivered = false
-        var outgoing: [UInt8] = []
+        var outgoing = ByteBuffer()
         var outgoingOffset: UInt64 = 0
+        /// Frames lost in transit, to send again first.
+        var retransmit: [QUICStreamFrame] = []
         var finToSend = false
         var finSent = false
         /// How far the peer lets us send on this stream.
@@ -74,6 +76,11 @@ public struct QUICConnection {
     /// 1-RTT sending is paced by NewReno's window (acknowledgements open it; retransmission of
     /// lost data is still to come).
     var congestion = QUICCongestionController()
+    /// The STREAM frames each 1-RTT packet in flight carried, to send again if it is lost.
+    private var sentStreamFrames: [UInt64: [QUICStreamFrame]] = [:]
+    private var lastAckElicitingSent: QUICInstant?
+    /// Probe timeouts in a row without an acknowledgement (RFC 9002 §6.2).
+    private var probeCount = 0
     var applicationLoss = QUICLossDetector()
     var rtt = QUICRTTEstimator()
     /// Stream bytes sent in all (against the peer's initial_max_data).
@@ -267,11 +274,12 @@ public struct QUICConnection {
                 let now = ContinuousClock.now
                 let outcome = applicationLoss.onAck(ack.ranges, now: now, rtt: rtt)
                 if let sample = outcome.rttSample { rtt.update(latest: sample, ackDelay: .zero) }
-                for packet in outcome.acknowledged where packet.inFlight { congestion.acknowledged(packet.size, sentAt: packet.sentAt) }
-                for packet in outcome.lost where packet.inFlight {
-                    congestion.removed(packet.size)
-                    congestion.congestionEvent(sentAt: packet.sentAt, now: now)
+                for packet in outcome.acknowledged {
+                    if packet.inFlight { congestion.acknowledged(packet.size, sentAt: packet.sentAt) }
+                    sentStreamFrames[packet.packetNumber] = nil
                 }
+                if !outcome.acknowledged.isEmpty { probeCount = 0 }
+                lost(outcome.lost, now: now)
             case .handshakeDone:
                 guard role == .client else { throw QUICTransportError(.protocolViolation, "a client sent HANDSHAKE_DONE") }
                 state = .established(confirmed: true)
@@ -320,6 +328,37 @@ public struct QUICConnection {
         return true
     }
 
+    /// Lost 1-RTT packets: their bytes leave flight, the window shrinks, their STREAM frames
+    /// go out again.
+    private mutating func lost(_ packets: [QUICSentPacket], now: QUICInstant, congestionSignal: Bool = true) {
+        for packet in packets {
+            if packet.inFlight {
+                congestion.removed(packet.size)
+                if congestionSignal { congestion.congestionEvent(sentAt: packet.sentAt, now: now) }
+            }
+            for frame in sentStreamFrames.removeValue(forKey: packet.packetNumber) ?? [] {
+                streams[frame.streamID]?.retransmit.append(frame)
+            }
+        }
+    }
+
+    /// Runs the loss and probe timers (RFC 9002 §6): packets now lost by time are sent again;
+    /// after a probe timeout without acknowledgement, the oldest packet in flight is sent again
+    /// (the timeout doubling each time). Call it every few milliseconds.
+    public mutating func tick(now: QUICInstant = .now) -> [Action] {
+        guard case .established = state else { return [] }
+        lost(applicationLoss.detectLost(now: now, rtt: rtt), now: now)
+        if let last = lastAckElicitingSent, let oldest = applicationLoss.sent.values.min(by: { $0.packetNumber < $1.packetNumber }),
+            now - last > rtt.probeTimeout(maxAckDelay: .milliseconds(25)) * (1 << min(probeCount, 10))
+        {
+            probeCount += 1
+            lastAckElicitingSent = now
+            // A probe is not a loss: the window stays (RFC 9002 §6.2.4).
+            lost([applicationLoss.forget(oldest.packetNumber)].compactMap { $0 }, now: now, congestionSignal: false)
+        }
+        return flush()
+    }
+
     /// Opens the next bidirectional stream of ours, once established; nil when the peer's stream
     /// limit is reached.
     public mutating func openBidirectionalStream() -> UInt64? {
@@ -339,7 +378,7 @@ public struct QUICConnection {
     /// datagrams that can go now.
     public mutating func send(_ bytes: [UInt8], on id: UInt64, fin: Bool) -> [Action] {
         guard streams[id] != nil else { return [] }
-        streams[id]!.outgoing += bytes
+        streams[id]!.outgoing.writeBytes(bytes)
         if fin { streams[id]!.finToSend = true }
         return flush()
     }
@@ -444,16 +483,23 @@ public struct QUICConnection {
             var written = ByteBuffer()
             for frame in frames { frame.encode(into: &written) }
             var left = budget - written.readableBytes
+            // Lost frames first (already counted against flow control), whole.
+            for id in streams.keys.sorted() where left > 32 {
+                while let frame = streams[id]!.retransmit.first, frame.data.readableBytes + 24 <= left {
+                    streams[id]!.retransmit.removeFirst()
+                    frames.append(.stream(frame))
+                    left -= frame.data.readableBytes + 24
+                }
+            }
             for id in streams.keys.sorted() where left > 32 {
                 var stream = streams[id]!
                 let peerData = peerTransportParameters?.initialMaxData ?? 0
                 let allowed = min(UInt64(left - 24), stream.sendLimit - stream.outgoingOffset, peerData - dataSent)
-                let count = min(stream.outgoing.count, Int(allowed))
-                let fin = stream.finToSend && !stream.finSent && count == stream.outgoing.count
+                let count = min(stream.outgoing.readableBytes, Int(allowed))
+                let fin = stream.finToSend && !stream.finSent && count == stream.outgoing.readableBytes
                 guard count > 0 || fin else { continue }
-                let chunk = Array(stream.outgoing.prefix(count))
-                stream.outgoing.removeFirst(count)
-                frames.append(.stream(QUICStreamFrame(streamID: id, offset: stream.outgoingOffset, data: ByteBuffer(bytes: chunk), fin: fin)))
+                let chunk = stream.outgoing.readSlice(length: count)!
+                frames.append(.stream(QUICStreamFrame(streamID: id, offset: stream.outgoingOffset, data: chunk, fin: fin)))
                 stream.outgoingOffset += UInt64(count)
                 dataSent += UInt64(count)
                 if fin { stream.finSent = true }
@@ -496,6 +542,12 @@ public struct QUICConnection {
             applicationLoss.sent(
                 QUICSentPacket(packetNumber: packetNumber, sentAt: .now, size: packet.count, ackEliciting: ackEliciting, inFlight: ackEliciting))
             if ackEliciting { congestion.sent(packet.count) }
+            let carried = frames.compactMap { frame -> QUICStreamFrame? in
+                if case .stream(let stream) = frame { return stream }
+                return nil
+            }
+            if !carried.isEmpty { sentStreamFrames[packetNumber] = carried }
+            lastAckElicitingSent = .now
         }
         return packet
     }

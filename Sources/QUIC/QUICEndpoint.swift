@@ -126,6 +126,31 @@ public final class QUICServerEndpoint: Sendable {
             return more
         }
 
+        private var timer: RepeatedTask?
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            // The loss and probe timers of every connection, every 5 ms.
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { _ in
+                let (handler, context) = loopBound.value
+                handler.tick(context: context)
+            }
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+
+        private func tick(context: ChannelHandlerContext) {
+            for (id, entry) in connections {
+                var connection = entry.connection
+                let actions = connection.tick()
+                connections[id]?.connection = connection
+                for case .send(let bytes) in actions {
+                    context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: entry.peer, data: ByteBuffer(bytes: bytes))), promise: nil)
+                }
+            }
+            context.flush()
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
             let datagram = Array(envelope.data.readableBytesView)

@@ -184,6 +184,9 @@ public struct QUICLossDetector: Sendable {
         return last.sentAt - first.sentAt > duration
     }
 
+    /// Stops tracking `packetNumber` (a probe sends its data again); returns the packet.
+    public mutating func forget(_ packetNumber: UInt64) -> QUICSentPacket? { sent.removeValue(forKey: packetNumber) }
+
     /// Drops every packet (its keys were discarded); returns them so their bytes leave flight.
     public mutating func discardAll() -> [QUICSentPacket] {
         defer {
