@@ -348,13 +348,13 @@ public struct QUICConnection {
     public mutating func tick(now: QUICInstant = .now) -> [Action] {
         guard case .established = state else { return [] }
         lost(applicationLoss.detectLost(now: now, rtt: rtt), now: now)
-        if let last = lastAckElicitingSent, let oldest = applicationLoss.sent.values.min(by: { $0.packetNumber < $1.packetNumber }),
+        if let last = lastAckElicitingSent, !applicationLoss.sent.isEmpty,
             now - last > rtt.probeTimeout(maxAckDelay: .milliseconds(25)) * (1 << min(probeCount, 10))
         {
             probeCount += 1
             lastAckElicitingSent = now
             // A probe is not a loss: the window stays (RFC 9002 §6.2.4).
-            lost([applicationLoss.forget(oldest.packetNumber)].compactMap { $0 }, now: now, congestionSignal: false)
+            lost([applicationLoss.forgetOldest()].compactMap { $0 }, now: now, congestionSignal: false)
         }
         return flush()
     }
@@ -538,10 +538,13 @@ public struct QUICConnection {
         guard let packet = try? writer.seal(header: header, packetNumber: packetNumber, packetNumberOffset: offset, payload: Array(payload.readableBytesView))
         else { return nil }
         if index == 2 {
+            // Only ack-eliciting packets are tracked: nothing acknowledges a packet of ACKs alone.
             let ackEliciting = frames.contains(where: \.isAckEliciting)
-            applicationLoss.sent(
-                QUICSentPacket(packetNumber: packetNumber, sentAt: .now, size: packet.count, ackEliciting: ackEliciting, inFlight: ackEliciting))
-            if ackEliciting { congestion.sent(packet.count) }
+            if ackEliciting {
+                applicationLoss.sent(
+                    QUICSentPacket(packetNumber: packetNumber, sentAt: .now, size: packet.count, ackEliciting: true, inFlight: true))
+                congestion.sent(packet.count)
+            }
             let carried = frames.compactMap { frame -> QUICStreamFrame? in
                 if case .stream(let stream) = frame { return stream }
                 return nil

@@ -117,14 +117,16 @@ public struct QUICLossDetector: Sendable {
     /// kPacketThreshold.
     public static let packetThreshold: UInt64 = 3
 
-    public private(set) var sent: [UInt64: QUICSentPacket] = [:]
+    /// Packets in flight, in the order sent (ascending packet numbers).
+    public private(set) var sent: [QUICSentPacket] = []
     public private(set) var largestAcknowledged: UInt64?
     /// When the earliest packet not yet lost by time would be (nil: none pending).
     public private(set) var lossTime: QUICInstant?
 
     public init() {}
 
-    public mutating func sent(_ packet: QUICSentPacket) { sent[packet.packetNumber] = packet }
+    /// Records a packet sent (packet numbers only grow).
+    public mutating func sent(_ packet: QUICSentPacket) { sent.append(packet) }
 
     /// The result of an ACK.
     public struct AckOutcome: Sendable, Equatable {
@@ -139,12 +141,12 @@ public struct QUICLossDetector: Sendable {
     /// now lost, given the RTT estimate (updated by the caller with `rttSample` first).
     public mutating func onAck(_ ranges: [ClosedRange<UInt64>], now: QUICInstant, rtt: QUICRTTEstimator) -> AckOutcome {
         var acknowledged: [QUICSentPacket] = []
-        for range in ranges {
-            for packetNumber in sent.keys where range.contains(packetNumber) {
-                acknowledged.append(sent.removeValue(forKey: packetNumber)!)
-            }
+        var kept: [QUICSentPacket] = []
+        kept.reserveCapacity(sent.count)
+        for packet in sent {
+            if ranges.contains(where: { $0.contains(packet.packetNumber) }) { acknowledged.append(packet) } else { kept.append(packet) }
         }
-        acknowledged.sort { $0.packetNumber < $1.packetNumber }
+        sent = kept
         var sample: Duration?
         if let largest = ranges.first?.upperBound {
             largestAcknowledged = max(largestAcknowledged ?? 0, largest)
@@ -161,19 +163,29 @@ public struct QUICLossDetector: Sendable {
     /// threshold (9/8 of the RTT ago); sets `lossTime` for the first one not yet lost.
     public mutating func detectLost(now: QUICInstant, rtt: QUICRTTEstimator) -> [QUICSentPacket] {
         lossTime = nil
-        guard let largest = largestAcknowledged else { return [] }
+        guard let largest = largestAcknowledged, let first = sent.first, first.packetNumber <= largest else { return [] }
         let delay = max(max(rtt.latest, rtt.smoothed) * 9 / 8, QUICRTTEstimator.granularity)
         var lost: [QUICSentPacket] = []
-        for packet in sent.values.sorted(by: { $0.packetNumber < $1.packetNumber }) where packet.packetNumber <= largest {
+        var kept: [QUICSentPacket] = []
+        for packet in sent {
+            guard packet.packetNumber <= largest else {
+                kept.append(packet)
+                continue
+            }
             if packet.sentAt <= now - delay || largest >= packet.packetNumber + Self.packetThreshold {
-                lost.append(sent.removeValue(forKey: packet.packetNumber)!)
+                lost.append(packet)
             } else {
+                kept.append(packet)
                 let when = packet.sentAt + delay
                 lossTime = lossTime.map { min($0, when) } ?? when
             }
         }
+        if !lost.isEmpty { sent = kept }
         return lost
     }
+
+    /// Stops tracking the oldest packet in flight (a probe sends its data again); returns it.
+    public mutating func forgetOldest() -> QUICSentPacket? { sent.isEmpty ? nil : sent.removeFirst() }
 
     /// Whether lost packets show persistent congestion (§7.6): ack-eliciting ones sent further
     /// apart than `duration` (the caller passes a run of lost packets with none acknowledged
@@ -184,15 +196,12 @@ public struct QUICLossDetector: Sendable {
         return last.sentAt - first.sentAt > duration
     }
 
-    /// Stops tracking `packetNumber` (a probe sends its data again); returns the packet.
-    public mutating func forget(_ packetNumber: UInt64) -> QUICSentPacket? { sent.removeValue(forKey: packetNumber) }
-
     /// Drops every packet (its keys were discarded); returns them so their bytes leave flight.
     public mutating func discardAll() -> [QUICSentPacket] {
         defer {
-            sent = [:]
+            sent = []
             lossTime = nil
         }
-        return Array(sent.values)
+        return sent
     }
 }
