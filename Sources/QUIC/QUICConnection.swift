@@ -47,6 +47,9 @@ public struct QUICConnection {
         var cryptoOut: [UInt8] = []
         var cryptoOutOffset: UInt64 = 0
         var discarded = false
+        /// CRYPTO data in packets not yet acknowledged (by packet number), and data to send again.
+        var cryptoInFlight: [UInt64: (offset: UInt64, bytes: [UInt8])] = [:]
+        var cryptoRetransmit: [(offset: UInt64, bytes: [UInt8])] = []
         /// 1-RTT only: the read keys of the next key phase, and how many updates each side made.
         var nextRead: QUICPacketProtector?
         var readGeneration = 0
@@ -79,6 +82,9 @@ public struct QUICConnection {
     /// The STREAM frames each 1-RTT packet in flight carried, to send again if it is lost.
     private var sentStreamFrames: [UInt64: [QUICStreamFrame]] = [:]
     private var lastAckElicitingSent: QUICInstant?
+    /// When handshake CRYPTO data was last sent, and probe timeouts in a row since.
+    private var lastHandshakeSent: QUICInstant?
+    private var handshakeProbes = 0
     /// Probe timeouts in a row without an acknowledgement (RFC 9002 §6.2).
     private var probeCount = 0
     var applicationLoss = QUICLossDetector()
@@ -174,6 +180,7 @@ public struct QUICConnection {
         installInitialKeys(from: header.sourceConnectionID)
         spaces[0].cryptoOut = initialCryptoSent + spaces[0].cryptoOut
         spaces[0].cryptoOutOffset = 0
+        spaces[0].cryptoInFlight = [:]
         initialCryptoSent = []
     }
 
@@ -270,6 +277,13 @@ public struct QUICConnection {
                 if bytes.readableBytes > 0 {
                     try apply(tls.receive(Array(bytes.readableBytesView), at: [.initial, .handshake, .application][index]))
                 }
+            case .ack(let ack) where index < 2:
+                for range in ack.ranges {
+                    for packetNumber in spaces[index].cryptoInFlight.keys where range.contains(packetNumber) {
+                        spaces[index].cryptoInFlight[packetNumber] = nil
+                    }
+                }
+                handshakeProbes = 0
             case .ack(let ack) where index == 2:
                 let now = ContinuousClock.now
                 let outcome = applicationLoss.onAck(ack.ranges, now: now, rtt: rtt)
@@ -346,6 +360,20 @@ public struct QUICConnection {
     /// after a probe timeout without acknowledgement, the oldest packet in flight is sent again
     /// (the timeout doubling each time). Call it every few milliseconds.
     public mutating func tick(now: QUICInstant = .now) -> [Action] {
+        // The handshake's probe timeout: CRYPTO data not acknowledged in time is sent again
+        // (RFC 9002 §6.2.2.1), the timeout doubling each time.
+        if let last = lastHandshakeSent,
+            now - last > rtt.probeTimeout(maxAckDelay: .zero) * (1 << min(handshakeProbes, 10)),
+            (0..<2).contains(where: { !spaces[$0].discarded && !spaces[$0].cryptoInFlight.isEmpty })
+        {
+            handshakeProbes += 1
+            lastHandshakeSent = now
+            for index in 0..<2 where !spaces[index].discarded {
+                spaces[index].cryptoRetransmit += spaces[index].cryptoInFlight.sorted { $0.key < $1.key }.map(\.value)
+                spaces[index].cryptoInFlight = [:]
+            }
+            if case .handshaking = state { return flush() }
+        }
         guard case .established = state else { return [] }
         lost(applicationLoss.detectLost(now: now, rtt: rtt), now: now)
         if let last = lastAckElicitingSent, !applicationLoss.sent.isEmpty,
@@ -471,12 +499,18 @@ public struct QUICConnection {
         let budget = room - headerSize - 16
         var framed = ByteBuffer()
         for frame in frames { frame.encode(into: &framed) }
-        if !closing, !spaces[index].cryptoOut.isEmpty, budget - framed.readableBytes > 20 {
+        var cryptoSent: (offset: UInt64, bytes: [UInt8])?
+        if !closing, let again = spaces[index].cryptoRetransmit.first, again.bytes.count + 12 <= budget - framed.readableBytes {
+            spaces[index].cryptoRetransmit.removeFirst()
+            frames.append(.crypto(offset: again.offset, data: ByteBuffer(bytes: again.bytes)))
+            cryptoSent = again
+        } else if !closing, !spaces[index].cryptoOut.isEmpty, budget - framed.readableBytes > 20 {
             let count = min(spaces[index].cryptoOut.count, budget - framed.readableBytes - 12)
             let chunk = Array(spaces[index].cryptoOut.prefix(count))
             spaces[index].cryptoOut.removeFirst(count)
             if role == .client, index == 0 { initialCryptoSent += chunk }
             frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
+            cryptoSent = (spaces[index].cryptoOutOffset, chunk)
             spaces[index].cryptoOutOffset += UInt64(count)
         }
         if !closing, index == 2, case .established = state, congestion.canSend(room) {
@@ -537,6 +571,10 @@ public struct QUICConnection {
         header += packetNumberBytes
         guard let packet = try? writer.seal(header: header, packetNumber: packetNumber, packetNumberOffset: offset, payload: Array(payload.readableBytesView))
         else { return nil }
+        if index < 2, let cryptoSent {
+            spaces[index].cryptoInFlight[packetNumber] = cryptoSent
+            lastHandshakeSent = .now
+        }
         if index == 2 {
             // Only ack-eliciting packets are tracked: nothing acknowledges a packet of ACKs alone.
             let ackEliciting = frames.contains(where: \.isAckEliciting)

@@ -115,4 +115,31 @@ struct QUICConnectionTests {
         #expect(received.contains(.streamData(id: stream, bytes: Array("GET /x\r\n".utf8), fin: true)))
         #expect(received.contains(.streamData(id: stream, bytes: Array("answer".utf8), fin: true)))
     }
+
+    @Test("A lost server flight is sent again after the probe timeouts (the client's probe lifting the amplification limit)")
+    func lostHandshakeFlight() throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var (client, toServer) = try QUICConnection.client(
+            serverName: "localhost", configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate))
+        guard case .send(let first) = toServer[0] else { throw QUICPacketError(reason: "no first flight") }
+        var (server, _) = try QUICConnection.server(
+            accepting: first, header: try QUICPacketParser.header(of: first[...], shortHeaderConnectionIDLength: 8),
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key))
+        for case .send(let datagram) in toServer.dropFirst() { _ = server.receive(datagram) }  // its answers are lost
+        let later = ContinuousClock.now + .seconds(2)
+        toServer = client.tick(now: later)  // the client's probe: its Initial again
+        #expect(!toServer.isEmpty)
+        for case .send(let datagram) in toServer { _ = server.receive(datagram) }
+        var toClient = server.tick(now: later)  // the server's probe: its flight again
+        #expect(!toClient.isEmpty)
+        for _ in 0..<10 {
+            toServer = []
+            for case .send(let datagram) in toClient { toServer += client.receive(datagram) }
+            toClient = []
+            for case .send(let datagram) in toServer { toClient += server.receive(datagram) }
+            if client.state == .established(confirmed: true), server.state == .established(confirmed: true) { break }
+        }
+        #expect(client.state == .established(confirmed: true))
+        #expect(server.state == .established(confirmed: true))
+    }
 }
