@@ -165,4 +165,40 @@ struct QUICInteropTests {
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect((seen?["fetched"] as? [String: [String: Any]])?["/ok"]?["length"] as? Int == 7)
     }
+
+    @Test("A 2 MB transfer through a relay that drops 5 %, reorders and repeats datagrams arrives intact", arguments: [1, 2, 3])
+    func lossyRelay(seed: Int) async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        parameters.initialMaxData = 1 << 24
+        parameters.initialMaxStreamsBidi = 10
+        parameters.initialMaxStreamDataBidiRemote = 1 << 16
+        let body = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters, respond: { $0 == "/file" ? body : nil })
+        let serverPort = try #require(endpoint.localAddress?.port)
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: ready) }
+        let relay = Process()
+        relay.executableURL = URL(fileURLWithPath: Peers.python)
+        relay.arguments = [Peers.interopScript("lossy_relay.py", suite: "QUICTests"), String(serverPort), ready.path, "0.05", "0.05", "0.02", String(seed)]
+        try relay.run()
+        defer { kill(relay.processIdentifier, SIGKILL) }
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            port = (try? String(contentsOf: ready, encoding: .utf8)).flatMap { Int($0) }
+        }
+        let client = try await QUICClient.connect(
+            host: "127.0.0.1", port: try #require(port), serverName: "localhost",
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate), timeout: .seconds(30))
+        let received = try await client.get("/file")
+        #expect(received.count == body.count)
+        #expect(received == body)
+        try await client.close()
+        try await endpoint.close()
+    }
 }
