@@ -120,6 +120,7 @@ public final class QUICClient: Sendable {
                 pending += actions
                 return
             }
+            var more: [QUICConnection.Action] = []
             for action in actions {
                 switch action {
                 case .send(let bytes):
@@ -129,11 +130,17 @@ public final class QUICClient: Sendable {
                 case .streamData(let id, let bytes, let fin):
                     answers[id]?.bytes += bytes
                     if fin, let answer = answers.removeValue(forKey: id) { answer.promise.succeed(answer.bytes) }
+                    more += connection.consumed(bytes.count, on: id)
+                case .streamReset(let id, let code):
+                    answers.removeValue(forKey: id)?.promise.fail(QUICTransportError(.noError, "the server reset the stream (\(code))"))
                 case .closed(let error):
                     fail(error)
+                case .stopSending, .newConnectionID, .retiredConnectionID:
+                    break
                 }
             }
             context.flush()
+            if !more.isEmpty { perform(more) }
         }
 
         func request(_ path: String) -> EventLoopFuture<[UInt8]> {

@@ -1,10 +1,13 @@
+import Crypto
 import NIOCore
 
-/// One QUIC connection's handshake and packet handling as a state machine: datagrams go in,
-/// datagrams (and events) come out as actions; no sockets, no timers of its own. This first
-/// slice covers the handshake: Initial and Handshake packets carrying TLS in CRYPTO frames,
-/// acknowledgements, the client's 1200-byte Initial, the server's 3× anti-amplification limit,
-/// HANDSHAKE_DONE and the discarding of Initial and Handshake keys.
+/// One QUIC connection as a state machine: datagrams go in, datagrams and events come out as
+/// actions; no sockets and no timers of its own (the owner calls `tick(now:)` every few
+/// milliseconds). This file holds the handshake (Initial and Handshake packets carrying TLS
+/// in CRYPTO frames, the client's 1200-byte Initial, the server's 3× anti-amplification limit,
+/// HANDSHAKE_DONE and key discard), packet protection and building, acknowledgements, loss
+/// recovery, key updates, the idle timeout and closing; streams and flow control are in
+/// `QUICConnection+Streams.swift`, connection IDs and paths in `QUICConnection+Paths.swift`.
 public struct QUICConnection {
     public enum Role: Sendable { case client, server }
 
@@ -19,22 +22,18 @@ public struct QUICConnection {
         case send([UInt8])
         case handshakeComplete(applicationProtocol: String?)
         /// Bytes that arrived on a stream, in order; `fin` once the stream's end has arrived.
+        /// Report them read with `consumed(_:on:)` so the peer may send more.
         case streamData(id: UInt64, bytes: [UInt8], fin: Bool)
+        /// The peer abandoned sending on a stream (RESET_STREAM).
+        case streamReset(id: UInt64, errorCode: UInt64)
+        /// The peer will not read a stream (STOP_SENDING); the stream has been reset in answer.
+        case stopSending(id: UInt64, errorCode: UInt64)
+        /// A connection ID of ours that datagrams may now arrive with (for the endpoint's routing).
+        case newConnectionID([UInt8])
+        /// A connection ID of ours the peer retired.
+        case retiredConnectionID([UInt8])
+        /// The connection closed (by either side, a timeout or a stateless reset).
         case closed(QUICTransportError)
-    }
-
-    /// One stream's receiving and sending halves.
-    struct Stream {
-        var incoming: QUICReassemblyBuffer
-        var finDelivered = false
-        var outgoing = ByteBuffer()
-        var outgoingOffset: UInt64 = 0
-        /// Frames lost in transit, to send again first.
-        var retransmit: [QUICStreamFrame] = []
-        var finToSend = false
-        var finSent = false
-        /// How far the peer lets us send on this stream.
-        var sendLimit: UInt64
     }
 
     /// One packet-number space's state.
@@ -43,6 +42,11 @@ public struct QUICConnection {
         var write: QUICPacketProtector?
         var nextPacketNumber: UInt64 = 0
         var acks = QUICAckTracker()
+        /// When the largest packet number was received, ack-eliciting packets not yet
+        /// acknowledged, and when an ACK is due at the latest.
+        var largestReceivedAt: QUICInstant?
+        var unacknowledged = 0
+        var ackDue: QUICInstant?
         var cryptoIn = QUICReassemblyBuffer(limit: 1 << 16)
         var cryptoOut: [UInt8] = []
         var cryptoOutOffset: UInt64 = 0
@@ -59,44 +63,95 @@ public struct QUICConnection {
     public let role: Role
     public private(set) var state = State.handshaking
     public private(set) var localConnectionID: [UInt8]
-    public private(set) var remoteConnectionID: [UInt8]
+    public internal(set) var remoteConnectionID: [UInt8]
     /// The Destination Connection ID of the client's first Initial (the Initial keys' input).
     public let originalDestinationConnectionID: [UInt8]
     let tls: QUICTLS
     /// Initial, Handshake and application (1-RTT) spaces.
     var spaces = [Space(), Space(), Space()]
     /// Bytes received from and sent to the peer while its address is not validated (server).
-    private var received = 0
-    private var sentBytes = 0
-    private var addressValidated: Bool
-    private var handshakeDoneToSend = false
+    var received = 0
+    var sentBytes = 0
+    var addressValidated: Bool
+    var handshakeDoneToSend = false
     public private(set) var peerTransportParameters: QUICTransportParameters?
     /// The negotiated application protocol (ALPN), once the handshake is complete.
     public var applicationProtocol: String? { tls.isComplete ? tls.applicationProtocol : nil }
     /// Our own transport parameters (the receive limits we announced).
     let localParameters: QUICTransportParameters
-    var streams: [UInt64: Stream] = [:]
-    /// 1-RTT sending is paced by NewReno's window (acknowledgements open it; retransmission of
-    /// lost data is still to come).
+    /// The key our stateless reset tokens derive from (the endpoint's).
+    let statelessResetKey: SymmetricKey
+
+    // Recovery (RFC 9002): 1-RTT sending is paced by NewReno's window.
     var congestion = QUICCongestionController()
-    /// The STREAM frames each 1-RTT packet in flight carried, to send again if it is lost.
-    private var sentStreamFrames: [UInt64: [QUICStreamFrame]] = [:]
-    private var lastAckElicitingSent: QUICInstant?
-    /// When handshake CRYPTO data was last sent, and probe timeouts in a row since.
-    private var lastHandshakeSent: QUICInstant?
-    private var handshakeProbes = 0
-    /// Probe timeouts in a row without an acknowledgement (RFC 9002 §6.2).
-    private var probeCount = 0
     var applicationLoss = QUICLossDetector()
     var rtt = QUICRTTEstimator()
-    /// Stream bytes sent in all (against the peer's initial_max_data).
-    private var dataSent: UInt64 = 0
-    /// Stream data received this flush, to report.
-    private var arrived: [Action] = []
+    /// The frames each 1-RTT packet in flight carried that must reach the peer (sent again if lost).
+    var sentFrames: [UInt64: [QUICFrame]] = [:]
+    var lastAckElicitingSent: QUICInstant?
+    /// When handshake CRYPTO data was last sent, and probe timeouts in a row since.
+    var lastHandshakeSent: QUICInstant?
+    var handshakeProbes = 0
+    /// Probe timeouts in a row without an acknowledgement (RFC 9002 §6.2).
+    var probeCount = 0
+
+    // Streams and flow control (RFC 9000 §2–§4).
+    var streams: [UInt64: Stream] = [:]
+    /// Streams with something to send, in turn.
+    var readyStreams: [UInt64] = []
+    var localOpenedBidi: UInt64 = 0
+    var localOpenedUni: UInt64 = 0
+    var peerOpenedBidi: UInt64 = 0
+    var peerOpenedUni: UInt64 = 0
+    /// How many streams of each kind the peer may open (grows as its streams finish), and we may.
+    var localMaxStreamsBidi: UInt64
+    var localMaxStreamsUni: UInt64
+    var peerMaxStreamsBidi: UInt64 = 0
+    var peerMaxStreamsUni: UInt64 = 0
+    var maxStreamsToSend = [false, false]
+    var streamsBlockedAt: [UInt64?] = [nil, nil]
+    /// Stream bytes we sent in all, and the peer's limit on them.
+    var dataSent: UInt64 = 0
+    var peerMaxData: UInt64 = 0
+    var dataBlockedAt: UInt64?
+    /// Stream bytes received (highest offsets), read by the application, and our limit.
+    var dataReceived: UInt64 = 0
+    var dataConsumed: UInt64 = 0
+    var receiveMaxData: UInt64
+    var receiveDataWindow: UInt64
+    var lastDataWindowUpdate: QUICInstant?
+    var maxDataToSend = false
+    var maxStreamDataToSend: Set<UInt64> = []
+    /// Frames to send once each (sent again if lost).
+    var pendingFrames: [QUICFrame] = []
+    /// Events of this receive or tick, to report.
+    var arrived: [Action] = []
+
+    // Connection IDs and paths (RFC 9000 §5.1, §9).
+    var issuedConnectionIDs: [UInt64: [UInt8]] = [:]
+    var nextIssuedSequence: UInt64 = 1
+    var peerConnectionIDs: [UInt64: (id: [UInt8], token: [UInt8])] = [:]
+    var peerSequence: UInt64 = 0
+    var peerRetirePriorTo: UInt64 = 0
+    /// Where the peer's packets come from (set by the owner's first `receive(_:from:)`).
+    public internal(set) var peerAddress: SocketAddress?
+    var pathValidation: PathValidation?
+
+    // Closing (RFC 9000 §10).
+    /// When the last packet was received (or the first ack-eliciting one sent after it).
+    var lastActivity = QUICInstant.now
+    /// Our CONNECTION_CLOSE datagram, sent again while closing as packets keep arriving.
+    var closeDatagram: [UInt8]?
+    var packetsWhileClosing = 0
+    var closingEnds: QUICInstant?
+    var closeReported = false
+    /// Whether the connection's closing or draining period is over: the owner can forget it.
+    public private(set) var isFinished = false
 
     /// A client connection to `serverName`; returns it with its first flight.
     public static func client(
-        serverName: String, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters()
+        serverName: String, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
+        statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) throws -> (QUICConnection, [Action]) {
         let destination = Self.randomConnectionID()
         let source = Self.randomConnectionID()
@@ -105,7 +160,7 @@ public struct QUICConnection {
         let tls = try QUICTLS(client: true, serverName: serverName, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
             role: .client, local: source, remote: destination, original: destination, initialKeysFrom: destination, tls: tls,
-            addressValidated: true, parameters: parameters)
+            addressValidated: true, parameters: parameters, statelessResetKey: statelessResetKey)
         var actions: [Action] = []
         do {
             try connection.apply(tls.start())
@@ -119,30 +174,40 @@ public struct QUICConnection {
     /// A server connection for the client Initial that opens it (`header` read from `datagram`).
     /// `retriedFrom` is the client's first Destination Connection ID when this Initial follows
     /// our Retry (its token checked by the endpoint): the address is then validated, and the
-    /// Retry's connection ID stays ours.
+    /// Retry's connection ID stays ours. `from` is the client's address; `statelessResetKey`
+    /// the endpoint's key for stateless reset tokens.
     public static func server(
-        accepting datagram: [UInt8], header: QUICPacketHeader, configuration: QUICTLSConfiguration,
-        parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil
+        accepting datagram: [UInt8], header: QUICPacketHeader, from address: SocketAddress? = nil, configuration: QUICTLSConfiguration,
+        parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil,
+        statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) throws -> (QUICConnection, [Action]) {
         let source = retriedFrom == nil ? Self.randomConnectionID() : header.destinationConnectionID
         var parameters = parameters
         parameters.initialSourceConnectionID = source
+        parameters.statelessResetToken = statelessResetToken(for: source, key: statelessResetKey)
         parameters.originalDestinationConnectionID = retriedFrom ?? header.destinationConnectionID
         if retriedFrom != nil { parameters.retrySourceConnectionID = header.destinationConnectionID }
         let tls = try QUICTLS(client: false, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
             role: .server, local: source, remote: header.sourceConnectionID, original: retriedFrom ?? header.destinationConnectionID,
-            initialKeysFrom: header.destinationConnectionID, tls: tls, addressValidated: retriedFrom != nil, parameters: parameters)
-        let actions = connection.receive(datagram)
+            initialKeysFrom: header.destinationConnectionID, tls: tls, addressValidated: retriedFrom != nil, parameters: parameters,
+            statelessResetKey: statelessResetKey)
+        let actions = connection.receive(datagram, from: address)
         return (connection, actions)
     }
 
     private init(
         role: Role, local: [UInt8], remote: [UInt8], original: [UInt8], initialKeysFrom: [UInt8], tls: QUICTLS,
-        addressValidated: Bool, parameters: QUICTransportParameters
+        addressValidated: Bool, parameters: QUICTransportParameters, statelessResetKey: SymmetricKey
     ) {
         self.role = role
         self.localParameters = parameters
+        self.statelessResetKey = statelessResetKey
+        self.localMaxStreamsBidi = parameters.initialMaxStreamsBidi
+        self.localMaxStreamsUni = parameters.initialMaxStreamsUni
+        self.receiveMaxData = parameters.initialMaxData
+        self.receiveDataWindow = parameters.initialMaxData
+        self.issuedConnectionIDs = [0: local]
         self.localConnectionID = local
         self.remoteConnectionID = remote
         self.originalDestinationConnectionID = original
@@ -203,23 +268,36 @@ public struct QUICConnection {
 
     // MARK: Receiving
 
-    /// Takes in a datagram from the peer; returns what to send and what happened.
-    public mutating func receive(_ datagram: [UInt8]) -> [Action] {
-        guard case .closed = state else {
-            received += datagram.count
-            do {
-                for (header, bytes) in QUICPacketParser.packets(in: datagram, shortHeaderConnectionIDLength: localConnectionID.count) {
-                    try receivePacket(header, Array(bytes))
-                }
-            } catch {
-                return close(error)
-            }
-            return flush()
+    /// Takes in a datagram from the peer (from `address`, when the owner tracks addresses);
+    /// returns what to send and what happened.
+    public mutating func receive(_ datagram: [UInt8], from address: SocketAddress? = nil) -> [Action] {
+        if case .closed = state {
+            // Closing: our CONNECTION_CLOSE again, ever more rarely (§10.2.1); draining: nothing.
+            guard let closeDatagram, !isFinished else { return [] }
+            packetsWhileClosing += 1
+            return packetsWhileClosing & (packetsWhileClosing - 1) == 0 ? [.send(closeDatagram)] : []
         }
-        return []
+        if peerAddress == nil { peerAddress = address }
+        received += datagram.count
+        var opened = false
+        do {
+            for (header, bytes) in QUICPacketParser.packets(in: datagram, shortHeaderConnectionIDLength: localConnectionID.count) {
+                if try receivePacket(header, Array(bytes), from: address, datagramSize: datagram.count) { opened = true }
+            }
+        } catch {
+            return close(error)
+        }
+        if !opened, isStatelessReset(datagram) {
+            drain(QUICTransportError(.noError, "stateless reset"))
+            isFinished = true
+        }
+        return flush()
     }
 
-    private mutating func receivePacket(_ header: QUICPacketHeader, _ bytes: [UInt8]) throws {
+    /// Takes in one packet; false when it could not be opened (or was a duplicate).
+    private mutating func receivePacket(
+        _ header: QUICPacketHeader, _ bytes: [UInt8], from address: SocketAddress?, datagramSize: Int
+    ) throws -> Bool {
         let index: Int
         switch header.type {
         case .initial: index = 0
@@ -227,10 +305,10 @@ public struct QUICConnection {
         case .oneRTT: index = 2
         case .retry:
             receiveRetry(header, bytes)
-            return
-        default: return  // 0-RTT and Version Negotiation are not handled in this slice
+            return true
+        default: return false  // 0-RTT is not accepted; Version Negotiation after the first packet is ignored
         }
-        guard let reader = spaces[index].read, !spaces[index].discarded else { return }
+        guard let reader = spaces[index].read, !spaces[index].discarded else { return false }
         // A packet that does not decrypt is dropped (RFC 9001 §5.5), not a connection error.
         let largest = spaces[index].acks.largest
         let opened: (header: [UInt8], packetNumber: UInt64, payload: [UInt8])
@@ -250,7 +328,7 @@ public struct QUICConnection {
                 spaces[2].writeGeneration += 1
             }
         } else {
-            return
+            return false
         }
         if role == .client, index == 0, spaces[0].acks.largest == nil {
             remoteConnectionID = header.sourceConnectionID  // the server's chosen ID (RFC 9000 §7.2)
@@ -260,74 +338,107 @@ public struct QUICConnection {
             addressValidated = true  // a Handshake packet proves the address
             discard(0)  // and ends the Initial space (RFC 9001 §4.9.1)
         }
-        let frames: [QUICFrame]
-        do {
-            frames = try QUICFrame.parseAll(ByteBuffer(bytes: opened.payload))
-        }
+        let frames = try QUICFrame.parseAll(ByteBuffer(bytes: opened.payload))
         let type: QUICPacketType = [.initial, .handshake, .oneRTT][index]
-        guard spaces[index].acks.record(opened.packetNumber, ackEliciting: frames.contains(where: \.isAckEliciting)) else { return }
+        let ackEliciting = frames.contains(where: \.isAckEliciting)
+        let now = QUICInstant.now
+        guard spaces[index].acks.record(opened.packetNumber, ackEliciting: ackEliciting) else { return false }
+        lastActivity = now
+        if opened.packetNumber == spaces[index].acks.largest { spaces[index].largestReceivedAt = now }
+        if ackEliciting {
+            // ACKs go at once during the handshake, for packets out of order, or every second
+            // packet; otherwise within max_ack_delay (RFC 9000 §13.2.1).
+            spaces[index].unacknowledged += 1
+            let inOrder = largest.map { opened.packetNumber == $0 + 1 } ?? true
+            if index < 2 || !inOrder || spaces[index].unacknowledged >= 2 {
+                spaces[index].ackDue = now
+            } else if spaces[index].ackDue == nil {
+                spaces[index].ackDue = now + .milliseconds(Int64(localParameters.maxAckDelay))
+            }
+        }
+        // A server follows the peer to a new address on its newest non-probing packet (§9.3).
+        if role == .server, index == 2, let address, let current = peerAddress, address != current,
+            opened.packetNumber == spaces[2].acks.largest, frames.contains(where: { !$0.isProbing })
+        {
+            peerMoved(to: address, datagramSize: datagramSize)
+        }
         for frame in frames {
             guard frame.isAllowed(in: type) else {
                 throw QUICTransportError(.protocolViolation, "a frame not allowed in a \(type) packet")
             }
-            switch frame {
-            case .crypto(let offset, let data):
-                try spaces[index].cryptoIn.insert(data, at: offset, fin: false, crypto: true)
-                let bytes = spaces[index].cryptoIn.read()
-                if bytes.readableBytes > 0 {
-                    try apply(tls.receive(Array(bytes.readableBytesView), at: [.initial, .handshake, .application][index]))
-                }
-            case .ack(let ack) where index < 2:
-                for range in ack.ranges {
-                    for packetNumber in spaces[index].cryptoInFlight.keys where range.contains(packetNumber) {
-                        spaces[index].cryptoInFlight[packetNumber] = nil
-                    }
-                }
-                handshakeProbes = 0
-            case .ack(let ack) where index == 2:
-                let now = ContinuousClock.now
-                let outcome = applicationLoss.onAck(ack.ranges, now: now, rtt: rtt)
-                if let sample = outcome.rttSample { rtt.update(latest: sample, ackDelay: .zero) }
-                for packet in outcome.acknowledged {
-                    if packet.inFlight { congestion.acknowledged(packet.size, sentAt: packet.sentAt) }
-                    sentStreamFrames[packet.packetNumber] = nil
-                }
-                if !outcome.acknowledged.isEmpty { probeCount = 0 }
-                lost(outcome.lost, now: now)
-            case .handshakeDone:
-                guard role == .client else { throw QUICTransportError(.protocolViolation, "a client sent HANDSHAKE_DONE") }
-                state = .established(confirmed: true)
-                discard(1)
-            case .stream(let frame):
-                try receiveStream(frame)
-            case .connectionClose(let code, let frameType, let reason, _):
-                state = .closed(QUICTransportError(QUICTransportErrorCode(rawValue: code), frameType: frameType, reason))
-            default:
-                break
-            }
+            try receiveFrame(frame, index: index, header: header, now: now)
         }
+        return true
     }
 
-    /// Takes in STREAM data: a stream the peer opens is created with our announced limit; a
-    /// stream id the peer may not use is STREAM_STATE_ERROR.
-    private mutating func receiveStream(_ frame: QUICStreamFrame) throws {
-        let peerInitiated = (frame.streamID & 0x01 == 0) == (role == .server)
-        let bidirectional = frame.streamID & 0x02 == 0
-        if streams[frame.streamID] == nil {
-            guard peerInitiated else { throw QUICTransportError(.streamStateError, frameType: 0x08, "data on a stream we did not open") }
-            guard frame.streamID >> 2 < (bidirectional ? localParameters.initialMaxStreamsBidi : localParameters.initialMaxStreamsUni) else {
-                throw QUICTransportError(.streamLimitError, frameType: 0x08, "stream \(frame.streamID) is over the stream limit")
+    private mutating func receiveFrame(_ frame: QUICFrame, index: Int, header: QUICPacketHeader, now: QUICInstant) throws {
+        switch frame {
+        case .crypto(let offset, let data):
+            try spaces[index].cryptoIn.insert(data, at: offset, fin: false, crypto: true)
+            let bytes = spaces[index].cryptoIn.read()
+            if bytes.readableBytes > 0 {
+                try apply(tls.receive(Array(bytes.readableBytesView), at: [.initial, .handshake, .application][index]))
             }
-            let limit = bidirectional ? localParameters.initialMaxStreamDataBidiRemote : localParameters.initialMaxStreamDataUni
-            let peerLimit = bidirectional ? peerTransportParameters?.initialMaxStreamDataBidiLocal ?? 0 : 0
-            streams[frame.streamID] = Stream(incoming: QUICReassemblyBuffer(limit: limit), sendLimit: peerLimit)
-        }
-        try streams[frame.streamID]!.incoming.insert(frame.data, at: frame.offset, fin: frame.fin)
-        let bytes = streams[frame.streamID]!.incoming.read()
-        let complete = streams[frame.streamID]!.incoming.isComplete && !streams[frame.streamID]!.finDelivered
-        if complete { streams[frame.streamID]!.finDelivered = true }
-        if bytes.readableBytes > 0 || complete {
-            arrived.append(.streamData(id: frame.streamID, bytes: Array(bytes.readableBytesView), fin: complete))
+        case .ack(let ack) where index < 2:
+            for range in ack.ranges {
+                for packetNumber in spaces[index].cryptoInFlight.keys where range.contains(packetNumber) {
+                    spaces[index].cryptoInFlight[packetNumber] = nil
+                }
+            }
+            handshakeProbes = 0
+        case .ack(let ack):
+            guard ack.largest < spaces[2].nextPacketNumber else {
+                throw QUICTransportError(.protocolViolation, frameType: 0x02, "an ACK for a packet never sent")
+            }
+            let outcome = applicationLoss.onAck(ack.ranges, now: now, rtt: rtt)
+            if let sample = outcome.rttSample {
+                // The peer's delay counts once confirmed, capped at its max_ack_delay (RFC 9002 §5.3).
+                let peer = peerTransportParameters ?? QUICTransportParameters()
+                let reported = Duration.microseconds(Int64(clamping: ack.delay << min(peer.ackDelayExponent, 20)))
+                let delay = state == .established(confirmed: true) ? min(reported, .milliseconds(Int64(peer.maxAckDelay))) : .zero
+                rtt.update(latest: sample, ackDelay: delay)
+            }
+            for packet in outcome.acknowledged {
+                if packet.inFlight { congestion.acknowledged(packet.size, sentAt: packet.sentAt) }
+                if let frames = sentFrames.removeValue(forKey: packet.packetNumber) { acknowledged(frames) }
+            }
+            if !outcome.acknowledged.isEmpty { probeCount = 0 }
+            lost(outcome.lost, now: now)
+        case .handshakeDone:
+            guard role == .client else { throw QUICTransportError(.protocolViolation, frameType: 0x1E, "a client sent HANDSHAKE_DONE") }
+            if state == .established(confirmed: false) { state = .established(confirmed: true) }
+            discard(1)
+        case .stream(let stream):
+            try receiveStream(stream)
+        case .resetStream(let id, let code, let finalSize):
+            try receiveReset(id, errorCode: code, finalSize: finalSize)
+        case .stopSending(let id, let code):
+            try receiveStopSending(id, errorCode: code)
+        case .maxData(let maximum):
+            if maximum > peerMaxData {
+                peerMaxData = maximum
+                for (id, stream) in streams where stream.hasDataToSend { markReady(id) }
+            }
+        case .maxStreamData(let id, let maximum):
+            try receiveMaxStreamData(id, maximum: maximum)
+        case .maxStreams(let bidirectional, let maximum):
+            receiveMaxStreams(bidirectional: bidirectional, maximum: maximum)
+        case .streamDataBlocked(let id, _):
+            _ = try peerFrameStream(id, frameType: 0x15, receiving: true)
+        case .newToken:
+            guard role == .client else { throw QUICTransportError(.protocolViolation, frameType: 0x07, "a client sent NEW_TOKEN") }
+        case .newConnectionID(let sequence, let retirePriorTo, let id, let token):
+            try receiveNewConnectionID(sequence: sequence, retirePriorTo: retirePriorTo, connectionID: id, token: token)
+        case .retireConnectionID(let sequence):
+            try receiveRetire(sequence, packetDestination: header.destinationConnectionID)
+        case .pathChallenge(let data):
+            pendingFrames.append(.pathResponse(data))
+        case .pathResponse(let data):
+            receivePathResponse(data)
+        case .connectionClose(let code, let frameType, let reason, _):
+            drain(QUICTransportError(QUICTransportErrorCode(rawValue: code), frameType: frameType, reason))
+        default:
+            break  // PADDING, PING, DATA_BLOCKED, STREAMS_BLOCKED: nothing to do
         }
     }
 
@@ -342,24 +453,40 @@ public struct QUICConnection {
         return true
     }
 
-    /// Lost 1-RTT packets: their bytes leave flight, the window shrinks, their STREAM frames
-    /// go out again.
+    /// Lost 1-RTT packets: their bytes leave flight, the window shrinks (collapsing on
+    /// persistent congestion), what they carried goes out again.
     private mutating func lost(_ packets: [QUICSentPacket], now: QUICInstant, congestionSignal: Bool = true) {
+        guard !packets.isEmpty else { return }
         for packet in packets {
             if packet.inFlight {
                 congestion.removed(packet.size)
                 if congestionSignal { congestion.congestionEvent(sentAt: packet.sentAt, now: now) }
             }
-            for frame in sentStreamFrames.removeValue(forKey: packet.packetNumber) ?? [] {
-                streams[frame.streamID]?.retransmit.append(frame)
-            }
+            if let frames = sentFrames.removeValue(forKey: packet.packetNumber) { requeue(frames) }
+        }
+        let peerDelay = Duration.milliseconds(Int64(peerTransportParameters?.maxAckDelay ?? 25))
+        if congestionSignal, rtt.hasSample,
+            QUICLossDetector.isPersistentCongestion(packets, duration: rtt.probeTimeout(maxAckDelay: peerDelay) * 3)
+        {
+            congestion.persistentCongestion()
         }
     }
 
-    /// Runs the loss and probe timers (RFC 9002 §6): packets now lost by time are sent again;
-    /// after a probe timeout without acknowledgement, the oldest packet in flight is sent again
-    /// (the timeout doubling each time). Call it every few milliseconds.
+    /// Runs the timers (call it every few milliseconds): packets now lost by time are sent
+    /// again; after a probe timeout without acknowledgement the oldest packet's data is sent
+    /// again (the timeout doubling each time, RFC 9002 §6.2); delayed ACKs; path validation;
+    /// the idle timeout; the end of the closing or draining period.
     public mutating func tick(now: QUICInstant = .now) -> [Action] {
+        if case .closed = state {
+            if let closingEnds, now >= closingEnds { isFinished = true }
+            return []
+        }
+        if let idle = idleTimeout, now - lastActivity > idle {
+            // Silently closed (§10.1): nothing is sent.
+            drain(QUICTransportError(.noError, "idle timeout"))
+            isFinished = true
+            return flush()
+        }
         // The handshake's probe timeout: CRYPTO data not acknowledged in time is sent again
         // (RFC 9002 §6.2.2.1), the timeout doubling each time.
         if let last = lastHandshakeSent,
@@ -376,39 +503,27 @@ public struct QUICConnection {
         }
         guard case .established = state else { return [] }
         lost(applicationLoss.detectLost(now: now, rtt: rtt), now: now)
+        let peerDelay = Duration.milliseconds(Int64(peerTransportParameters?.maxAckDelay ?? 25))
         if let last = lastAckElicitingSent, !applicationLoss.sent.isEmpty,
-            now - last > rtt.probeTimeout(maxAckDelay: .milliseconds(25)) * (1 << min(probeCount, 10))
+            now - last > rtt.probeTimeout(maxAckDelay: peerDelay) * (1 << min(probeCount, 10))
         {
             probeCount += 1
             lastAckElicitingSent = now
             // A probe is not a loss: the window stays (RFC 9002 §6.2.4).
             lost([applicationLoss.forgetOldest()].compactMap { $0 }, now: now, congestionSignal: false)
         }
-        return flush()
+        checkPathValidation(now: now)
+        return flush(now: now)
     }
 
-    /// Opens the next bidirectional stream of ours, once established; nil when the peer's stream
-    /// limit is reached.
-    public mutating func openBidirectionalStream() -> UInt64? {
-        guard case .established = state, let peer = peerTransportParameters, nextBidirectionalStream < peer.initialMaxStreamsBidi else {
-            return nil
-        }
-        let id = nextBidirectionalStream << 2 | (role == .client ? 0 : 1)
-        nextBidirectionalStream += 1
-        streams[id] = Stream(
-            incoming: QUICReassemblyBuffer(limit: localParameters.initialMaxStreamDataBidiLocal), sendLimit: peer.initialMaxStreamDataBidiRemote)
-        return id
-    }
-
-    private var nextBidirectionalStream: UInt64 = 0
-
-    /// Queues `bytes` (and the end of the stream when `fin`) on stream `id`; returns the
-    /// datagrams that can go now.
-    public mutating func send(_ bytes: [UInt8], on id: UInt64, fin: Bool) -> [Action] {
-        guard streams[id] != nil else { return [] }
-        streams[id]!.outgoing.writeBytes(bytes)
-        if fin { streams[id]!.finToSend = true }
-        return flush()
+    /// The idle timeout in force (§10.1): the smaller of the two sides' (zero: none), and
+    /// never under three probe timeouts.
+    var idleTimeout: Duration? {
+        let ours = localParameters.maxIdleTimeout
+        let theirs = peerTransportParameters?.maxIdleTimeout ?? 0
+        let milliseconds = ours == 0 ? theirs : theirs == 0 ? ours : min(ours, theirs)
+        guard milliseconds > 0 else { return nil }
+        return max(.milliseconds(Int64(milliseconds)), rtt.probeTimeout(maxAckDelay: .zero) * 3)
     }
 
     /// Carries out what TLS asks: keys for a level, bytes to send, completion.
@@ -431,22 +546,42 @@ public struct QUICConnection {
                 let peer = try QUICTransportParameters.decode(tls.peerTransportParameters, fromServer: role == .client)
                 try checkConnectionIDs(peer)
                 peerTransportParameters = peer
+                peerMaxData = peer.initialMaxData
+                peerMaxStreamsBidi = peer.initialMaxStreamsBidi
+                peerMaxStreamsUni = peer.initialMaxStreamsUni
+                peerConnectionIDs[0] = (remoteConnectionID, peer.statelessResetToken ?? [])
                 if role == .server {
                     state = .established(confirmed: true)
                     handshakeDoneToSend = true
                 } else {
                     state = .established(confirmed: false)
                 }
+                issueConnectionIDs()
             }
         }
     }
 
+    /// Enters the draining period (§10.2.2): nothing more is sent; the owner may forget the
+    /// connection after three probe timeouts.
+    private mutating func drain(_ error: QUICTransportError) {
+        guard !isClosed else { return }
+        state = .closed(error)
+        closeDatagram = nil
+        closingEnds = .now + rtt.probeTimeout(maxAckDelay: .zero) * 3
+    }
+
+    var isClosed: Bool {
+        if case .closed = state { return true }
+        return false
+    }
+
     // MARK: Sending
 
-    /// The datagrams due now: CRYPTO data and ACKs per space (coalesced, Initial first), and
-    /// HANDSHAKE_DONE. A client's Initial goes in a datagram of its own, padded to 1200 bytes; an
-    /// unvalidated server sends at most three times what it received.
-    mutating func flush() -> [Action] {
+    /// The datagrams due now: CRYPTO data and ACKs per space (coalesced, Initial first),
+    /// HANDSHAKE_DONE, control and STREAM frames; then the events to report. A client's Initial
+    /// goes in a datagram of its own, padded to 1200 bytes; a server sends at most three times
+    /// what it received to an address not yet validated.
+    mutating func flush(now: QUICInstant = .now) -> [Action] {
         var actions: [Action] = []
         let completedNow: Bool
         if case .established = state, !reportedComplete {
@@ -455,14 +590,14 @@ public struct QUICConnection {
         } else {
             completedNow = false
         }
-        while true {
+        while !isClosed {
             let allowance = role == .server && !addressValidated ? 3 * received - sentBytes : Int.max
             var datagram: [UInt8] = []
             for index in 0..<3 {
                 let room = min(1200, allowance) - datagram.count
                 guard !spaces[index].discarded, room > 100 else { continue }
                 let clientInitial = role == .client && index == 0
-                guard let packet = buildPacket(index, room: room, minimumSize: clientInitial ? 1200 : 0) else { continue }
+                guard let packet = buildPacket(index, room: room, minimumSize: clientInitial ? 1200 : 0, now: now) else { continue }
                 datagram += packet
                 if clientInitial { break }
             }
@@ -475,75 +610,81 @@ public struct QUICConnection {
         if completedNow { actions.append(.handshakeComplete(applicationProtocol: tls.applicationProtocol)) }
         actions += arrived
         arrived = []
+        if case .closed(let error) = state, !closeReported {
+            closeReported = true
+            actions.append(.closed(error))
+        }
         return actions
     }
 
     private var reportedComplete = false
 
-    /// One packet for space `index` if it has something to say and fits in `room` bytes.
-    private mutating func buildPacket(_ index: Int, room: Int, minimumSize: Int) -> [UInt8]? {
+    /// One packet for space `index` if it has something to say and fits in `room` bytes: a
+    /// CONNECTION_CLOSE alone, or an ACK (when due, or with other frames), HANDSHAKE_DONE,
+    /// CRYPTO data, control frames and STREAM data within the congestion window.
+    private mutating func buildPacket(_ index: Int, room: Int, minimumSize: Int, now: QUICInstant) -> [UInt8]? {
         guard let writer = spaces[index].write else { return nil }
+        let tokenSize = index == 0 ? QUICVarint.length(of: UInt64(retryToken.count)) + retryToken.count : 0
+        let headerSize = index == 2 ? 1 + remoteConnectionID.count + 4 : 7 + remoteConnectionID.count + localConnectionID.count + tokenSize + 2 + 4
+        // The header and the tag (16) leave the rest for frames.
+        let budget = room - headerSize - 16
         var frames: [QUICFrame] = []
-        let closing = pendingClose != nil
-        if spaces[index].acks.ackPending, let ack = spaces[index].acks.ackFrame(delay: 0) { frames.append(.ack(ack)) }
+        var cryptoSent: (offset: UInt64, bytes: [UInt8])?
         if let close = pendingClose {
             frames = [close]
             pendingClose = nil
-        } else if index == 2, handshakeDoneToSend {
-            frames.append(.handshakeDone)
-            handshakeDoneToSend = false
-        }
-        let tokenSize = index == 0 ? QUICVarint.length(of: UInt64(retryToken.count)) + retryToken.count : 0
-        let headerSize = index == 2 ? 1 + remoteConnectionID.count + 4 : 7 + remoteConnectionID.count + localConnectionID.count + tokenSize + 2 + 4
-        // The header and the tag (16) leave the rest for frames (a little kept for their own headers).
-        let budget = room - headerSize - 16
-        var framed = ByteBuffer()
-        for frame in frames { frame.encode(into: &framed) }
-        var cryptoSent: (offset: UInt64, bytes: [UInt8])?
-        if !closing, let again = spaces[index].cryptoRetransmit.first, again.bytes.count + 12 <= budget - framed.readableBytes {
-            spaces[index].cryptoRetransmit.removeFirst()
-            frames.append(.crypto(offset: again.offset, data: ByteBuffer(bytes: again.bytes)))
-            cryptoSent = again
-        } else if !closing, !spaces[index].cryptoOut.isEmpty, budget - framed.readableBytes > 20 {
-            let count = min(spaces[index].cryptoOut.count, budget - framed.readableBytes - 12)
-            let chunk = Array(spaces[index].cryptoOut.prefix(count))
-            spaces[index].cryptoOut.removeFirst(count)
-            if role == .client, index == 0 { initialCryptoSent += chunk }
-            frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
-            cryptoSent = (spaces[index].cryptoOutOffset, chunk)
-            spaces[index].cryptoOutOffset += UInt64(count)
-        }
-        if !closing, index == 2, case .established = state, congestion.canSend(room) {
-            var written = ByteBuffer()
-            for frame in frames { frame.encode(into: &written) }
-            var left = budget - written.readableBytes
-            // Lost frames first (already counted against flow control), whole.
-            for id in streams.keys.sorted() where left > 32 {
-                while let frame = streams[id]!.retransmit.first, frame.data.readableBytes + 24 <= left {
-                    streams[id]!.retransmit.removeFirst()
-                    frames.append(.stream(frame))
-                    left -= frame.data.readableBytes + 24
-                }
+        } else {
+            let acks = spaces[index].acks
+            // Room for an ACK is kept whenever one is pending (at most 33 bytes + 16 a range).
+            var left = acks.ackPending ? budget - 17 - 16 * acks.ranges.count : budget
+            if index == 2, handshakeDoneToSend {
+                frames.append(.handshakeDone)
+                handshakeDoneToSend = false
+                left -= 1
             }
-            for id in streams.keys.sorted() where left > 32 {
-                var stream = streams[id]!
-                let peerData = peerTransportParameters?.initialMaxData ?? 0
-                let allowed = min(UInt64(left - 24), stream.sendLimit - stream.outgoingOffset, peerData - dataSent)
-                let count = min(stream.outgoing.readableBytes, Int(allowed))
-                let fin = stream.finToSend && !stream.finSent && count == stream.outgoing.readableBytes
-                guard count > 0 || fin else { continue }
-                let chunk = stream.outgoing.readSlice(length: count)!
-                frames.append(.stream(QUICStreamFrame(streamID: id, offset: stream.outgoingOffset, data: chunk, fin: fin)))
-                stream.outgoingOffset += UInt64(count)
-                dataSent += UInt64(count)
-                if fin { stream.finSent = true }
-                streams[id] = stream
-                left -= count + 24
+            if let again = spaces[index].cryptoRetransmit.first, again.bytes.count + 12 <= left {
+                spaces[index].cryptoRetransmit.removeFirst()
+                frames.append(.crypto(offset: again.offset, data: ByteBuffer(bytes: again.bytes)))
+                cryptoSent = again
+                left -= again.bytes.count + 12
+            } else if !spaces[index].cryptoOut.isEmpty, left > 20 {
+                let count = min(spaces[index].cryptoOut.count, left - 12)
+                let chunk = Array(spaces[index].cryptoOut.prefix(count))
+                spaces[index].cryptoOut.removeFirst(count)
+                if role == .client, index == 0 { initialCryptoSent += chunk }
+                frames.append(.crypto(offset: spaces[index].cryptoOutOffset, data: ByteBuffer(bytes: chunk)))
+                cryptoSent = (spaces[index].cryptoOutOffset, chunk)
+                spaces[index].cryptoOutOffset += UInt64(count)
+                left -= count + 12
+            }
+            if index == 2, case .established = state {
+                var scratch = ByteBuffer()
+                for frame in controlFrames() {
+                    scratch.clear()
+                    frame.encode(into: &scratch)
+                    if scratch.readableBytes <= left {
+                        frames.append(frame)
+                        left -= scratch.readableBytes
+                    } else {
+                        pendingFrames.append(frame)
+                    }
+                }
+                if congestion.canSend(room) { frames += streamFrames(room: left) }
+            }
+            let ackDue = index < 2 || spaces[index].ackDue.map { now >= $0 } == true
+            if acks.ackPending, ackDue || !frames.isEmpty {
+                let delay = spaces[index].largestReceivedAt.map { now - $0 } ?? .zero
+                let units = index == 2 ? UInt64(max(0, delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)) >> localParameters.ackDelayExponent : 0
+                if let ack = spaces[index].acks.ackFrame(delay: units) { frames.insert(.ack(ack), at: 0) }
+                spaces[index].unacknowledged = 0
+                spaces[index].ackDue = nil
             }
         }
         guard !frames.isEmpty else { return nil }
         var payload = ByteBuffer()
         for frame in frames { frame.encode(into: &payload) }
+        // A path probe fills the datagram (as much as the amplification limit allows, §8.2.1).
+        let minimumSize = frames.contains(where: \.isPathProbe) ? max(minimumSize, room) : minimumSize
         // Enough payload for the header-protection sample (4 bytes after the packet number), and
         // PADDING up to the minimum size (the long header here is at most 40 bytes with its
         // packet number; the tag is 16).
@@ -583,11 +724,8 @@ public struct QUICConnection {
                     QUICSentPacket(packetNumber: packetNumber, sentAt: .now, size: packet.count, ackEliciting: true, inFlight: true))
                 congestion.sent(packet.count)
             }
-            let carried = frames.compactMap { frame -> QUICStreamFrame? in
-                if case .stream(let stream) = frame { return stream }
-                return nil
-            }
-            if !carried.isEmpty { sentStreamFrames[packetNumber] = carried }
+            let carried = frames.filter { if case .ack = $0 { false } else if case .padding = $0 { false } else { true } }
+            if !carried.isEmpty { sentFrames[packetNumber] = carried }
             lastAckElicitingSent = .now
         }
         return packet
@@ -630,11 +768,15 @@ public struct QUICConnection {
                     close = .connectionClose(errorCode: QUICTransportErrorCode.applicationError.rawValue, frameType: 0, reason: reason, application: false)
                 }
                 pendingClose = close
-                if let packet = buildPacket(index, room: 1200, minimumSize: role == .client && index == 0 ? 1200 : 0) {
+                if let packet = buildPacket(index, room: 1200, minimumSize: role == .client && index == 0 ? 1200 : 0, now: .now) {
                     actions.append(.send(packet))
+                    closeDatagram = packet
                 }
             }
+            // The closing period (§10.2.1): three probe timeouts, the close sent again as packets arrive.
             state = .closed(failure)
+            closingEnds = .now + rtt.probeTimeout(maxAckDelay: .zero) * 3
+            closeReported = true
             return actions + [.closed(failure)]
         }
         return []

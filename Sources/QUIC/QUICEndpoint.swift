@@ -4,7 +4,9 @@ import NIOCore
 import NIOPosix
 
 /// A QUIC server endpoint on a UDP socket: datagrams are routed to connections by Destination
-/// Connection ID; a client Initial of at least 1200 bytes for an unknown ID opens a connection.
+/// Connection ID (every ID a connection issued); a client Initial of at least 1200 bytes for an
+/// unknown ID opens a connection, up to `maxConnections`; a short-header packet for an unknown
+/// ID is answered with a stateless reset.
 /// It answers `hq-interop` requests (HTTP/0.9 over QUIC: `GET /path\r\n` on a bidirectional
 /// stream, the body as the answer) with `respond`. Everything runs on the socket's event loop.
 public final class QUICServerEndpoint: Sendable {
@@ -18,7 +20,7 @@ public final class QUICServerEndpoint: Sendable {
     /// Binds `host:port` (port 0: any free port) and serves connections with `configuration`.
     public static func bind(
         host: String, port: Int, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false, maxConnections: Int = 10_000,
         respond: @escaping @Sendable (_ path: String) -> [UInt8]? = { _ in nil }
     ) async throws -> QUICServerEndpoint {
         let channel = try await DatagramBootstrap(group: group)
@@ -26,7 +28,9 @@ public final class QUICServerEndpoint: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        Handler(configuration: configuration, parameters: parameters, requireRetry: requireRetry, respond: respond))
+                        Handler(
+                            configuration: configuration, parameters: parameters, requireRetry: requireRetry, maxConnections: maxConnections,
+                            respond: respond))
                 }
             }
             .bind(host: host, port: port).get()
@@ -41,31 +45,32 @@ public final class QUICServerEndpoint: Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-        private struct Entry {
-            var connection: QUICConnection
-            var peer: SocketAddress
-        }
 
         private let configuration: QUICTLSConfiguration
         private let parameters: QUICTransportParameters
         private let respond: @Sendable (String) -> [UInt8]?
         /// Whether a client proves its address with a Retry token before a connection opens.
         private let requireRetry: Bool
+        private let maxConnections: Int
         private let tokenKey = SymmetricKey(size: .bits256)
-        private var connections: [[UInt8]: Entry] = [:]
+        /// The key of our stateless reset tokens.
+        private let resetKey = SymmetricKey(size: .bits256)
+        /// Connections by their first connection ID of ours.
+        private var connections: [[UInt8]: QUICConnection] = [:]
+        /// Every connection ID a datagram may arrive with (the client's original Destination
+        /// Connection ID too, for its repeated Initials) → the connection's key.
+        private var routes: [[UInt8]: [UInt8]] = [:]
         /// Request bytes received so far, by connection and stream.
         private var requests: [[UInt8]: [UInt64: [UInt8]]] = [:]
-        /// The client's original Destination Connection ID → the connection's own ID (for the
-        /// client's repeated Initials before it learns ours).
-        private var aliases: [[UInt8]: [UInt8]] = [:]
 
         init(
-            configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, requireRetry: Bool,
+            configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, requireRetry: Bool, maxConnections: Int,
             respond: @escaping @Sendable (String) -> [UInt8]?
         ) {
             self.configuration = configuration
             self.parameters = parameters
             self.requireRetry = requireRetry
+            self.maxConnections = maxConnections
             self.respond = respond
         }
 
@@ -105,31 +110,28 @@ public final class QUICServerEndpoint: Sendable {
             return packet + tag
         }
 
-        /// Answers the hq-interop requests completed by `actions`; returns the datagrams that
-        /// carry the answers.
-        private func answer(_ actions: [QUICConnection.Action], on id: [UInt8]) -> [QUICConnection.Action] {
+        /// Answers the hq-interop requests completed by `actions` on connection `key`; returns
+        /// the datagrams that carry the answers.
+        private func answer(_ actions: [QUICConnection.Action], on key: [UInt8]) -> [QUICConnection.Action] {
+            guard var connection = connections[key], connection.applicationProtocol == "hq-interop" else { return [] }
             var more: [QUICConnection.Action] = []
-            guard connections[id]?.connection.applicationProtocol == "hq-interop" else { return [] }
             for case .streamData(let stream, let bytes, let fin) in actions {
-                requests[id, default: [:]][stream, default: []] += bytes
-                guard fin, let request = requests[id]?[stream] else { continue }
-                requests[id]?[stream] = nil
+                requests[key, default: [:]][stream, default: []] += bytes
+                more += connection.consumed(bytes.count, on: stream)
+                guard fin, let request = requests[key]?[stream] else { continue }
+                requests[key]?[stream] = nil
                 let words = String(decoding: request, as: UTF8.self).split(whereSeparator: \.isWhitespace)
                 let path = words.count >= 2 && words[0] == "GET" ? String(words[1]) : ""
-                let body = respond(path) ?? []
-                if let entry = connections[id] {
-                    var connection = entry.connection
-                    more += connection.send(body, on: stream, fin: true)
-                    connections[id]?.connection = connection
-                }
+                more += connection.send(respond(path) ?? [], on: stream, fin: true)
             }
+            connections[key] = connection
             return more
         }
 
         private var timer: RepeatedTask?
 
         func handlerAdded(context: ChannelHandlerContext) {
-            // The loss and probe timers of every connection, every 5 ms.
+            // The timers of every connection, every 5 ms.
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { _ in
                 let (handler, context) = loopBound.value
@@ -140,27 +142,54 @@ public final class QUICServerEndpoint: Sendable {
         func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
         private func tick(context: ChannelHandlerContext) {
-            for (id, entry) in connections {
-                var connection = entry.connection
-                let actions = connection.tick()
-                connections[id]?.connection = connection
-                for case .send(let bytes) in actions {
-                    context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: entry.peer, data: ByteBuffer(bytes: bytes))), promise: nil)
-                }
+            let now = QUICInstant.now
+            for key in connections.keys {
+                guard var connection = connections[key] else { continue }
+                let actions = connection.tick(now: now)
+                connections[key] = connection
+                perform(actions, on: key, context: context)
             }
             context.flush()
+        }
+
+        /// Sends what a connection asks to its peer's address, keeps the routes to its
+        /// connection IDs, and forgets it once its closing period is over.
+        private func perform(_ actions: [QUICConnection.Action], on key: [UInt8], context: ChannelHandlerContext) {
+            guard let connection = connections[key] else { return }
+            for action in actions {
+                switch action {
+                case .send(let bytes):
+                    guard let peer = connection.peerAddress else { continue }
+                    context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: bytes))), promise: nil)
+                case .newConnectionID(let id): routes[id] = key
+                case .retiredConnectionID(let id): routes[id] = nil
+                default: break
+                }
+            }
+            if connection.isFinished {
+                connections[key] = nil
+                requests[key] = nil
+                routes = routes.filter { $0.value != key }
+            }
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
             let datagram = Array(envelope.data.readableBytesView)
             guard let header = try? QUICPacketParser.header(of: datagram[...], shortHeaderConnectionIDLength: 8) else { return }
-            let id = aliases[header.destinationConnectionID] ?? header.destinationConnectionID
             var actions: [QUICConnection.Action]
-            if var entry = connections[id] {
-                actions = entry.connection.receive(datagram)
-                entry.peer = envelope.remoteAddress
-                connections[id] = entry
+            let key: [UInt8]
+            if let known = routes[header.destinationConnectionID], var connection = connections[known] {
+                key = known
+                actions = connection.receive(datagram, from: envelope.remoteAddress)
+                connections[key] = connection
+            } else if header.type == .oneRTT {
+                // A connection we do not know (gone, or another endpoint's): a stateless reset (§10.3).
+                if let reset = QUICConnection.statelessReset(for: header.destinationConnectionID, receivedSize: datagram.count, key: resetKey) {
+                    context.writeAndFlush(
+                        wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reset))), promise: nil)
+                }
+                return
             } else if header.isUnsupportedVersion {
                 // Another version: offer ours (RFC 9000 §6), only to a datagram of full size.
                 guard datagram.count >= 1200 else { return }
@@ -172,8 +201,9 @@ public final class QUICServerEndpoint: Sendable {
                     wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: answer))), promise: nil)
                 return
             } else {
-                // Only a client Initial of full size opens a connection (RFC 9000 §14.1).
-                guard header.type == .initial, !header.isUnsupportedVersion, datagram.count >= 1200 else { return }
+                // Only a client Initial of full size opens a connection (RFC 9000 §14.1), while
+                // there is room for one more.
+                guard header.type == .initial, datagram.count >= 1200, connections.count < maxConnections else { return }
                 var retriedFrom: [UInt8]?
                 if requireRetry {
                     guard !header.token.isEmpty else {
@@ -187,28 +217,25 @@ public final class QUICServerEndpoint: Sendable {
                     else { return }
                     retriedFrom = original
                 }
-                guard let (connection, first) = try? QUICConnection.server(
-                        accepting: datagram, header: header, configuration: configuration, parameters: parameters, retriedFrom: retriedFrom)
+                guard
+                    let (connection, first) = try? QUICConnection.server(
+                        accepting: datagram, header: header, from: envelope.remoteAddress, configuration: configuration, parameters: parameters,
+                        retriedFrom: retriedFrom, statelessResetKey: resetKey)
                 else { return }
-                connections[connection.localConnectionID] = Entry(connection: connection, peer: envelope.remoteAddress)
-                aliases[header.destinationConnectionID] = connection.localConnectionID
+                key = connection.localConnectionID
+                connections[key] = connection
+                routes[key] = key
+                routes[header.destinationConnectionID] = key
                 actions = first
             }
-            let local = connections[id]?.connection.localConnectionID ?? aliases[id] ?? id
-            actions += answer(actions, on: local)
+            actions += answer(actions, on: key)
             // HTTP/3 is not served yet: an h3 client gets a clean close (H3_NO_ERROR) after the handshake.
-            if actions.contains(.handshakeComplete(applicationProtocol: "h3")), var entry = connections[local] {
-                actions += entry.connection.close(applicationError: 0x100, reason: "HTTP/3 is not served yet")
-                connections[local] = entry
+            if actions.contains(.handshakeComplete(applicationProtocol: "h3")), var connection = connections[key] {
+                actions += connection.close(applicationError: 0x100, reason: "HTTP/3 is not served yet")
+                connections[key] = connection
             }
-            let peer = connections[local]?.peer ?? envelope.remoteAddress
-            for case .send(let bytes) in actions {
-                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: bytes))), promise: nil)
-            }
+            perform(actions, on: key, context: context)
             context.flush()
-            if let entry = connections[id] ?? connections[aliases[id] ?? []], case .closed = entry.connection.state {
-                connections[entry.connection.localConnectionID] = nil
-            }
         }
     }
 }

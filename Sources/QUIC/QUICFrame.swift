@@ -74,6 +74,24 @@ public enum QUICFrame: Sendable, Equatable {
         }
     }
 
+    /// Whether the frame only probes a path (RFC 9000 §9.1): a packet of nothing else does not
+    /// move the connection to the address it came from.
+    public var isProbing: Bool {
+        switch self {
+        case .padding, .pathChallenge, .pathResponse, .newConnectionID: true
+        default: false
+        }
+    }
+
+    /// Whether the frame asks for (or answers) a path's validation: its datagram is padded to
+    /// 1200 bytes (§8.2.1).
+    var isPathProbe: Bool {
+        switch self {
+        case .pathChallenge, .pathResponse: true
+        default: false
+        }
+    }
+
     /// Whether the frame may appear in a packet of `type` (RFC 9000 §12.4, Table 3).
     public func isAllowed(in type: QUICPacketType) -> Bool {
         switch type {

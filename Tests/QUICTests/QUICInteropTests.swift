@@ -201,4 +201,33 @@ struct QUICInteropTests {
         try await client.close()
         try await endpoint.close()
     }
+
+    @Test("curl (curl_cffi: libcurl with ngtcp2 + nghttp3) completes a handshake with ALPN h3 and sees the clean H3_NO_ERROR close")
+    func curlHTTP3() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        parameters.initialMaxData = 1 << 20
+        parameters.initialMaxStreamsBidi = 100
+        parameters.initialMaxStreamsUni = 3  // curl refuses HTTP/3 with fewer ("lacks 3 uni streams")
+        parameters.initialMaxStreamDataBidiRemote = 1 << 16
+        parameters.initialMaxStreamDataUni = 1 << 16
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["h3", "hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: parameters)
+        let port = try #require(endpoint.localAddress?.port)
+        let output = try await Peers.python(script: "curl_h3.py", ["127.0.0.1", String(port)], suite: "QUICTests", timeout: 30)
+        try await endpoint.close()
+        try #require(output.status == 0, "\(output.stdout)\(output.stderr)")
+        let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        #expect(seen?["handshake"] as? Bool == true)
+        #expect(seen?["handshake_done"] as? Bool == true)
+        #expect(seen?["alpn"] as? String == "h3")
+        // The request fails after the handshake (curl error 56, a receive error), not in it (7, 35, 60).
+        #expect((seen?["error"] as? [String: Any])?["code"] as? Int == 56)
+        let close = seen?["close"] as? [String: Any]
+        #expect(close?["space"] as? String == "application")
+        #expect(close?["code"] as? Int == 0x100)
+    }
 }
