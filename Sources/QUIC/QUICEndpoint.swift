@@ -6,9 +6,8 @@ import NIOPosix
 /// A QUIC server endpoint on a UDP socket: datagrams are routed to connections by Destination
 /// Connection ID (every ID a connection issued); a client Initial of at least 1200 bytes for an
 /// unknown ID opens a connection, up to `maxConnections`; a short-header packet for an unknown
-/// ID is answered with a stateless reset.
-/// It answers `hq-interop` requests (HTTP/0.9 over QUIC: `GET /path\r\n` on a bidirectional
-/// stream, the body as the answer) with `respond`. Everything runs on the socket's event loop.
+/// ID is answered with a stateless reset. Each connection, once its handshake completes, is
+/// handed to `onSession` as a `QUICSession`. The connections run on the socket's event loop.
 public final class QUICServerEndpoint: Sendable {
     private let channel: any Channel
 
@@ -21,7 +20,7 @@ public final class QUICServerEndpoint: Sendable {
     public static func bind(
         host: String, port: Int, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false, maxConnections: Int = 10_000,
-        respond: @escaping @Sendable (_ path: String) -> [UInt8]? = { _ in nil }
+        onSession: @escaping @Sendable (QUICSession) async -> Void
     ) async throws -> QUICServerEndpoint {
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -30,7 +29,7 @@ public final class QUICServerEndpoint: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         Handler(
                             configuration: configuration, parameters: parameters, requireRetry: requireRetry, maxConnections: maxConnections,
-                            respond: respond))
+                            onSession: onSession))
                 }
             }
             .bind(host: host, port: port).get()
@@ -48,7 +47,7 @@ public final class QUICServerEndpoint: Sendable {
 
         private let configuration: QUICTLSConfiguration
         private let parameters: QUICTransportParameters
-        private let respond: @Sendable (String) -> [UInt8]?
+        private let onSession: @Sendable (QUICSession) async -> Void
         /// Whether a client proves its address with a Retry token before a connection opens.
         private let requireRetry: Bool
         private let maxConnections: Int
@@ -56,22 +55,20 @@ public final class QUICServerEndpoint: Sendable {
         /// The key of our stateless reset tokens.
         private let resetKey = SymmetricKey(size: .bits256)
         /// Connections by their first connection ID of ours.
-        private var connections: [[UInt8]: QUICConnection] = [:]
+        private var connections: [[UInt8]: QUICSessionDriver] = [:]
         /// Every connection ID a datagram may arrive with (the client's original Destination
         /// Connection ID too, for its repeated Initials) → the connection's key.
         private var routes: [[UInt8]: [UInt8]] = [:]
-        /// Request bytes received so far, by connection and stream.
-        private var requests: [[UInt8]: [UInt64: [UInt8]]] = [:]
 
         init(
             configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, requireRetry: Bool, maxConnections: Int,
-            respond: @escaping @Sendable (String) -> [UInt8]?
+            onSession: @escaping @Sendable (QUICSession) async -> Void
         ) {
             self.configuration = configuration
             self.parameters = parameters
             self.requireRetry = requireRetry
             self.maxConnections = maxConnections
-            self.respond = respond
+            self.onSession = onSession
         }
 
         /// A Retry token (RFC 9000 §8.1.2): when it expires, the client's original Destination
@@ -110,24 +107,6 @@ public final class QUICServerEndpoint: Sendable {
             return packet + tag
         }
 
-        /// Answers the hq-interop requests completed by `actions` on connection `key`; returns
-        /// the datagrams that carry the answers.
-        private func answer(_ actions: [QUICConnection.Action], on key: [UInt8]) -> [QUICConnection.Action] {
-            guard var connection = connections[key], connection.applicationProtocol == "hq-interop" else { return [] }
-            var more: [QUICConnection.Action] = []
-            for case .streamData(let stream, let bytes, let fin) in actions {
-                requests[key, default: [:]][stream, default: []] += bytes
-                more += connection.consumed(bytes.count, on: stream)
-                guard fin, let request = requests[key]?[stream] else { continue }
-                requests[key]?[stream] = nil
-                let words = String(decoding: request, as: UTF8.self).split(whereSeparator: \.isWhitespace)
-                let path = words.count >= 2 && words[0] == "GET" ? String(words[1]) : ""
-                more += connection.send(respond(path) ?? [], on: stream, fin: true)
-            }
-            connections[key] = connection
-            return more
-        }
-
         private var timer: RepeatedTask?
 
         func handlerAdded(context: ChannelHandlerContext) {
@@ -143,50 +122,48 @@ public final class QUICServerEndpoint: Sendable {
 
         private func tick(context: ChannelHandlerContext) {
             let now = QUICInstant.now
-            for key in connections.keys {
-                guard var connection = connections[key] else { continue }
-                let actions = connection.tick(now: now)
-                connections[key] = connection
-                perform(actions, on: key, context: context)
-            }
-            context.flush()
+            for driver in connections.values { driver.tick(now: now) }
         }
 
-        /// Sends what a connection asks to its peer's address, keeps the routes to its
-        /// connection IDs, and forgets it once its closing period is over.
-        private func perform(_ actions: [QUICConnection.Action], on key: [UInt8], context: ChannelHandlerContext) {
-            guard let connection = connections[key] else { return }
+        /// Sends what a connection asks to its peer's address (flushing when `flush`), keeps
+        /// the routes to its connection IDs, and forgets it once its closing period is over.
+        private func perform(_ actions: [QUICConnection.Action], on key: [UInt8], context: ChannelHandlerContext, flush: Bool) {
+            guard let driver = connections[key] else { return }
             for action in actions {
                 switch action {
                 case .send(let bytes):
-                    guard let peer = connection.peerAddress else { continue }
+                    guard let peer = driver.connection.peerAddress else { continue }
                     context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: bytes))), promise: nil)
                 case .newConnectionID(let id): routes[id] = key
                 case .retiredConnectionID(let id): routes[id] = nil
                 default: break
                 }
             }
-            if connection.isFinished {
+            if flush, !actions.isEmpty { context.flush() }
+            if driver.connection.isFinished {
                 connections[key] = nil
-                requests[key] = nil
                 routes = routes.filter { $0.value != key }
             }
         }
+
+        /// While a datagram is being taken in, writes wait for one flush at its end.
+        private var reading = false
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
             let datagram = Array(envelope.data.readableBytesView)
             guard let header = try? QUICPacketParser.header(of: datagram[...], shortHeaderConnectionIDLength: 8) else { return }
-            var actions: [QUICConnection.Action]
-            let key: [UInt8]
-            if let known = routes[header.destinationConnectionID], var connection = connections[known] {
-                key = known
-                actions = connection.receive(datagram, from: envelope.remoteAddress)
-                connections[key] = connection
+            reading = true
+            defer {
+                reading = false
+                context.flush()
+            }
+            if let known = routes[header.destinationConnectionID], let driver = connections[known] {
+                driver.receive(datagram, from: envelope.remoteAddress)
             } else if header.type == .oneRTT {
                 // A connection we do not know (gone, or another endpoint's): a stateless reset (§10.3).
                 if let reset = QUICConnection.statelessReset(for: header.destinationConnectionID, receivedSize: datagram.count, key: resetKey) {
-                    context.writeAndFlush(
+                    context.write(
                         wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reset))), promise: nil)
                 }
                 return
@@ -197,7 +174,7 @@ public final class QUICServerEndpoint: Sendable {
                 answer += [UInt8(header.sourceConnectionID.count)] + header.sourceConnectionID
                 answer += [UInt8(header.destinationConnectionID.count)] + header.destinationConnectionID
                 answer += [0, 0, 0, 1, 0x1A, 0x2A, 0x3A, 0x4A]  // version 1, and a reserved one (greasing)
-                context.writeAndFlush(
+                context.write(
                     wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: answer))), promise: nil)
                 return
             } else {
@@ -208,7 +185,7 @@ public final class QUICServerEndpoint: Sendable {
                 if requireRetry {
                     guard !header.token.isEmpty else {
                         let packet = retry(for: header, address: envelope.remoteAddress)
-                        context.writeAndFlush(
+                        context.write(
                             wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: packet))), promise: nil)
                         return
                     }
@@ -222,20 +199,20 @@ public final class QUICServerEndpoint: Sendable {
                         accepting: datagram, header: header, from: envelope.remoteAddress, configuration: configuration, parameters: parameters,
                         retriedFrom: retriedFrom, statelessResetKey: resetKey)
                 else { return }
-                key = connection.localConnectionID
-                connections[key] = connection
+                let key = connection.localConnectionID
+                let driver = QUICSessionDriver(connection: connection, eventLoop: context.eventLoop)
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                driver.output = { actions in
+                    let (handler, context) = bound.value
+                    handler.perform(actions, on: key, context: context, flush: !handler.reading)
+                }
+                let onSession = self.onSession
+                driver.onEstablished = { session in Task { await onSession(session) } }
+                connections[key] = driver
                 routes[key] = key
                 routes[header.destinationConnectionID] = key
-                actions = first
+                driver.handle(first)
             }
-            actions += answer(actions, on: key)
-            // HTTP/3 is not served yet: an h3 client gets a clean close (H3_NO_ERROR) after the handshake.
-            if actions.contains(.handshakeComplete(applicationProtocol: "h3")), var connection = connections[key] {
-                actions += connection.close(applicationError: 0x100, reason: "HTTP/3 is not served yet")
-                connections[key] = connection
-            }
-            perform(actions, on: key, context: context)
-            context.flush()
         }
     }
 }

@@ -1,9 +1,22 @@
 import Crypto
 import Foundation
+import NIOCore
 import PeerSupport
 import Testing
 
 @testable import QUIC
+
+/// What the test servers do with a connection: hq-interop answers from `files`; an h3 one
+/// (HTTP/3 is not served yet) is closed cleanly with H3_NO_ERROR.
+func serving(_ files: @escaping @Sendable (String) -> [UInt8]?) -> @Sendable (QUICSession) async -> Void {
+    { session in
+        if session.applicationProtocol == "h3" {
+            await session.close(errorCode: 0x100, reason: "HTTP/3 is not served yet")
+        } else {
+            await HQInterop.serve(session) { path in files(path).map { ByteBuffer(bytes: $0) } }
+        }
+    }
+}
 
 /// aioquic (PyPI) and ngtcp2's gtlsclient (Debian ngtcp2-client) against our endpoint over real UDP on 127.0.0.1.
 @Suite("QUIC interop with independent stacks (aioquic, ngtcp2)")
@@ -24,7 +37,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters, respond: { files[$0] })
+            parameters: parameters, onSession: serving({ files[$0] }))
         let port = try #require(endpoint.localAddress?.port)
         let paths = files.keys.sorted()
         let output = try await Peers.python(
@@ -56,7 +69,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["h3", "hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters)
+            parameters: parameters, onSession: serving { _ in nil })
         let port = try #require(endpoint.localAddress?.port)
         let output = try await Peers.run(
             "/usr/bin/gtlsclient",
@@ -109,7 +122,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters)
+            parameters: parameters, onSession: serving { _ in nil })
         let port = try #require(endpoint.localAddress?.port)
         let output = try await Peers.run(
             "/usr/bin/env", ["QUIC_VERSION2_FIRST=1", Peers.python, Peers.interopScript("quic_client.py", suite: "QUICTests"), "127.0.0.1", String(port), "aes128"],
@@ -133,7 +146,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters, respond: { $0 == "/file" ? body : nil })
+            parameters: parameters, onSession: serving({ $0 == "/file" ? body : nil }))
         let port = try #require(endpoint.localAddress?.port)
         let output = try await Peers.run(
             "/usr/bin/env",
@@ -157,7 +170,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters, requireRetry: true, respond: { $0 == "/ok" ? Array("retried".utf8) : nil })
+            parameters: parameters, requireRetry: true, onSession: serving({ $0 == "/ok" ? Array("retried".utf8) : nil }))
         let port = try #require(endpoint.localAddress?.port)
         let output = try await Peers.python(script: "quic_client.py", ["127.0.0.1", String(port), "aes128", "/ok"], suite: "QUICTests", timeout: 30)
         try await endpoint.close()
@@ -178,7 +191,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters, respond: { $0 == "/file" ? body : nil })
+            parameters: parameters, onSession: serving({ $0 == "/file" ? body : nil }))
         let serverPort = try #require(endpoint.localAddress?.port)
         let ready = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: ready) }
@@ -215,7 +228,7 @@ struct QUICInteropTests {
         let endpoint = try await QUICServerEndpoint.bind(
             host: "127.0.0.1", port: 0,
             configuration: QUICTLSConfiguration(applicationProtocols: ["h3", "hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters)
+            parameters: parameters, onSession: serving { _ in nil })
         let port = try #require(endpoint.localAddress?.port)
         let output = try await Peers.python(script: "curl_h3.py", ["127.0.0.1", String(port)], suite: "QUICTests", timeout: 30)
         try await endpoint.close()
