@@ -22,7 +22,7 @@ public final class QUICClient: Sendable {
         let (connection, first) = try QUICConnection.client(serverName: serverName, configuration: configuration, parameters: parameters)
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let established = eventLoop.makePromise(of: QUICSession.self)
-        let channel = try await DatagramBootstrap(group: eventLoop)
+        let channel = try await DatagramBootstrap(group: eventLoop).quicSocketOptions()
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let driver = QUICSessionDriver(connection: connection, eventLoop: channel.eventLoop)

@@ -206,6 +206,9 @@ extension QUICConnection {
     /// Queues the readable bytes of `buffer` on stream `id` (see `send(_:on:fin:)`).
     public mutating func send(_ buffer: inout ByteBuffer, on id: UInt64, fin: Bool) -> [Action] {
         guard streams[id]?.canSend == true, !streams[id]!.resetSent, !streams[id]!.finToSend else { return [] }
+        // Sent bytes stay in the buffer's storage until it is compacted (copying only what is
+        // unsent; frames in flight keep their own slices).
+        if streams[id]!.outgoing.readerIndex >= 1 << 20 { streams[id]!.outgoing.discardReadBytes() }
         streams[id]!.outgoing.writeBuffer(&buffer)
         if fin { streams[id]!.finToSend = true }
         markReady(id)
@@ -382,7 +385,8 @@ extension QUICConnection {
                     if fin { stream.finSent = true }
                     left -= count + 24
                 }
-                if stream.outgoing.readableBytes > 0 {
+                if stream.outgoing.readableBytes > 0, stream.outgoingOffset == stream.sendLimit || dataSent == peerMaxData {
+                    statistics.flowControlBlocked += 1
                     // Blocked by a limit: say so once per limit (§4.1), in the next packet.
                     if stream.outgoingOffset == stream.sendLimit, stream.blockedAt != stream.sendLimit {
                         stream.blockedAt = stream.sendLimit

@@ -82,6 +82,24 @@ public struct QUICConnection {
     /// The key our stateless reset tokens derive from (the endpoint's).
     let statelessResetKey: SymmetricKey
 
+    /// Counters for people and benchmarks.
+    public struct Statistics: Sendable, Equatable {
+        public var packetsSent = 0
+        public var bytesSent = 0
+        /// 1-RTT packets declared lost, and probe timeouts.
+        public var packetsLost = 0
+        public var probes = 0
+        /// Times sending stopped at the peer's flow-control limits, and at the congestion window.
+        public var flowControlBlocked = 0
+        public var congestionBlocked = 0
+    }
+
+    /// What was sent and lost so far.
+    public internal(set) var statistics = Statistics()
+    /// The congestion window and the smoothed round-trip time now.
+    public var congestionWindow: Int { congestion.window }
+    public var smoothedRTT: Duration { rtt.smoothed }
+
     // Recovery (RFC 9002): 1-RTT sending is paced by NewReno's window.
     var congestion = QUICCongestionController()
     var applicationLoss = QUICLossDetector()
@@ -457,6 +475,7 @@ public struct QUICConnection {
     /// persistent congestion), what they carried goes out again.
     private mutating func lost(_ packets: [QUICSentPacket], now: QUICInstant, congestionSignal: Bool = true) {
         guard !packets.isEmpty else { return }
+        if congestionSignal { statistics.packetsLost += packets.count } else { statistics.probes += 1 }
         for packet in packets {
             if packet.inFlight {
                 congestion.removed(packet.size)
@@ -669,7 +688,11 @@ public struct QUICConnection {
                         pendingFrames.append(frame)
                     }
                 }
-                if congestion.canSend(room) { frames += streamFrames(room: left) }
+                if congestion.canSend(room) {
+                    frames += streamFrames(room: left)
+                } else if !readyStreams.isEmpty {
+                    statistics.congestionBlocked += 1
+                }
             }
             let ackDue = index < 2 || spaces[index].ackDue.map { now >= $0 } == true
             if acks.ackPending, ackDue || !frames.isEmpty {
@@ -712,6 +735,8 @@ public struct QUICConnection {
         header += packetNumberBytes
         guard let packet = try? writer.seal(header: header, packetNumber: packetNumber, packetNumberOffset: offset, payload: Array(payload.readableBytesView))
         else { return nil }
+        statistics.packetsSent += 1
+        statistics.bytesSent += packet.count
         if index < 2, let cryptoSent {
             spaces[index].cryptoInFlight[packetNumber] = cryptoSent
             lastHandshakeSent = .now

@@ -22,7 +22,7 @@ public final class QUICServerEndpoint: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false, maxConnections: Int = 10_000,
         onSession: @escaping @Sendable (QUICSession) async -> Void
     ) async throws -> QUICServerEndpoint {
-        let channel = try await DatagramBootstrap(group: group)
+        let channel = try await DatagramBootstrap(group: group).quicSocketOptions()
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

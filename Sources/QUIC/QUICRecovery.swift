@@ -117,16 +117,27 @@ public struct QUICLossDetector: Sendable {
     /// kPacketThreshold.
     public static let packetThreshold: UInt64 = 3
 
-    /// Packets in flight, in the order sent (ascending packet numbers).
-    public private(set) var sent: [QUICSentPacket] = []
+    /// Packets in flight, in the order sent (ascending packet numbers), from `start` on:
+    /// acknowledged and lost ones leave from the front without moving the rest.
+    private var packets: [QUICSentPacket] = []
+    private var start = 0
     public private(set) var largestAcknowledged: UInt64?
     /// When the earliest packet not yet lost by time would be (nil: none pending).
     public private(set) var lossTime: QUICInstant?
 
     public init() {}
 
+    /// Packets in flight, oldest first.
+    public var sent: ArraySlice<QUICSentPacket> { packets[start...] }
+
     /// Records a packet sent (packet numbers only grow).
-    public mutating func sent(_ packet: QUICSentPacket) { sent.append(packet) }
+    public mutating func sent(_ packet: QUICSentPacket) {
+        if start >= 4096, start * 2 >= packets.count {
+            packets.removeFirst(start)
+            start = 0
+        }
+        packets.append(packet)
+    }
 
     /// The result of an ACK.
     public struct AckOutcome: Sendable, Equatable {
@@ -137,22 +148,51 @@ public struct QUICLossDetector: Sendable {
         public var rttSample: Duration?
     }
 
-    /// Takes in an ACK's ranges (received at `now`) and finds what it acknowledges and what is
-    /// now lost, given the RTT estimate (updated by the caller with `rttSample` first).
-    public mutating func onAck(_ ranges: [ClosedRange<UInt64>], now: QUICInstant, rtt: QUICRTTEstimator) -> AckOutcome {
-        var acknowledged: [QUICSentPacket] = []
-        var kept: [QUICSentPacket] = []
-        kept.reserveCapacity(sent.count)
-        for packet in sent {
-            if ranges.contains(where: { $0.contains(packet.packetNumber) }) { acknowledged.append(packet) } else { kept.append(packet) }
+    /// The index past the last packet numbered at most `largest` (they are all at the front).
+    private func end(upTo largest: UInt64) -> Int {
+        var (low, high) = (start, packets.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if packets[middle].packetNumber <= largest { low = middle + 1 } else { high = middle }
         }
-        sent = kept
-        var sample: Duration?
-        if let largest = ranges.first?.upperBound {
-            largestAcknowledged = max(largestAcknowledged ?? 0, largest)
-            if let newest = acknowledged.last, newest.packetNumber == largest, acknowledged.contains(where: \.ackEliciting) {
-                sample = now - newest.sentAt
+        return low
+    }
+
+    /// Removes the packets of `start..<end` that `leaves` picks (returned in send order); the
+    /// others stay, in order, just before `end`.
+    private mutating func remove(before end: Int, where leaves: (QUICSentPacket) -> Bool) -> [QUICSentPacket] {
+        var removed: [QUICSentPacket] = []
+        var write = end
+        var index = end - 1
+        while index >= start {
+            let packet = packets[index]
+            if leaves(packet) {
+                removed.append(packet)
+            } else {
+                write -= 1
+                packets[write] = packet
             }
+            index -= 1
+        }
+        start = write
+        removed.reverse()
+        return removed
+    }
+
+    /// Takes in an ACK's ranges (descending, received at `now`) and finds what it acknowledges
+    /// and what is now lost, given the RTT estimate (updated by the caller with `rttSample` first).
+    public mutating func onAck(_ ranges: [ClosedRange<UInt64>], now: QUICInstant, rtt: QUICRTTEstimator) -> AckOutcome {
+        guard let largest = ranges.first?.upperBound else { return AckOutcome(acknowledged: [], lost: [], rttSample: nil) }
+        // Walking back from the largest, the ranges are met in order too.
+        var range = 0
+        let acknowledged = remove(before: end(upTo: largest)) { packet in
+            while range < ranges.count, ranges[range].lowerBound > packet.packetNumber { range += 1 }
+            return range < ranges.count && ranges[range].contains(packet.packetNumber)
+        }
+        largestAcknowledged = max(largestAcknowledged ?? 0, largest)
+        var sample: Duration?
+        if let newest = acknowledged.last, newest.packetNumber == largest, acknowledged.contains(where: \.ackEliciting) {
+            sample = now - newest.sentAt
         }
         var estimate = rtt
         if let sample { estimate.update(latest: sample, ackDelay: .zero) }
@@ -163,29 +203,25 @@ public struct QUICLossDetector: Sendable {
     /// threshold (9/8 of the RTT ago); sets `lossTime` for the first one not yet lost.
     public mutating func detectLost(now: QUICInstant, rtt: QUICRTTEstimator) -> [QUICSentPacket] {
         lossTime = nil
-        guard let largest = largestAcknowledged, let first = sent.first, first.packetNumber <= largest else { return [] }
+        guard let largest = largestAcknowledged else { return [] }
         let delay = max(max(rtt.latest, rtt.smoothed) * 9 / 8, QUICRTTEstimator.granularity)
-        var lost: [QUICSentPacket] = []
-        var kept: [QUICSentPacket] = []
-        for packet in sent {
-            guard packet.packetNumber <= largest else {
-                kept.append(packet)
-                continue
-            }
-            if packet.sentAt <= now - delay || largest >= packet.packetNumber + Self.packetThreshold {
-                lost.append(packet)
-            } else {
-                kept.append(packet)
-                let when = packet.sentAt + delay
-                lossTime = lossTime.map { min($0, when) } ?? when
-            }
+        var lossTime: QUICInstant?
+        let lost = remove(before: end(upTo: largest)) { packet in
+            if packet.sentAt <= now - delay || largest >= packet.packetNumber + Self.packetThreshold { return true }
+            let when = packet.sentAt + delay
+            lossTime = lossTime.map { min($0, when) } ?? when
+            return false
         }
-        if !lost.isEmpty { sent = kept }
+        self.lossTime = lossTime
         return lost
     }
 
     /// Stops tracking the oldest packet in flight (a probe sends its data again); returns it.
-    public mutating func forgetOldest() -> QUICSentPacket? { sent.isEmpty ? nil : sent.removeFirst() }
+    public mutating func forgetOldest() -> QUICSentPacket? {
+        guard start < packets.count else { return nil }
+        start += 1
+        return packets[start - 1]
+    }
 
     /// Whether lost packets show persistent congestion (§7.6): ack-eliciting ones sent further
     /// apart than `duration` (the caller passes a run of lost packets with none acknowledged
@@ -199,9 +235,10 @@ public struct QUICLossDetector: Sendable {
     /// Drops every packet (its keys were discarded); returns them so their bytes leave flight.
     public mutating func discardAll() -> [QUICSentPacket] {
         defer {
-            sent = []
+            packets = []
+            start = 0
             lossTime = nil
         }
-        return sent
+        return Array(sent)
     }
 }

@@ -43,6 +43,15 @@ public final class QUICSession: Sendable {
         try? await eventLoop.submit { driver.value.close(errorCode: errorCode, reason: reason) }.get()
     }
 
+    /// The connection's counters, congestion window and smoothed RTT now.
+    public func statistics() async throws -> (counters: QUICConnection.Statistics, congestionWindow: Int, smoothedRTT: Duration) {
+        let driver = self.driver
+        return try await eventLoop.submit {
+            let connection = driver.value.connection
+            return (connection.statistics, connection.congestionWindow, connection.smoothedRTT)
+        }.get()
+    }
+
     /// Waits until the connection is closed (by either side, a timeout or a reset); returns why.
     public func closed() async -> QUICTransportError {
         let driver = self.driver

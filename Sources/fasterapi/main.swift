@@ -37,7 +37,7 @@ func parse(_ arguments: ArraySlice<String>, flags: Set<String>) -> (options: [St
 }
 
 func serve(_ arguments: ArraySlice<String>) async throws {
-    let (options, _) = parse(arguments, flags: ["--retry"])
+    let (options, _) = parse(arguments, flags: ["--retry", "--stats"])
     guard let port = options["--port"].flatMap(Int.init), let root = options["--root"], let cert = options["--cert"], let key = options["--key"]
     else { fail("usage: fasterapi quic-serve --port P --root DIR --cert C --key K [--host H] [--retry]") }
     let rootURL = URL(fileURLWithPath: root)
@@ -55,6 +55,9 @@ func serve(_ arguments: ArraySlice<String>) async throws {
         parameters: parameters, requireRetry: options["--retry"] != nil
     ) { session in
         await HQInterop.serve(session, root: rootURL)
+        if options["--stats"] != nil, let (counters, window, rtt) = try? await session.statistics() {
+            FileHandle.standardError.write(Data("quic-serve: \(counters), window \(window), srtt \(rtt.formatted(.units(allowed: [.milliseconds], fractionalPart: .show(length: 2))))\n".utf8))
+        }
     }
     FileHandle.standardError.write(Data("quic-serve: listening on \(endpoint.localAddress.map { "\($0)" } ?? "?")\n".utf8))
     while true { try await Task.sleep(for: .seconds(3600)) }
