@@ -114,15 +114,19 @@ public final class QUICClient: Sendable {
         func start(_ first: [QUICConnection.Action]) { driver.handle(first) }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let envelope = unwrapInboundIn(data)
             reading = true
-            driver.receive(Array(unwrapInboundIn(data).data.readableBytesView), from: nil)
+            for datagram in QUICDatagramIO.datagrams(in: envelope) {
+                driver.receive(datagram, from: nil, ecn: envelope.metadata?.ecnState ?? .transportNotCapable)
+            }
             reading = false
             context.flush()
         }
 
         private func write(_ actions: [QUICConnection.Action], context: ChannelHandlerContext) {
-            for case .send(let bytes) in actions {
-                context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: bytes))), promise: nil)
+            let datagrams = actions.compactMap { if case .send(let bytes) = $0 { bytes } else { nil } }
+            for envelope in QUICDatagramIO.envelopes(datagrams, to: remote, ecn: driver.connection.marksECN) {
+                context.write(wrapOutboundOut(envelope), promise: nil)
             }
             if !reading { context.flush() }
             if case .closed(let error) = driver.connection.state { settle(.failure(error)) }

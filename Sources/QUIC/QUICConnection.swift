@@ -47,6 +47,8 @@ public struct QUICConnection {
         var largestReceivedAt: QUICInstant?
         var unacknowledged = 0
         var ackDue: QUICInstant?
+        /// Packets received with each ECN mark (RFC 9000 §13.4.1), reported in ACKs.
+        var ecnCounts = (ect0: UInt64(0), ect1: UInt64(0), ce: UInt64(0))
         var cryptoIn = QUICReassemblyBuffer(limit: 1 << 16)
         var cryptoOut: [UInt8] = []
         var cryptoOutOffset: UInt64 = 0
@@ -81,6 +83,31 @@ public struct QUICConnection {
     let localParameters: QUICTransportParameters
     /// The key our stateless reset tokens derive from (the endpoint's).
     let statelessResetKey: SymmetricKey
+
+    /// ECN on our packets (RFC 9000 §13.4.2): marked ECT(0) while testing and once the peer's
+    /// ACKs show the marks arrive; not at all once they do not.
+    enum ECNValidation { case testing, capable, failed }
+    var ecnValidation = ECNValidation.testing
+    /// The ECN counts in the peer's last ACK of 1-RTT packets.
+    var peerECNCounts = (ect0: UInt64(0), ect1: UInt64(0), ce: UInt64(0))
+
+    /// Whether our datagrams go marked ECT(0).
+    public var marksECN: Bool { ecnValidation != .failed }
+
+    /// Validates ECN with an ACK that newly acknowledged marked packets: counts missing, going
+    /// back or short of the packets acknowledged end it; a rise in CE is a congestion signal.
+    private mutating func checkECN(_ ack: QUICAckFrame, newlyAcknowledged: [QUICSentPacket], now: QUICInstant) {
+        guard ecnValidation != .failed, let newest = newlyAcknowledged.last else { return }
+        guard let counts = ack.ecn, counts.ect0 >= peerECNCounts.ect0, counts.ce >= peerECNCounts.ce, counts.ect1 == 0,
+            (counts.ect0 - peerECNCounts.ect0) + (counts.ce - peerECNCounts.ce) >= UInt64(newlyAcknowledged.count)
+        else {
+            ecnValidation = .failed
+            return
+        }
+        ecnValidation = .capable
+        if counts.ce > peerECNCounts.ce { congestion.congestionEvent(sentAt: newest.sentAt, now: now) }
+        peerECNCounts = counts
+    }
 
     /// Counters for people and benchmarks.
     public struct Statistics: Sendable, Equatable {
@@ -288,7 +315,10 @@ public struct QUICConnection {
 
     /// Takes in a datagram from the peer (from `address`, when the owner tracks addresses);
     /// returns what to send and what happened.
-    public mutating func receive(_ datagram: [UInt8], from address: SocketAddress? = nil) -> [Action] {
+    /// `ecn` is the datagram's ECN mark, when the socket reports it.
+    public mutating func receive(
+        _ datagram: [UInt8], from address: SocketAddress? = nil, ecn: NIOExplicitCongestionNotificationState = .transportNotCapable
+    ) -> [Action] {
         if case .closed = state {
             // Closing: our CONNECTION_CLOSE again, ever more rarely (§10.2.1); draining: nothing.
             guard let closeDatagram, !isFinished else { return [] }
@@ -300,7 +330,7 @@ public struct QUICConnection {
         var opened = false
         do {
             for (header, bytes) in QUICPacketParser.packets(in: datagram, shortHeaderConnectionIDLength: localConnectionID.count) {
-                if try receivePacket(header, Array(bytes), from: address, datagramSize: datagram.count) { opened = true }
+                if try receivePacket(header, Array(bytes), from: address, datagramSize: datagram.count, ecn: ecn) { opened = true }
             }
         } catch {
             return close(error)
@@ -314,7 +344,8 @@ public struct QUICConnection {
 
     /// Takes in one packet; false when it could not be opened (or was a duplicate).
     private mutating func receivePacket(
-        _ header: QUICPacketHeader, _ bytes: [UInt8], from address: SocketAddress?, datagramSize: Int
+        _ header: QUICPacketHeader, _ bytes: [UInt8], from address: SocketAddress?, datagramSize: Int,
+        ecn: NIOExplicitCongestionNotificationState
     ) throws -> Bool {
         let index: Int
         switch header.type {
@@ -363,6 +394,12 @@ public struct QUICConnection {
         guard spaces[index].acks.record(opened.packetNumber, ackEliciting: ackEliciting) else { return false }
         lastActivity = now
         if opened.packetNumber == spaces[index].acks.largest { spaces[index].largestReceivedAt = now }
+        switch ecn {
+        case .transportCapableFlag0: spaces[index].ecnCounts.ect0 += 1
+        case .transportCapableFlag1: spaces[index].ecnCounts.ect1 += 1
+        case .congestionExperienced: spaces[index].ecnCounts.ce += 1
+        case .transportNotCapable: break
+        }
         if ackEliciting {
             // ACKs go at once during the handshake, for packets out of order, or every second
             // packet; otherwise within max_ack_delay (RFC 9000 §13.2.1).
@@ -420,6 +457,7 @@ public struct QUICConnection {
                 if packet.inFlight { congestion.acknowledged(packet.size, sentAt: packet.sentAt) }
                 if let frames = sentFrames.removeValue(forKey: packet.packetNumber) { acknowledged(frames) }
             }
+            checkECN(ack, newlyAcknowledged: outcome.acknowledged, now: now)
             if !outcome.acknowledged.isEmpty { probeCount = 0 }
             lost(outcome.lost, now: now)
         case .handshakeDone:
@@ -698,7 +736,11 @@ public struct QUICConnection {
             if acks.ackPending, ackDue || !frames.isEmpty {
                 let delay = spaces[index].largestReceivedAt.map { now - $0 } ?? .zero
                 let units = index == 2 ? UInt64(max(0, delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000)) >> localParameters.ackDelayExponent : 0
-                if let ack = spaces[index].acks.ackFrame(delay: units) { frames.insert(.ack(ack), at: 0) }
+                if var ack = spaces[index].acks.ackFrame(delay: units) {
+                    let counts = spaces[index].ecnCounts
+                    if counts.ect0 + counts.ect1 + counts.ce > 0 { ack.ecn = counts }
+                    frames.insert(.ack(ack), at: 0)
+                }
                 spaces[index].unacknowledged = 0
                 spaces[index].ackDue = nil
             }
@@ -706,8 +748,10 @@ public struct QUICConnection {
         guard !frames.isEmpty else { return nil }
         var payload = ByteBuffer()
         for frame in frames { frame.encode(into: &payload) }
-        // A path probe fills the datagram (as much as the amplification limit allows, §8.2.1).
-        let minimumSize = frames.contains(where: \.isPathProbe) ? max(minimumSize, room) : minimumSize
+        // A path probe fills the datagram (as much as the amplification limit allows, §8.2.1);
+        // so does a nearly full one, so runs of full datagrams can leave in one write (GSO).
+        let nearlyFull = index == 2 && room - headerSize - 16 - payload.readableBytes < 48
+        let minimumSize = nearlyFull || frames.contains(where: \.isPathProbe) ? max(minimumSize, room) : minimumSize
         // Enough payload for the header-protection sample (4 bytes after the packet number), and
         // PADDING up to the minimum size (the long header here is at most 40 bytes with its
         // packet number; the tag is 16).

@@ -129,14 +129,18 @@ public final class QUICServerEndpoint: Sendable {
         /// the routes to its connection IDs, and forgets it once its closing period is over.
         private func perform(_ actions: [QUICConnection.Action], on key: [UInt8], context: ChannelHandlerContext, flush: Bool) {
             guard let driver = connections[key] else { return }
+            var datagrams: [[UInt8]] = []
             for action in actions {
                 switch action {
-                case .send(let bytes):
-                    guard let peer = driver.connection.peerAddress else { continue }
-                    context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: peer, data: ByteBuffer(bytes: bytes))), promise: nil)
+                case .send(let bytes): datagrams.append(bytes)
                 case .newConnectionID(let id): routes[id] = key
                 case .retiredConnectionID(let id): routes[id] = nil
                 default: break
+                }
+            }
+            if let peer = driver.connection.peerAddress {
+                for envelope in QUICDatagramIO.envelopes(datagrams, to: peer, ecn: driver.connection.marksECN) {
+                    context.write(wrapOutboundOut(envelope), promise: nil)
                 }
             }
             if flush, !actions.isEmpty { context.flush() }
@@ -151,20 +155,29 @@ public final class QUICServerEndpoint: Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let envelope = unwrapInboundIn(data)
-            let datagram = Array(envelope.data.readableBytesView)
-            guard let header = try? QUICPacketParser.header(of: datagram[...], shortHeaderConnectionIDLength: 8) else { return }
             reading = true
             defer {
                 reading = false
                 context.flush()
             }
+            for datagram in QUICDatagramIO.datagrams(in: envelope) {
+                receive(datagram, from: envelope.remoteAddress, ecn: envelope.metadata?.ecnState ?? .transportNotCapable, context: context)
+            }
+        }
+
+        /// Routes one datagram to its connection, or opens one, or answers for a connection
+        /// unknown here.
+        private func receive(
+            _ datagram: [UInt8], from remoteAddress: SocketAddress, ecn: NIOExplicitCongestionNotificationState, context: ChannelHandlerContext
+        ) {
+            guard let header = try? QUICPacketParser.header(of: datagram[...], shortHeaderConnectionIDLength: 8) else { return }
             if let known = routes[header.destinationConnectionID], let driver = connections[known] {
-                driver.receive(datagram, from: envelope.remoteAddress)
+                driver.receive(datagram, from: remoteAddress, ecn: ecn)
             } else if header.type == .oneRTT {
                 // A connection we do not know (gone, or another endpoint's): a stateless reset (§10.3).
                 if let reset = QUICConnection.statelessReset(for: header.destinationConnectionID, receivedSize: datagram.count, key: resetKey) {
                     context.write(
-                        wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: reset))), promise: nil)
+                        wrapOutboundOut(AddressedEnvelope(remoteAddress: remoteAddress, data: ByteBuffer(bytes: reset))), promise: nil)
                 }
                 return
             } else if header.isUnsupportedVersion {
@@ -175,7 +188,7 @@ public final class QUICServerEndpoint: Sendable {
                 answer += [UInt8(header.destinationConnectionID.count)] + header.destinationConnectionID
                 answer += [0, 0, 0, 1, 0x1A, 0x2A, 0x3A, 0x4A]  // version 1, and a reserved one (greasing)
                 context.write(
-                    wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: answer))), promise: nil)
+                    wrapOutboundOut(AddressedEnvelope(remoteAddress: remoteAddress, data: ByteBuffer(bytes: answer))), promise: nil)
                 return
             } else {
                 // Only a client Initial of full size opens a connection (RFC 9000 §14.1), while
@@ -184,19 +197,19 @@ public final class QUICServerEndpoint: Sendable {
                 var retriedFrom: [UInt8]?
                 if requireRetry {
                     guard !header.token.isEmpty else {
-                        let packet = retry(for: header, address: envelope.remoteAddress)
+                        let packet = retry(for: header, address: remoteAddress)
                         context.write(
-                            wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: ByteBuffer(bytes: packet))), promise: nil)
+                            wrapOutboundOut(AddressedEnvelope(remoteAddress: remoteAddress, data: ByteBuffer(bytes: packet))), promise: nil)
                         return
                     }
                     // A token that does not check out is dropped (the client may be an attacker's puppet).
-                    guard let original = validate(header.token, address: envelope.remoteAddress, retrySource: header.destinationConnectionID)
+                    guard let original = validate(header.token, address: remoteAddress, retrySource: header.destinationConnectionID)
                     else { return }
                     retriedFrom = original
                 }
                 guard
                     let (connection, first) = try? QUICConnection.server(
-                        accepting: datagram, header: header, from: envelope.remoteAddress, configuration: configuration, parameters: parameters,
+                        accepting: datagram, header: header, from: remoteAddress, configuration: configuration, parameters: parameters,
                         retriedFrom: retriedFrom, statelessResetKey: resetKey)
                 else { return }
                 let key = connection.localConnectionID

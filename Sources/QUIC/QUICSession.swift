@@ -169,7 +169,9 @@ final class QUICSessionDriver {
     }
 
     /// Takes in a datagram.
-    func receive(_ datagram: [UInt8], from address: SocketAddress?) { handle(connection.receive(datagram, from: address)) }
+    func receive(_ datagram: [UInt8], from address: SocketAddress?, ecn: NIOExplicitCongestionNotificationState) {
+        handle(connection.receive(datagram, from: address, ecn: ecn))
+    }
 
     /// Runs the connection's timers.
     func tick(now: QUICInstant) { handle(connection.tick(now: now)) }
