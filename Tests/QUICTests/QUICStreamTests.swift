@@ -17,6 +17,9 @@ struct ConnectionPair {
     /// Whether each side reports stream data read as it arrives.
     var clientReads = true
     var serverReads = true
+    /// The ECN mark the path gives datagrams their sender marked (CE: congestion on the way;
+    /// not capable: marks lost).
+    var ecn: NIOExplicitCongestionNotificationState
     /// The address the client's datagrams come from, as the server sees it.
     var clientAddress = try! SocketAddress(ipAddress: "127.0.0.1", port: 40000)
     private var toServer: [[UInt8]] = []
@@ -24,8 +27,10 @@ struct ConnectionPair {
     var serverResetKey: SymmetricKey
 
     init(
-        client clientParameters: QUICTransportParameters = ConnectionPair.parameters, server serverParameters: QUICTransportParameters = ConnectionPair.parameters
+        client clientParameters: QUICTransportParameters = ConnectionPair.parameters, server serverParameters: QUICTransportParameters = ConnectionPair.parameters,
+        ecn: NIOExplicitCongestionNotificationState = .transportNotCapable
     ) throws {
+        self.ecn = ecn
         let (certificate, key) = try makeCertificate("ec")
         serverResetKey = SymmetricKey(size: .bits256)
         let (client, first) = try QUICConnection.client(
@@ -89,14 +94,14 @@ struct ConnectionPair {
             for datagram in datagrams {
                 count += 1
                 if drop(count) { continue }
-                take(server.receive(datagram, from: clientAddress), byClient: false)
+                take(server.receive(datagram, from: clientAddress, ecn: client.marksECN ? ecn : .transportNotCapable), byClient: false)
             }
             let answers = toClient
             toClient = []
             for datagram in answers {
                 count += 1
                 if drop(count) { continue }
-                take(client.receive(datagram), byClient: true)
+                take(client.receive(datagram, ecn: server.marksECN ? ecn : .transportNotCapable), byClient: true)
             }
         }
     }
@@ -374,6 +379,38 @@ struct QUICStreamTests {
         _ = pair.client.tick(now: later)
         _ = pair.server.tick(now: later)
         #expect(pair.client.isFinished && pair.server.isFinished)
+    }
+
+    @Test("ECN: marks are counted and reported in ACKs, the sender validates them, and CE marks shrink its window")
+    func explicitCongestionNotification() throws {
+        var pair = try ConnectionPair(ecn: .transportCapableFlag0)
+        let opened = pair.client.openBidirectionalStream()
+        let stream = try #require(opened)
+        pair.take(pair.client.send(Array("GET /\r\n".utf8), on: stream, fin: false), byClient: true)
+        pair.run()
+        pair.take(pair.server.send([UInt8](repeating: 5, count: 100_000), on: stream, fin: false), byClient: false)
+        pair.settle { $0.clientReceived[stream]?.count == 100_000 }
+        #expect(pair.client.spaces[2].ecnCounts.ect0 > 50)
+        #expect(pair.server.ecnValidation == .capable)
+        let window = pair.server.congestionWindow
+        pair.ecn = .congestionExperienced
+        pair.take(pair.server.send([UInt8](repeating: 6, count: 20_000), on: stream, fin: true), byClient: false)
+        pair.settle { $0.clientReceived[stream]?.count == 120_000 }
+        #expect(pair.server.congestionWindow < window)
+        #expect(pair.server.statistics.packetsLost == 0)
+    }
+
+    @Test("ECN: a path that loses the marks (ACKs without counts) stops the marking")
+    func explicitCongestionNotificationBleached() throws {
+        var pair = try ConnectionPair()
+        let opened = pair.client.openBidirectionalStream()
+        let stream = try #require(opened)
+        #expect(pair.server.marksECN)
+        pair.take(pair.client.send(Array("GET /\r\n".utf8), on: stream, fin: true), byClient: true)
+        pair.run()
+        pair.take(pair.server.send([UInt8](repeating: 5, count: 10_000), on: stream, fin: true), byClient: false)
+        pair.settle { $0.clientReceived[stream]?.count == 10_000 }
+        #expect(!pair.server.marksECN)
     }
 
     @Test("The idle timeout (the smaller of both sides') closes silently")
