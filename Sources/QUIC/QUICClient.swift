@@ -14,12 +14,15 @@ public final class QUICClient: Sendable {
     }
 
     /// Connects to `host:port` (an IP address) as `serverName`, and waits for the handshake.
+    /// `token`: one the server gave an earlier connection (`QUICSession.addressToken()`), so
+    /// this one needs no address validation.
     public static func connect(
         host: String, port: Int, serverName: String, configuration: QUICTLSConfiguration,
-        parameters: QUICTransportParameters = QUICClient.defaultParameters, timeout: Duration = .seconds(10)
+        parameters: QUICTransportParameters = QUICClient.defaultParameters, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
     ) async throws -> QUICClient {
         let remote = try SocketAddress(ipAddress: host, port: port)
-        let (connection, first) = try QUICConnection.client(serverName: serverName, configuration: configuration, parameters: parameters)
+        let (connection, first) = try QUICConnection.client(
+            serverName: serverName, configuration: configuration, parameters: parameters, token: token)
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let established = eventLoop.makePromise(of: QUICSession.self)
         let channel = try await DatagramBootstrap(group: eventLoop).quicSocketOptions()

@@ -196,7 +196,7 @@ public struct QUICConnection {
     /// A client connection to `serverName`; returns it with its first flight.
     public static func client(
         serverName: String, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
-        statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
+        token: [UInt8]? = nil, statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) throws -> (QUICConnection, [Action]) {
         let destination = Self.randomConnectionID()
         let source = Self.randomConnectionID()
@@ -206,6 +206,7 @@ public struct QUICConnection {
         var connection = QUICConnection(
             role: .client, local: source, remote: destination, original: destination, initialKeysFrom: destination, tls: tls,
             addressValidated: true, parameters: parameters, statelessResetKey: statelessResetKey)
+        connection.retryToken = token ?? []
         var actions: [Action] = []
         do {
             try connection.apply(tls.start())
@@ -219,11 +220,12 @@ public struct QUICConnection {
     /// A server connection for the client Initial that opens it (`header` read from `datagram`).
     /// `retriedFrom` is the client's first Destination Connection ID when this Initial follows
     /// our Retry (its token checked by the endpoint): the address is then validated, and the
-    /// Retry's connection ID stays ours. `from` is the client's address; `statelessResetKey`
-    /// the endpoint's key for stateless reset tokens.
+    /// Retry's connection ID stays ours. `addressValidated`: the client's Initial carried a
+    /// valid token from our NEW_TOKEN. `from` is the client's address; `statelessResetKey` the
+    /// endpoint's key for stateless reset tokens.
     public static func server(
         accepting datagram: [UInt8], header: QUICPacketHeader, from address: SocketAddress? = nil, configuration: QUICTLSConfiguration,
-        parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil,
+        parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil, addressValidated: Bool = false,
         statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) throws -> (QUICConnection, [Action]) {
         let source = retriedFrom == nil ? Self.randomConnectionID() : header.destinationConnectionID
@@ -235,7 +237,7 @@ public struct QUICConnection {
         let tls = try QUICTLS(client: false, transportParameters: parameters.encoded(), configuration: configuration)
         var connection = QUICConnection(
             role: .server, local: source, remote: header.sourceConnectionID, original: retriedFrom ?? header.destinationConnectionID,
-            initialKeysFrom: header.destinationConnectionID, tls: tls, addressValidated: retriedFrom != nil, parameters: parameters,
+            initialKeysFrom: header.destinationConnectionID, tls: tls, addressValidated: addressValidated || retriedFrom != nil, parameters: parameters,
             statelessResetKey: statelessResetKey)
         let actions = connection.receive(datagram, from: address)
         return (connection, actions)
@@ -271,8 +273,13 @@ public struct QUICConnection {
     /// The Source Connection ID the peer first used (its initial_source_connection_id must match).
     private var firstRemoteConnectionID: [UInt8]
     /// A client's Retry state: the token to send, and the Retry's Source Connection ID.
+    /// The token a client's Initials carry: a Retry's, or one from an earlier connection's NEW_TOKEN.
     private var retryToken: [UInt8] = []
+    /// The last token the server gave in NEW_TOKEN (client), for the next connection to it.
+    public private(set) var addressToken: [UInt8]?
     private var retrySourceConnectionID: [UInt8]?
+    /// Whether the server made this client prove its address with a Retry.
+    public var wasRetried: Bool { retrySourceConnectionID != nil }
     /// A client's Initial CRYPTO bytes sent so far (sent again after a Retry).
     private var initialCryptoSent: [UInt8] = []
 
@@ -481,8 +488,9 @@ public struct QUICConnection {
             receiveMaxStreams(bidirectional: bidirectional, maximum: maximum)
         case .streamDataBlocked(let id, _):
             _ = try peerFrameStream(id, frameType: 0x15, receiving: true)
-        case .newToken:
+        case .newToken(let token):
             guard role == .client else { throw QUICTransportError(.protocolViolation, frameType: 0x07, "a client sent NEW_TOKEN") }
+            addressToken = Array(token.readableBytesView)
         case .newConnectionID(let sequence, let retirePriorTo, let id, let token):
             try receiveNewConnectionID(sequence: sequence, retirePriorTo: retirePriorTo, connectionID: id, token: token)
         case .retireConnectionID(let sequence):
@@ -496,6 +504,14 @@ public struct QUICConnection {
         default:
             break  // PADDING, PING, DATA_BLOCKED, STREAMS_BLOCKED: nothing to do
         }
+    }
+
+    /// Gives the client a token for its next connection (a server, once established; RFC 9000
+    /// §8.1.3): an Initial carrying it may skip address validation.
+    public mutating func sendNewToken(_ token: [UInt8]) -> [Action] {
+        guard role == .server, case .established = state else { return [] }
+        pendingFrames.append(.newToken(ByteBuffer(bytes: token)))
+        return flush()
     }
 
     /// Starts a key update (RFC 9001 §6): packets from now on go under the next key phase. Only

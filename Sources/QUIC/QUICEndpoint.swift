@@ -71,30 +71,47 @@ public final class QUICServerEndpoint: Sendable {
             self.onSession = onSession
         }
 
-        /// A Retry token (RFC 9000 §8.1.2): when it expires, the client's original Destination
-        /// Connection ID and the Retry's Source Connection ID, authenticated with the client's
-        /// address.
-        private func token(for address: SocketAddress, original: [UInt8], retrySource: [UInt8]) -> [UInt8] {
-            let expiry = UInt64(Date().timeIntervalSince1970) + 30
-            var payload = (0..<8).map { UInt8(truncatingIfNeeded: expiry >> (56 - 8 * UInt64($0))) }
-            payload += [UInt8(original.count)] + original + [UInt8(retrySource.count)] + retrySource
-            return payload + Array(HMAC<SHA256>.authenticationCode(for: Array("\(address)".utf8) + payload, using: tokenKey))
+        /// The kinds of address token (RFC 9000 §8.1): a Retry's, and NEW_TOKEN's for later connections.
+        private enum TokenKind: UInt8 {
+            case retry = 0x52, newToken = 0x4E
         }
 
-        /// The original Destination Connection ID in a valid, unexpired token for `address`
-        /// whose Retry Source Connection ID is `retrySource`; nil otherwise.
-        private func validate(_ token: [UInt8], address: SocketAddress, retrySource: [UInt8]) -> [UInt8]? {
-            guard token.count > 8 + 2 + 32 else { return nil }
-            let payload = Array(token.dropLast(32))
-            guard HMAC<SHA256>.isValidAuthenticationCode(token.suffix(32), authenticating: Array("\(address)".utf8) + payload, using: tokenKey)
+        /// A token of `kind`, valid until `lifetime` seconds from now, carrying `payload`,
+        /// authenticated with the client's address (for NEW_TOKEN its IP only: ports change).
+        private func token(_ kind: TokenKind, for address: SocketAddress, lifetime: UInt64, payload: [UInt8]) -> [UInt8] {
+            let expiry = UInt64(Date().timeIntervalSince1970) + lifetime
+            let body = [kind.rawValue] + (0..<8).map { UInt8(truncatingIfNeeded: expiry >> (56 - 8 * UInt64($0))) } + payload
+            return body + Array(HMAC<SHA256>.authenticationCode(for: bound(kind, address) + body, using: tokenKey))
+        }
+
+        private func bound(_ kind: TokenKind, _ address: SocketAddress) -> [UInt8] {
+            Array((kind == .retry ? "\(address)" : address.ipAddress ?? "").utf8)
+        }
+
+        /// The payload of a valid, unexpired token of `kind` for `address`; nil otherwise.
+        private func validate(_ token: [UInt8], _ kind: TokenKind, address: SocketAddress) -> [UInt8]? {
+            guard token.count >= 1 + 8 + 32, token[0] == kind.rawValue else { return nil }
+            let body = Array(token.dropLast(32))
+            guard HMAC<SHA256>.isValidAuthenticationCode(token.suffix(32), authenticating: bound(kind, address) + body, using: tokenKey)
             else { return nil }
-            let expiry = payload.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let expiry = body[1..<9].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             guard expiry >= UInt64(Date().timeIntervalSince1970) else { return nil }
-            let originalLength = Int(payload[8])
-            guard payload.count == 9 + originalLength + 1 + retrySource.count, Int(payload[9 + originalLength]) == retrySource.count,
-                Array(payload[(10 + originalLength)...]) == retrySource
+            return Array(body[9...])
+        }
+
+        /// A Retry token (§8.1.2): the client's original Destination Connection ID and the
+        /// Retry's Source Connection ID, for 30 seconds.
+        private func retryToken(for address: SocketAddress, original: [UInt8], retrySource: [UInt8]) -> [UInt8] {
+            token(.retry, for: address, lifetime: 30, payload: [UInt8(original.count)] + original + retrySource)
+        }
+
+        /// The original Destination Connection ID in a valid Retry token for `address` whose
+        /// Retry Source Connection ID is `retrySource`; nil otherwise.
+        private func validateRetryToken(_ token: [UInt8], address: SocketAddress, retrySource: [UInt8]) -> [UInt8]? {
+            guard let payload = validate(token, .retry, address: address), let length = payload.first.map(Int.init),
+                payload.count == 1 + length + retrySource.count, Array(payload[(1 + length)...]) == retrySource
             else { return nil }
-            return Array(payload[9..<(9 + originalLength)])
+            return Array(payload[1..<(1 + length)])
         }
 
         /// A Retry packet for a client Initial (with its integrity tag).
@@ -102,7 +119,7 @@ public final class QUICServerEndpoint: Sendable {
             let source = QUICConnection.randomConnectionID()
             var packet: [UInt8] = [0xF0 | UInt8.random(in: 0...0x0F), 0, 0, 0, 1]
             packet += [UInt8(header.sourceConnectionID.count)] + header.sourceConnectionID + [UInt8(source.count)] + source
-            packet += token(for: address, original: header.destinationConnectionID, retrySource: source)
+            packet += retryToken(for: address, original: header.destinationConnectionID, retrySource: source)
             let tag = (try? QUICRetryIntegrity.tag(packet: packet, originalDestinationConnectionID: header.destinationConnectionID)) ?? []
             return packet + tag
         }
@@ -194,23 +211,25 @@ public final class QUICServerEndpoint: Sendable {
                 // Only a client Initial of full size opens a connection (RFC 9000 §14.1), while
                 // there is room for one more.
                 guard header.type == .initial, datagram.count >= 1200, connections.count < maxConnections else { return }
+                // A token from our NEW_TOKEN validates the address at once; one from our Retry
+                // completes a Retry; without either a server requiring Retry sends one.
                 var retriedFrom: [UInt8]?
-                if requireRetry {
-                    guard !header.token.isEmpty else {
+                let validated = validate(header.token, .newToken, address: remoteAddress) != nil
+                if requireRetry, !validated {
+                    guard header.token.first == TokenKind.retry.rawValue else {
                         let packet = retry(for: header, address: remoteAddress)
-                        context.write(
-                            wrapOutboundOut(AddressedEnvelope(remoteAddress: remoteAddress, data: ByteBuffer(bytes: packet))), promise: nil)
+                        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: remoteAddress, data: ByteBuffer(bytes: packet))), promise: nil)
                         return
                     }
-                    // A token that does not check out is dropped (the client may be an attacker's puppet).
-                    guard let original = validate(header.token, address: remoteAddress, retrySource: header.destinationConnectionID)
+                    // A Retry token that does not check out is dropped (the client may be an attacker's puppet).
+                    guard let original = validateRetryToken(header.token, address: remoteAddress, retrySource: header.destinationConnectionID)
                     else { return }
                     retriedFrom = original
                 }
                 guard
                     let (connection, first) = try? QUICConnection.server(
                         accepting: datagram, header: header, from: remoteAddress, configuration: configuration, parameters: parameters,
-                        retriedFrom: retriedFrom, statelessResetKey: resetKey)
+                        retriedFrom: retriedFrom, addressValidated: validated, statelessResetKey: resetKey)
                 else { return }
                 let key = connection.localConnectionID
                 let driver = QUICSessionDriver(connection: connection, eventLoop: context.eventLoop)
@@ -220,7 +239,12 @@ public final class QUICServerEndpoint: Sendable {
                     handler.perform(actions, on: key, context: context, flush: !handler.reading)
                 }
                 let onSession = self.onSession
-                driver.onEstablished = { session in Task { await onSession(session) } }
+                // Established: a token for the client's next connection, then the application.
+                let newToken = token(.newToken, for: remoteAddress, lifetime: 24 * 3600, payload: [])
+                driver.onEstablished = { [unowned driver] session in
+                    driver.handle(driver.connection.sendNewToken(newToken))
+                    Task { await onSession(session) }
+                }
                 connections[key] = driver
                 routes[key] = key
                 routes[header.destinationConnectionID] = key

@@ -43,6 +43,12 @@ public final class QUICSession: Sendable {
         try? await eventLoop.submit { driver.value.close(errorCode: errorCode, reason: reason) }.get()
     }
 
+    /// The token the server gave for a later connection (NEW_TOKEN), if any yet.
+    public func addressToken() async throws -> [UInt8]? {
+        let driver = self.driver
+        return try await eventLoop.submit { driver.value.connection.addressToken }.get()
+    }
+
     /// The connection's counters, congestion window and smoothed RTT now.
     public func statistics() async throws -> (counters: QUICConnection.Statistics, congestionWindow: Int, smoothedRTT: Duration) {
         let driver = self.driver

@@ -140,6 +140,43 @@ struct QUICSessionTests {
     }
 }
 
+extension QUICSessionTests {
+    @Test("NEW_TOKEN: a client coming back with the server's token skips the Retry the server demands of unproven addresses")
+    func newToken() async throws {
+        let (certificate, key) = try makeCertificate("ec")
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
+            parameters: ConnectionPair.parameters, requireRetry: true, onSession: serving { _ in Array("hello".utf8) })
+        let port = try #require(endpoint.localAddress?.port)
+        let configuration = QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate)
+        func retried(_ client: QUICClient) async throws -> Bool {
+            let driver = client.session.driver
+            return try await client.session.eventLoop.submit { driver.value.connection.wasRetried }.get()
+        }
+        let first = try await QUICClient.connect(host: "127.0.0.1", port: port, serverName: "localhost", configuration: configuration)
+        #expect(try await retried(first))
+        var token: [UInt8]?
+        for _ in 0..<100 where token == nil {
+            token = try await first.session.addressToken()
+            if token == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try await first.close()
+        let second = try await QUICClient.connect(
+            host: "127.0.0.1", port: port, serverName: "localhost", configuration: configuration, token: try #require(token))
+        #expect(try await !retried(second))
+        #expect(try await second.get("/") == Array("hello".utf8))
+        try await second.close()
+        // A token altered on the way is worth nothing: Retry again.
+        var forged = try #require(token)
+        forged[forged.count - 1] ^= 1
+        let third = try await QUICClient.connect(host: "127.0.0.1", port: port, serverName: "localhost", configuration: configuration, token: forged)
+        #expect(try await retried(third))
+        try await third.close()
+        try await endpoint.close()
+    }
+}
+
 /// A counter shared between tasks.
 final class ManagedCounter: Sendable {
     private let storage = Mutex(0)
