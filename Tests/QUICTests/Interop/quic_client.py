@@ -2,7 +2,9 @@
 
 Usage: quic_client.py HOST PORT CIPHER [PATH...]   (CIPHER: aes128 | aes256 | chacha20)
 With QUIC_VERSION2_FIRST=1 the client starts with QUIC version 2, which our server answers with
-Version Negotiation; with QUIC_KEY_UPDATE=1 it updates its keys before fetching. Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
+Version Negotiation; with QUIC_KEY_UPDATE=1 it updates its keys before fetching; with
+QUIC_CHANGE_CID=1 it moves to another of the server's connection IDs before fetching; it gives up
+after QUIC_TIMEOUT seconds (20). Each PATH is fetched hq-interop style (`GET PATH\r\n` on its own bidirectional stream, all at
 once). Prints one JSON object: the negotiated ALPN and TLS cipher suite, and each path's length
 and SHA-256; exits non-zero on failure.
 """
@@ -43,13 +45,17 @@ async def main(host: str, port: int, cipher: str, paths: list[str]) -> None:
         if os.environ.get("QUIC_KEY_UPDATE") == "1":
             client._quic.request_key_update()
             await asyncio.wait_for(client.ping(), 5)
+        if os.environ.get("QUIC_CHANGE_CID") == "1":
+            client.change_connection_id()
+            await asyncio.wait_for(client.ping(), 5)
         fetched = await asyncio.gather(*(fetch(client, path) for path in paths))
         tls = client._quic.tls
         print(json.dumps({
             "alpn": tls.alpn_negotiated, "cipher": tls.key_schedule.cipher_suite.name, "fetched": dict(zip(paths, fetched)),
             "version": client._quic._version,
             "key_phase": client._quic._cryptos[Epoch.ONE_RTT].key_phase,
+            "peer_cid_sequence": client._quic._peer_cid.sequence_number,
         }))
 
 
-asyncio.run(asyncio.wait_for(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]), 20))
+asyncio.run(asyncio.wait_for(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]), float(os.environ.get("QUIC_TIMEOUT", "20"))))

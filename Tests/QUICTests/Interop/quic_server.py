@@ -3,10 +3,13 @@
 Usage: quic_server.py CERT KEY READY_FILE
 Listens on 127.0.0.1 on a free UDP port and writes that port to READY_FILE once it listens; with
 QUIC_RETRY=1 every client must first answer a Retry.
-Serves /small (b"hello") and /large (300,000 bytes: (i * 7) % 253).
+Serves /small (b"hello") and /large (300,000 bytes: (i * 7) % 253); with QUIC_BIG_BYTES=N also
+/big (N seeded random bytes), whose SHA-256 goes to READY_FILE.sha256 before the port is written.
 """
 import asyncio
+import hashlib
 import os
+import random
 import sys
 
 from aioquic.asyncio import QuicConnectionProtocol, serve
@@ -14,6 +17,8 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import StreamDataReceived
 
 FILES = {"/small": b"hello", "/large": bytes((i * 7) % 253 for i in range(300_000))}
+if os.environ.get("QUIC_BIG_BYTES"):
+    FILES["/big"] = random.Random(7).randbytes(int(os.environ["QUIC_BIG_BYTES"]))
 
 
 class HQInterop(QuicConnectionProtocol):
@@ -38,6 +43,9 @@ async def main(cert: str, key: str, ready: str) -> None:
     server = await serve(
         "127.0.0.1", 0, configuration=configuration, create_protocol=HQInterop, retry=os.environ.get("QUIC_RETRY") == "1")
     port = server._transport.get_extra_info("sockname")[1]
+    if "/big" in FILES:
+        with open(ready + ".sha256", "w") as file:
+            file.write(hashlib.sha256(FILES["/big"]).hexdigest())
     with open(ready, "w") as file:
         file.write(str(port))
     await asyncio.Future()
