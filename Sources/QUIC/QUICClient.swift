@@ -20,9 +20,18 @@ public final class QUICClient: Sendable {
         host: String, port: Int, serverName: String, configuration: QUICTLSConfiguration,
         parameters: QUICTransportParameters = QUICClient.defaultParameters, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
     ) async throws -> QUICClient {
+        try await connect(
+            host: host, port: port, serverName: serverName, context: QUICTLSContext(configuration, server: false), parameters: parameters,
+            token: token, timeout: timeout)
+    }
+
+    /// Connects with a TLS context shared by several connections (see the other `connect`).
+    public static func connect(
+        host: String, port: Int, serverName: String, context: QUICTLSContext,
+        parameters: QUICTransportParameters = QUICClient.defaultParameters, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
+    ) async throws -> QUICClient {
         let remote = try SocketAddress(ipAddress: host, port: port)
-        let (connection, first) = try QUICConnection.client(
-            serverName: serverName, configuration: configuration, parameters: parameters, token: token)
+        let (connection, first) = try QUICConnection.client(serverName: serverName, context: context, parameters: parameters, token: token)
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let established = eventLoop.makePromise(of: QUICSession.self)
         let channel = try await DatagramBootstrap(group: eventLoop).quicSocketOptions()

@@ -142,19 +142,20 @@ extension QUICConnection {
     }
 
     /// Sends the challenge again after a probe timeout, three times; then goes back to the
-    /// previous address (§9.3.2).
-    mutating func checkPathValidation(now: QUICInstant) {
-        guard var validation = pathValidation, now - validation.sentAt > rtt.probeTimeout(maxAckDelay: .zero) * 3 else { return }
+    /// previous address (§9.3.2). True when a challenge is to be sent.
+    mutating func checkPathValidation(now: QUICInstant) -> Bool {
+        guard var validation = pathValidation, now - validation.sentAt > rtt.probeTimeout(maxAckDelay: .zero) * 3 else { return false }
         guard validation.tries < 3 else {
             pathValidation = nil
             if let previous = validation.previous { peerAddress = previous }
             addressValidated = true
-            return
+            return false
         }
         validation.tries += 1
         validation.sentAt = now
         pathValidation = validation
         pendingFrames.append(.pathChallenge(validation.data))
+        return true
     }
 
     /// A path being validated.

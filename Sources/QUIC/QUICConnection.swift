@@ -198,11 +198,21 @@ public struct QUICConnection {
         serverName: String, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
         token: [UInt8]? = nil, statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) throws -> (QUICConnection, [Action]) {
+        try client(
+            serverName: serverName, context: QUICTLSContext(configuration, server: false), parameters: parameters, token: token,
+            statelessResetKey: statelessResetKey)
+    }
+
+    /// A client connection with a TLS context shared by several connections.
+    public static func client(
+        serverName: String, context: QUICTLSContext, parameters: QUICTransportParameters = QUICTransportParameters(),
+        token: [UInt8]? = nil, statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
+    ) throws -> (QUICConnection, [Action]) {
         let destination = Self.randomConnectionID()
         let source = Self.randomConnectionID()
         var parameters = parameters
         parameters.initialSourceConnectionID = source
-        let tls = try QUICTLS(client: true, serverName: serverName, transportParameters: parameters.encoded(), configuration: configuration)
+        let tls = try QUICTLS(context: context, serverName: serverName, transportParameters: parameters.encoded())
         var connection = QUICConnection(
             role: .client, local: source, remote: destination, original: destination, initialKeysFrom: destination, tls: tls,
             addressValidated: true, parameters: parameters, statelessResetKey: statelessResetKey)
@@ -228,13 +238,24 @@ public struct QUICConnection {
         parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil, addressValidated: Bool = false,
         statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) throws -> (QUICConnection, [Action]) {
+        try server(
+            accepting: datagram, header: header, from: address, context: QUICTLSContext(configuration, server: true), parameters: parameters,
+            retriedFrom: retriedFrom, addressValidated: addressValidated, statelessResetKey: statelessResetKey)
+    }
+
+    /// A server connection with the endpoint's shared TLS context (see the other `server`).
+    public static func server(
+        accepting datagram: [UInt8], header: QUICPacketHeader, from address: SocketAddress? = nil, context: QUICTLSContext,
+        parameters: QUICTransportParameters = QUICTransportParameters(), retriedFrom: [UInt8]? = nil, addressValidated: Bool = false,
+        statelessResetKey: SymmetricKey = SymmetricKey(size: .bits256)
+    ) throws -> (QUICConnection, [Action]) {
         let source = retriedFrom == nil ? Self.randomConnectionID() : header.destinationConnectionID
         var parameters = parameters
         parameters.initialSourceConnectionID = source
         parameters.statelessResetToken = statelessResetToken(for: source, key: statelessResetKey)
         parameters.originalDestinationConnectionID = retriedFrom ?? header.destinationConnectionID
         if retriedFrom != nil { parameters.retrySourceConnectionID = header.destinationConnectionID }
-        let tls = try QUICTLS(client: false, transportParameters: parameters.encoded(), configuration: configuration)
+        let tls = try QUICTLS(context: context, transportParameters: parameters.encoded())
         var connection = QUICConnection(
             role: .server, local: source, remote: header.sourceConnectionID, original: retriedFrom ?? header.destinationConnectionID,
             initialKeysFrom: header.destinationConnectionID, tls: tls, addressValidated: addressValidated || retriedFrom != nil, parameters: parameters,
@@ -575,7 +596,10 @@ public struct QUICConnection {
             if case .handshaking = state { return flush() }
         }
         guard case .established = state else { return [] }
-        lost(applicationLoss.detectLost(now: now, rtt: rtt), now: now)
+        // Only a timer that fired makes a flush worthwhile (most ticks find nothing to do).
+        let lostNow = applicationLoss.detectLost(now: now, rtt: rtt)
+        var due = !lostNow.isEmpty || !pendingFrames.isEmpty
+        lost(lostNow, now: now)
         let peerDelay = Duration.milliseconds(Int64(peerTransportParameters?.maxAckDelay ?? 25))
         if let last = lastAckElicitingSent, !applicationLoss.sent.isEmpty,
             now - last > rtt.probeTimeout(maxAckDelay: peerDelay) * (1 << min(probeCount, 10))
@@ -584,9 +608,11 @@ public struct QUICConnection {
             lastAckElicitingSent = now
             // A probe is not a loss: the window stays (RFC 9002 §6.2.4).
             lost([applicationLoss.forgetOldest()].compactMap { $0 }, now: now, congestionSignal: false)
+            due = true
         }
-        checkPathValidation(now: now)
-        return flush(now: now)
+        if checkPathValidation(now: now) { due = true }
+        if spaces[2].acks.ackPending, let ackDue = spaces[2].ackDue, now >= ackDue { due = true }
+        return due ? flush(now: now) : []
     }
 
     /// The idle timeout in force (§10.1): the smaller of the two sides' (zero: none), and

@@ -22,13 +22,14 @@ public final class QUICServerEndpoint: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false, maxConnections: Int = 10_000,
         onSession: @escaping @Sendable (QUICSession) async -> Void
     ) async throws -> QUICServerEndpoint {
+        let tls = try QUICTLSContext(configuration, server: true)
         let channel = try await DatagramBootstrap(group: group).quicSocketOptions()
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         Handler(
-                            configuration: configuration, parameters: parameters, requireRetry: requireRetry, maxConnections: maxConnections,
+                            tls: tls, parameters: parameters, requireRetry: requireRetry, maxConnections: maxConnections,
                             onSession: onSession))
                 }
             }
@@ -45,7 +46,7 @@ public final class QUICServerEndpoint: Sendable {
         typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
 
-        private let configuration: QUICTLSConfiguration
+        private let tls: QUICTLSContext
         private let parameters: QUICTransportParameters
         private let onSession: @Sendable (QUICSession) async -> Void
         /// Whether a client proves its address with a Retry token before a connection opens.
@@ -59,12 +60,14 @@ public final class QUICServerEndpoint: Sendable {
         /// Every connection ID a datagram may arrive with (the client's original Destination
         /// Connection ID too, for its repeated Initials) → the connection's key.
         private var routes: [[UInt8]: [UInt8]] = [:]
+        /// Each connection's routes (to forget them with it).
+        private var routesOf: [[UInt8]: Set<[UInt8]>] = [:]
 
         init(
-            configuration: QUICTLSConfiguration, parameters: QUICTransportParameters, requireRetry: Bool, maxConnections: Int,
+            tls: QUICTLSContext, parameters: QUICTransportParameters, requireRetry: Bool, maxConnections: Int,
             onSession: @escaping @Sendable (QUICSession) async -> Void
         ) {
-            self.configuration = configuration
+            self.tls = tls
             self.parameters = parameters
             self.requireRetry = requireRetry
             self.maxConnections = maxConnections
@@ -150,8 +153,12 @@ public final class QUICServerEndpoint: Sendable {
             for action in actions {
                 switch action {
                 case .send(let bytes): datagrams.append(bytes)
-                case .newConnectionID(let id): routes[id] = key
-                case .retiredConnectionID(let id): routes[id] = nil
+                case .newConnectionID(let id):
+                    routes[id] = key
+                    routesOf[key, default: []].insert(id)
+                case .retiredConnectionID(let id):
+                    routes[id] = nil
+                    routesOf[key]?.remove(id)
                 default: break
                 }
             }
@@ -163,7 +170,7 @@ public final class QUICServerEndpoint: Sendable {
             if flush, !actions.isEmpty { context.flush() }
             if driver.connection.isFinished {
                 connections[key] = nil
-                routes = routes.filter { $0.value != key }
+                for id in routesOf.removeValue(forKey: key) ?? [] { routes[id] = nil }
             }
         }
 
@@ -228,7 +235,7 @@ public final class QUICServerEndpoint: Sendable {
                 }
                 guard
                     let (connection, first) = try? QUICConnection.server(
-                        accepting: datagram, header: header, from: remoteAddress, configuration: configuration, parameters: parameters,
+                        accepting: datagram, header: header, from: remoteAddress, context: tls, parameters: parameters,
                         retriedFrom: retriedFrom, addressValidated: validated, statelessResetKey: resetKey)
                 else { return }
                 let key = connection.localConnectionID
@@ -248,6 +255,7 @@ public final class QUICServerEndpoint: Sendable {
                 connections[key] = driver
                 routes[key] = key
                 routes[header.destinationConnectionID] = key
+                routesOf[key] = [key, header.destinationConnectionID]
                 driver.handle(first)
             }
         }

@@ -179,8 +179,11 @@ final class QUICSessionDriver {
         handle(connection.receive(datagram, from: address, ecn: ecn))
     }
 
-    /// Runs the connection's timers.
-    func tick(now: QUICInstant) { handle(connection.tick(now: now)) }
+    /// Runs the connection's timers (the owner hears only of what they did, or of the end).
+    func tick(now: QUICInstant) {
+        let actions = connection.tick(now: now)
+        if !actions.isEmpty || connection.isFinished { handle(actions) }
+    }
 
     /// Files the connection's actions: events for readers and the session, datagrams out.
     func handle(_ actions: [QUICConnection.Action]) {

@@ -48,89 +48,55 @@ public enum QUICTLSError: Error, Sendable, Equatable {
     case handshakeFailed(alert: UInt8?, reason: String)
 }
 
-/// TLS 1.3 through BoringSSL's QUIC API (RFC 9001 §4): handshake bytes go in and out per
-/// encryption level, and the traffic secrets come out as events — no records, no I/O. The only
-/// file that talks to BoringSSL.
-public final class QUICTLS {
-    private let context: OpaquePointer
-    private let ssl: OpaquePointer
-    private var events: [QUICTLSEvent] = []
-    private var alert: UInt8?
-    private let applicationProtocols: [String]
-    public private(set) var isComplete = false
+/// A TLS configuration made ready once — certificate chain and key parsed, trust roots loaded,
+/// TLS 1.3 only — and shared by every connection of an endpoint.
+public final class QUICTLSContext: @unchecked Sendable {
+    // Unchecked: the SSL_CTX is fully configured in `init` and only read afterwards; BoringSSL
+    // allows SSL_new on one SSL_CTX from several threads at once.
+    let context: OpaquePointer
+    let configuration: QUICTLSConfiguration
+    let isServer: Bool
 
-    /// A handshake for a client (connecting to `serverName`) or a server, sending
-    /// `transportParameters` (the encoded RFC 9000 §18 parameters).
-    public init(client: Bool, serverName: String? = nil, transportParameters: [UInt8], configuration: QUICTLSConfiguration) throws {
+    /// Prepares `configuration` for a server (it needs a certificate chain and key) or a client.
+    public init(_ configuration: QUICTLSConfiguration, server: Bool) throws {
         guard let context = SSL_CTX_new(TLS_method()) else { throw QUICTLSError.configuration("SSL_CTX_new failed") }
         self.context = context
-        applicationProtocols = configuration.applicationProtocols
+        self.configuration = configuration
+        self.isServer = server
         SSL_CTX_set_min_proto_version(context, UInt16(TLS1_3_VERSION))
         SSL_CTX_set_max_proto_version(context, UInt16(TLS1_3_VERSION))
-        guard let ssl = SSL_new(context) else {
-            SSL_CTX_free(context)
-            throw QUICTLSError.configuration("SSL_new failed")
-        }
-        self.ssl = ssl
-        SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
-        SSL_set_quic_method(ssl, &Self.method)
-        SSL_set_quic_use_legacy_codepoint(ssl, 0)
-        _ = transportParameters.withUnsafeBufferPointer { SSL_set_quic_transport_params(ssl, $0.baseAddress, $0.count) }
-        if client {
-            try configureClient(serverName: serverName, configuration)
-            SSL_set_connect_state(ssl)
-        } else {
-            try configureServer(configuration)
-            SSL_set_accept_state(ssl)
-        }
+        if server { try configureServer() } else { try configureClient() }
     }
 
-    deinit {
-        SSL_free(ssl)
-        SSL_CTX_free(context)
-    }
+    deinit { SSL_CTX_free(context) }
 
-    private func configureClient(serverName: String?, _ configuration: QUICTLSConfiguration) throws {
-        var wire: [UInt8] = []
-        for name in configuration.applicationProtocols {
-            wire.append(UInt8(name.utf8.count))
-            wire += name.utf8
-        }
-        guard wire.withUnsafeBufferPointer({ SSL_set_alpn_protos(ssl, $0.baseAddress, $0.count) }) == 0 else {
-            throw QUICTLSError.configuration("bad ALPN list")
-        }
-        if let serverName {
-            SSL_set_tlsext_host_name(ssl, serverName)
-        }
+    private func configureClient() throws {
         if configuration.insecureSkipVerification {
-            SSL_set_verify(ssl, SSL_VERIFY_NONE, nil)
+            SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
             return
         }
-        SSL_set_verify(ssl, SSL_VERIFY_PEER, nil)
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
         if let roots = configuration.trustRootsPEM {
             let store = SSL_CTX_get_cert_store(context)
-            for certificate in try Self.certificates(roots) {
+            for certificate in try QUICTLS.certificates(roots) {
                 X509_STORE_add_cert(store, certificate)
                 X509_free(certificate)
             }
         } else {
             SSL_CTX_set_default_verify_paths(context)
         }
-        if let serverName {
-            _ = serverName.withCString { X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), $0, serverName.utf8.count) }
-        }
     }
 
-    private func configureServer(_ configuration: QUICTLSConfiguration) throws {
+    private func configureServer() throws {
         guard let chainPEM = configuration.certificateChainPEM, let keyPEM = configuration.privateKeyPEM else {
             throw QUICTLSError.configuration("a server needs a certificate chain and a private key")
         }
-        let chain = try Self.certificates(chainPEM)
+        let chain = try QUICTLS.certificates(chainPEM)
         defer { for certificate in chain { X509_free(certificate) } }
-        guard let leaf = chain.first, SSL_use_certificate(ssl, leaf) == 1 else {
+        guard let leaf = chain.first, SSL_CTX_use_certificate(context, leaf) == 1 else {
             throw QUICTLSError.configuration("the certificate chain holds no usable certificate")
         }
-        for intermediate in chain.dropFirst() { SSL_add1_chain_cert(ssl, intermediate) }
+        for intermediate in chain.dropFirst() { SSL_CTX_add1_chain_cert(context, intermediate) }
         let key = try keyPEM.withCString { text -> OpaquePointer in
             let bio = BIO_new_mem_buf(text, -1)
             defer { BIO_free(bio) }
@@ -140,14 +106,68 @@ public final class QUICTLS {
             return key
         }
         defer { EVP_PKEY_free(key) }
-        guard SSL_use_PrivateKey(ssl, key) == 1, SSL_check_private_key(ssl) == 1 else {
+        guard SSL_CTX_use_PrivateKey(context, key) == 1, SSL_CTX_check_private_key(context) == 1 else {
             throw QUICTLSError.configuration("the private key does not match the certificate")
         }
-        SSL_CTX_set_alpn_select_cb(context, Self.selectProtocol, nil)
+        SSL_CTX_set_alpn_select_cb(context, QUICTLS.selectProtocol, nil)
+    }
+}
+
+/// TLS 1.3 through BoringSSL's QUIC API (RFC 9001 §4): handshake bytes go in and out per
+/// encryption level, and the traffic secrets come out as events — no records, no I/O. The only
+/// file that talks to BoringSSL.
+public final class QUICTLS {
+    private let shared: QUICTLSContext
+    private let ssl: OpaquePointer
+    private var events: [QUICTLSEvent] = []
+    private var alert: UInt8?
+    private var applicationProtocols: [String] { shared.configuration.applicationProtocols }
+    public private(set) var isComplete = false
+
+    /// A handshake for a client (connecting to `serverName`) or a server (as `context` says),
+    /// sending `transportParameters` (the encoded RFC 9000 §18 parameters).
+    public init(context: QUICTLSContext, serverName: String? = nil, transportParameters: [UInt8]) throws {
+        shared = context
+        guard let ssl = SSL_new(context.context) else { throw QUICTLSError.configuration("SSL_new failed") }
+        self.ssl = ssl
+        SSL_set_ex_data(ssl, 0, Unmanaged.passUnretained(self).toOpaque())
+        SSL_set_quic_method(ssl, &Self.method)
+        SSL_set_quic_use_legacy_codepoint(ssl, 0)
+        _ = transportParameters.withUnsafeBufferPointer { SSL_set_quic_transport_params(ssl, $0.baseAddress, $0.count) }
+        if context.isServer {
+            SSL_set_accept_state(ssl)
+        } else {
+            try configureClient(serverName: serverName)
+            SSL_set_connect_state(ssl)
+        }
+    }
+
+    /// A handshake with a configuration of its own (see `QUICTLSContext` to share one).
+    public convenience init(client: Bool, serverName: String? = nil, transportParameters: [UInt8], configuration: QUICTLSConfiguration) throws {
+        try self.init(context: QUICTLSContext(configuration, server: !client), serverName: serverName, transportParameters: transportParameters)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    private func configureClient(serverName: String?) throws {
+        var wire: [UInt8] = []
+        for name in applicationProtocols {
+            wire.append(UInt8(name.utf8.count))
+            wire += name.utf8
+        }
+        guard wire.withUnsafeBufferPointer({ SSL_set_alpn_protos(ssl, $0.baseAddress, $0.count) }) == 0 else {
+            throw QUICTLSError.configuration("bad ALPN list")
+        }
+        if let serverName {
+            SSL_set_tlsext_host_name(ssl, serverName)
+            if !shared.configuration.insecureSkipVerification {
+                _ = serverName.withCString { X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), $0, serverName.utf8.count) }
+            }
+        }
     }
 
     /// Every certificate in a PEM text.
-    private static func certificates(_ pem: String) throws -> [OpaquePointer] {
+    static func certificates(_ pem: String) throws -> [OpaquePointer] {
         try pem.withCString { text in
             let bio = BIO_new_mem_buf(text, -1)
             defer { BIO_free(bio) }
@@ -263,7 +283,7 @@ public final class QUICTLS {
         })
 
     /// The server's ALPN choice: its first protocol the client offers; none → no_application_protocol.
-    private static let selectProtocol:
+    static let selectProtocol:
         @convention(c) (
             OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?, UnsafePointer<UInt8>?,
             UInt32, UnsafeMutableRawPointer?

@@ -116,13 +116,15 @@ func handshakes(_ arguments: ArraySlice<String>) async throws {
         fail("usage: fasterapi quic-handshakes URL --count N [--concurrency C] [--insecure] [--ca FILE]")
     }
     let concurrency = max(1, min(count, options["--concurrency"].flatMap(Int.init) ?? 8))
-    let configuration = try clientConfiguration(options)
+    let context = try QUICTLSContext(clientConfiguration(options), server: false)
+    guard let host = url.host else { fail("not an https URL: \(text)") }
     let start = ContinuousClock.now
     try await withThrowingTaskGroup(of: Void.self) { group in
         for worker in 0..<concurrency {
             group.addTask {
                 for _ in stride(from: worker, to: count, by: concurrency) {
-                    let client = try await connect(url, configuration)
+                    let client = try await QUICClient.connect(
+                        host: host == "localhost" ? "127.0.0.1" : host, port: url.port ?? 443, serverName: host, context: context)
                     try await client.close()
                 }
             }
