@@ -129,6 +129,9 @@ public struct QUICConnection {
 
     // Recovery (RFC 9002): 1-RTT sending is paced by NewReno's window.
     var congestion = QUICCongestionController()
+    var pacer = QUICPacer()
+    /// Whether stream data waited for the pacer at the last flush (the timer sends it).
+    var pacingLimited = false
     var applicationLoss = QUICLossDetector()
     var rtt = QUICRTTEstimator()
     /// The frames each 1-RTT packet in flight carried that must reach the peer (sent again if lost).
@@ -598,7 +601,7 @@ public struct QUICConnection {
         guard case .established = state else { return [] }
         // Only a timer that fired makes a flush worthwhile (most ticks find nothing to do).
         let lostNow = applicationLoss.detectLost(now: now, rtt: rtt)
-        var due = !lostNow.isEmpty || !pendingFrames.isEmpty
+        var due = !lostNow.isEmpty || !pendingFrames.isEmpty || pacingLimited
         lost(lostNow, now: now)
         let peerDelay = Duration.milliseconds(Int64(peerTransportParameters?.maxAckDelay ?? 25))
         if let last = lastAckElicitingSent, !applicationLoss.sent.isEmpty,
@@ -682,6 +685,7 @@ public struct QUICConnection {
     /// what it received to an address not yet validated.
     mutating func flush(now: QUICInstant = .now) -> [Action] {
         var actions: [Action] = []
+        pacingLimited = false
         let completedNow: Bool
         if case .established = state, !reportedComplete {
             reportedComplete = true
@@ -768,10 +772,13 @@ public struct QUICConnection {
                         pendingFrames.append(frame)
                     }
                 }
-                if congestion.canSend(room) {
+                pacer.refill(now: now, window: congestion.window, smoothedRTT: rtt.smoothed)
+                if !congestion.canSend(room) {
+                    if !readyStreams.isEmpty { statistics.congestionBlocked += 1 }
+                } else if !pacer.allows(room) {
+                    if !readyStreams.isEmpty { pacingLimited = true }
+                } else {
                     frames += streamFrames(room: left)
-                } else if !readyStreams.isEmpty {
-                    statistics.congestionBlocked += 1
                 }
             }
             let ackDue = index < 2 || spaces[index].ackDue.map { now >= $0 } == true
@@ -834,6 +841,7 @@ public struct QUICConnection {
                 applicationLoss.sent(
                     QUICSentPacket(packetNumber: packetNumber, sentAt: .now, size: packet.count, ackEliciting: true, inFlight: true))
                 congestion.sent(packet.count)
+                pacer.spend(packet.count)
             }
             let carried = frames.filter { if case .ack = $0 { false } else if case .padding = $0 { false } else { true } }
             if !carried.isEmpty { sentFrames[packetNumber] = carried }

@@ -12,8 +12,14 @@ public struct QUICReassemblyBuffer: Sendable {
     public private(set) var finalSize: UInt64?
     /// The most bytes held past `deliveredOffset` (flow control's window, or a CRYPTO limit).
     public var limit: UInt64
+    /// The most separate pieces held (a peer sending every other byte must not cost a piece
+    /// each); data that fills the first gap is always taken.
+    public let maxPieces: Int
 
-    public init(limit: UInt64) { self.limit = limit }
+    public init(limit: UInt64, maxPieces: Int = 4096) {
+        self.limit = limit
+        self.maxPieces = maxPieces
+    }
 
     /// Bytes held, waiting for the gap before them to fill.
     public var bufferedBytes: Int { pieces.reduce(0) { $0 + $1.bytes.readableBytes } }
@@ -43,6 +49,9 @@ public struct QUICReassemblyBuffer: Sendable {
         guard end > deliveredOffset, data.readableBytes > 0 else { return }
         // Keep only the bytes not yet held: the new piece minus what is delivered or buffered.
         var start = max(offset, deliveredOffset)
+        guard pieces.count < maxPieces || start == deliveredOffset else {
+            throw QUICTransportError(.internalError, "more than \(maxPieces) pieces of data waiting for gaps to fill")
+        }
         var index = pieces.firstIndex { $0.offset + UInt64($0.bytes.readableBytes) > start } ?? pieces.endIndex
         while start < end {
             let nextHeld = index < pieces.endIndex ? pieces[index].offset : end

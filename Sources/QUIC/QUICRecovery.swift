@@ -242,3 +242,37 @@ public struct QUICLossDetector: Sendable {
         return Array(sent)
     }
 }
+
+/// Pacing (RFC 9002 §7.7): a token bucket filled at 1.25 × window / smoothed RTT, so a window's
+/// worth of packets spreads over the round trip instead of leaving in one burst. Its capacity
+/// is what the owner's timer period lets accumulate (and at least ten datagrams).
+public struct QUICPacer: Sendable, Equatable {
+    /// Bytes that may leave now.
+    public private(set) var tokens: Double
+    private var last: QUICInstant?
+    /// How often the owner's timer runs (the burst a tick may release).
+    public let timerPeriod: Duration
+
+    public init(timerPeriod: Duration = .milliseconds(5), maxDatagramSize: Int = 1200) {
+        self.timerPeriod = timerPeriod
+        tokens = Double(10 * maxDatagramSize)
+    }
+
+    /// Adds what the rate allows since the last refill.
+    public mutating func refill(now: QUICInstant, window: Int, smoothedRTT: Duration, maxDatagramSize: Int = 1200) {
+        let rate = 1.25 * Double(window) / max(Self.seconds(smoothedRTT), 1e-6)
+        let capacity = max(Double(10 * maxDatagramSize), rate * Self.seconds(timerPeriod))
+        if let last { tokens = min(capacity, tokens + rate * Self.seconds(now - last)) }
+        last = now
+    }
+
+    /// Whether `size` bytes may leave now.
+    public func allows(_ size: Int) -> Bool { tokens >= Double(size) }
+
+    /// `size` bytes left.
+    public mutating func spend(_ size: Int) { tokens -= Double(size) }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -20,6 +20,16 @@ struct QUICReassemblyTests {
         #expect(buffer.bufferedBytes == 0)
     }
 
+    @Test("A peer leaving a gap before every byte runs into the piece limit (an error, not unbounded memory)")
+    func gapLimit() throws {
+        var buffer = QUICReassemblyBuffer(limit: 1 << 20, maxPieces: 100)
+        for index in 0..<100 { try buffer.insert(ByteBuffer(bytes: [1]), at: UInt64(2 * index + 1), fin: false) }
+        #expect(throws: QUICTransportError.self) { try buffer.insert(ByteBuffer(bytes: [1]), at: 1001, fin: false) }
+        // Filling a gap is still fine.
+        try buffer.insert(ByteBuffer(bytes: [0]), at: 0, fin: false)
+        #expect(buffer.read().readableBytes == 2)
+    }
+
     @Test("Every order of a few overlapping pieces gives the same bytes")
     func permutations() throws {
         let text = Array(0..<60).map { UInt8($0) }

@@ -64,4 +64,18 @@ struct QUICRecoveryTests {
         #expect(QUICLossDetector.isPersistentCongestion(outcome.lost, duration: .milliseconds(1)))
         #expect(!QUICLossDetector.isPersistentCongestion(outcome.lost, duration: .seconds(1)))
     }
+
+    @Test("Pacing: tokens refill at 1.25 × window / RTT up to a tick's worth; a full window leaves over about one RTT")
+    func pacing() {
+        var pacer = QUICPacer(timerPeriod: .milliseconds(5))
+        #expect(pacer.allows(12_000) && !pacer.allows(12_001))  // ten datagrams to start
+        pacer.spend(12_000)
+        // A 1 MB window over 10 ms: 125 MB/s; 1 ms later 125 KB may leave.
+        pacer.refill(now: start, window: 1_000_000, smoothedRTT: .milliseconds(10))
+        pacer.refill(now: start + .milliseconds(1), window: 1_000_000, smoothedRTT: .milliseconds(10))
+        #expect(abs(pacer.tokens - 125_000) < 1)
+        // Never more than a timer period's worth (5 ms: 625 KB), however long it waited.
+        pacer.refill(now: start + .seconds(1), window: 1_000_000, smoothedRTT: .milliseconds(10))
+        #expect(abs(pacer.tokens - 625_000) < 1)
+    }
 }
