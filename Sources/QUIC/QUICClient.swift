@@ -18,7 +18,7 @@ public final class QUICClient: Sendable {
     /// this one needs no address validation.
     public static func connect(
         host: String, port: Int, serverName: String, configuration: QUICTLSConfiguration,
-        parameters: QUICTransportParameters = QUICClient.defaultParameters, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
+        parameters: QUICTransportParameters = .recommended, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
     ) async throws -> QUICClient {
         try await connect(
             host: host, port: port, serverName: serverName, context: QUICTLSContext(configuration, server: false), parameters: parameters,
@@ -28,7 +28,7 @@ public final class QUICClient: Sendable {
     /// Connects with a TLS context shared by several connections (see the other `connect`).
     public static func connect(
         host: String, port: Int, serverName: String, context: QUICTLSContext,
-        parameters: QUICTransportParameters = QUICClient.defaultParameters, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
+        parameters: QUICTransportParameters = .recommended, token: [UInt8]? = nil, timeout: Duration = .seconds(10)
     ) async throws -> QUICClient {
         let remote = try SocketAddress(ipAddress: host, port: port)
         let (connection, first) = try QUICConnection.client(serverName: serverName, context: context, parameters: parameters, token: token)
@@ -56,20 +56,6 @@ public final class QUICClient: Sendable {
             try? await channel.close()
             throw error
         }
-    }
-
-    /// Receive limits a client announces by default.
-    public static var defaultParameters: QUICTransportParameters {
-        var parameters = QUICTransportParameters()
-        parameters.maxIdleTimeout = 30_000
-        parameters.initialMaxData = 4 << 20
-        parameters.initialMaxStreamDataBidiLocal = 2 << 20
-        parameters.initialMaxStreamDataBidiRemote = 2 << 20
-        parameters.initialMaxStreamDataUni = 2 << 20
-        parameters.initialMaxStreamsBidi = 100
-        parameters.initialMaxStreamsUni = 100
-        parameters.activeConnectionIDLimit = 4
-        return parameters
     }
 
     /// Fetches `path` hq-interop style; returns the stream's bytes.

@@ -18,13 +18,12 @@ public final class QUICServerEndpoint: Sendable {
 
     /// Binds `host:port` (port 0: any free port) and serves connections with `configuration`.
     public static func bind(
-        host: String, port: Int, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = QUICTransportParameters(),
+        host: String, port: Int, configuration: QUICTLSConfiguration, parameters: QUICTransportParameters = .recommended,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, requireRetry: Bool = false, maxConnections: Int = 10_000,
         onSession: @escaping @Sendable (QUICSession) async -> Void
     ) async throws -> QUICServerEndpoint {
         let tls = try QUICTLSContext(configuration, server: true)
         let channel = try await DatagramBootstrap(group: group).quicSocketOptions()
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

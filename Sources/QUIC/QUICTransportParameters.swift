@@ -37,7 +37,24 @@ public struct QUICTransportParameters: Sendable, Equatable {
     public var initialSourceConnectionID: [UInt8]?
     public var retrySourceConnectionID: [UInt8]?
 
+    /// The RFC's defaults: nothing may be sent on streams until limits are raised.
     public init() {}
+
+    /// Limits for an endpoint to announce when it has no reason to choose others: 100 streams
+    /// of each kind, 2 MiB windows per stream (growing as the reader keeps up), 4 MiB for the
+    /// connection, a 30 s idle timeout, up to 4 connection IDs of the peer's.
+    public static var recommended: QUICTransportParameters {
+        var parameters = QUICTransportParameters()
+        parameters.maxIdleTimeout = 30_000
+        parameters.initialMaxData = 4 << 20
+        parameters.initialMaxStreamDataBidiLocal = 2 << 20
+        parameters.initialMaxStreamDataBidiRemote = 2 << 20
+        parameters.initialMaxStreamDataUni = 2 << 20
+        parameters.initialMaxStreamsBidi = 100
+        parameters.initialMaxStreamsUni = 100
+        parameters.activeConnectionIDLimit = 4
+        return parameters
+    }
 
     private enum ID: UInt64 {
         case originalDestinationConnectionID = 0x00, maxIdleTimeout = 0x01, statelessResetToken = 0x02

@@ -41,12 +41,8 @@ func serve(_ arguments: ArraySlice<String>) async throws {
     guard let port = options["--port"].flatMap(Int.init), let root = options["--root"], let cert = options["--cert"], let key = options["--key"]
     else { fail("usage: fasterapi quic-serve --port P --root DIR --cert C --key K [--host H] [--retry]") }
     let rootURL = URL(fileURLWithPath: root)
-    var parameters = QUICTransportParameters()
-    parameters.maxIdleTimeout = 30_000
-    parameters.initialMaxData = 1 << 22
+    var parameters = QUICTransportParameters.recommended
     parameters.initialMaxStreamsBidi = 1000
-    parameters.initialMaxStreamDataBidiRemote = 1 << 20
-    parameters.activeConnectionIDLimit = 4
     let endpoint = try await QUICServerEndpoint.bind(
         host: options["--host"] ?? "127.0.0.1", port: port,
         configuration: QUICTLSConfiguration(

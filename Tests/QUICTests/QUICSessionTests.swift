@@ -177,6 +177,30 @@ extension QUICSessionTests {
     }
 }
 
+extension QUICSessionTests {
+    @Test("The README's echo example, as written, with the recommended limits")
+    func readmeExample() async throws {
+        let (chain, key) = try makeCertificate("ec")
+        let endpoint = try await QUICServerEndpoint.bind(
+            host: "127.0.0.1", port: 0,
+            configuration: QUICTLSConfiguration(applicationProtocols: ["echo"], certificateChainPEM: chain, privateKeyPEM: key)
+        ) { session in
+            for await stream in session.incomingStreams {
+                Task { try await stream.write(try await stream.readAll(), finish: true) }
+            }
+        }
+        let client = try await QUICClient.connect(
+            host: "127.0.0.1", port: endpoint.localAddress!.port!, serverName: "localhost",
+            configuration: QUICTLSConfiguration(applicationProtocols: ["echo"], trustRootsPEM: chain))
+        let stream = try await client.session.openBidirectionalStream()
+        try await stream.write(ByteBuffer(string: "hello"), finish: true)
+        let echoed = try await stream.readAll()
+        #expect(String(buffer: echoed) == "hello")
+        try await client.close()
+        try await endpoint.close()
+    }
+}
+
 /// A counter shared between tasks.
 final class ManagedCounter: Sendable {
     private let storage = Mutex(0)
