@@ -1,5 +1,4 @@
 import Crypto
-import CryptoExtras
 import Foundation
 
 /// Why a packet could not be protected or opened.
@@ -15,31 +14,32 @@ public enum QUICProtectionError: Error, Sendable, Equatable {
 /// a sample of the ciphertext.
 public struct QUICPacketProtector: Sendable {
     public let keys: QUICPacketKeys
+    private let cipher: QUICPacketCipher
 
-    public init(keys: QUICPacketKeys) { self.keys = keys }
+    public init(keys: QUICPacketKeys) {
+        self.keys = keys
+        cipher = QUICPacketCipher(
+            suite: keys.suite, key: keys.key.withUnsafeBytes { Array($0) }, headerKey: keys.headerKey.withUnsafeBytes { Array($0) })
+    }
 
-    /// The protected packet for `header` (unprotected, its packet number at `packetNumberOffset`,
-    /// as long as the first byte's low two bits say) and `payload`.
+    /// Protects a packet: `header` (its packet number, unprotected, at `packetNumberOffset`)
+    /// authenticated, `payload` encrypted, then the header protected.
     public func seal(header: [UInt8], packetNumber: UInt64, packetNumberOffset: Int, payload: [UInt8]) throws -> [UInt8] {
-        let nonce = self.nonce(packetNumber)
         var packet = header
-        switch keys.suite {
-        case .aes128GCMSHA256, .aes256GCMSHA384:
-            let box = try AES.GCM.seal(payload, using: keys.key, nonce: AES.GCM.Nonce(data: nonce), authenticating: header)
-            packet += box.ciphertext
-            packet += box.tag
-        case .chacha20Poly1305SHA256:
-            let box = try ChaChaPoly.seal(payload, using: keys.key, nonce: ChaChaPoly.Nonce(data: nonce), authenticating: header)
-            packet += box.ciphertext
-            packet += box.tag
+        packet.reserveCapacity(header.count + payload.count + 16)
+        packet += payload
+        packet += Self.tagSpace
+        guard cipher.seal(&packet, payloadStart: header.count, nonce: nonce(packetNumber)) else {
+            throw QUICProtectionError.authenticationFailed
         }
         try applyHeaderProtection(&packet, packetNumberOffset: packetNumberOffset, protecting: true)
         return packet
     }
 
-    /// Opens a protected packet whose packet number starts at `packetNumberOffset`: the
-    /// unprotected header, the full packet number (recovered from `largestPacketNumber`, the
-    /// largest received in this space) and the payload.
+    private static let tagSpace = [UInt8](repeating: 0, count: 16)
+
+    /// Removes header protection, recovers the full packet number (given the largest one
+    /// received so far) and decrypts; throws if the packet does not authenticate.
     public func open(_ packet: [UInt8], packetNumberOffset: Int, largestPacketNumber: UInt64?) throws
         -> (header: [UInt8], packetNumber: UInt64, payload: [UInt8])
     {
@@ -50,27 +50,12 @@ public struct QUICPacketProtector: Sendable {
         var truncated: UInt64 = 0
         for byte in packet[packetNumberOffset..<headerEnd] { truncated = truncated << 8 | UInt64(byte) }
         let packetNumber = QUICPacketNumber.decode(truncated: truncated, bits: length * 8, largest: largestPacketNumber)
-        let header = Array(packet[..<headerEnd])
-        let ciphertext = packet[headerEnd..<(packet.count - 16)]
-        let tag = packet[(packet.count - 16)...]
-        let nonce = self.nonce(packetNumber)
-        do {
-            let payload: Data
-            switch keys.suite {
-            case .aes128GCMSHA256, .aes256GCMSHA384:
-                let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                payload = try AES.GCM.open(box, using: keys.key, authenticating: header)
-            case .chacha20Poly1305SHA256:
-                let box = try ChaChaPoly.SealedBox(nonce: ChaChaPoly.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                payload = try ChaChaPoly.open(box, using: keys.key, authenticating: header)
-            }
-            return (header, packetNumber, Array(payload))
-        } catch {
+        guard let opened = cipher.open(&packet, payloadStart: headerEnd, nonce: nonce(packetNumber)) else {
             throw QUICProtectionError.authenticationFailed
         }
+        return (Array(packet[..<headerEnd]), packetNumber, Array(packet[headerEnd..<(headerEnd + opened)]))
     }
 
-    /// The AEAD nonce: the IV with the packet number XORed into its low bytes.
     private func nonce(_ packetNumber: UInt64) -> [UInt8] {
         var nonce = keys.iv
         for index in 0..<8 { nonce[nonce.count - 1 - index] ^= UInt8(truncatingIfNeeded: packetNumber >> (8 * UInt64(index))) }
@@ -83,33 +68,17 @@ public struct QUICPacketProtector: Sendable {
     private func applyHeaderProtection(_ packet: inout [UInt8], packetNumberOffset: Int, protecting: Bool) throws -> Int {
         let sampleStart = packetNumberOffset + 4
         guard packet.count >= sampleStart + 16 else { throw QUICProtectionError.packetTooShort }
-        let mask = try headerMask(Array(packet[sampleStart..<(sampleStart + 16)]))
+        let mask = cipher.mask(packet, sampleStart: sampleStart)
         let isLong = packet[0] & 0x80 != 0
         let before = packet[0]
-        packet[0] ^= mask[0] & (isLong ? 0x0F : 0x1F)
+        packet[0] ^= mask.0 & (isLong ? 0x0F : 0x1F)
         let length = Int((protecting ? before : packet[0]) & 0x03) + 1
-        for index in 0..<length { packet[packetNumberOffset + index] ^= mask[1 + index] }
+        let bytes = [mask.1, mask.2, mask.3, mask.4]
+        for index in 0..<length { packet[packetNumberOffset + index] ^= bytes[index] }
         return length
-    }
-
-    /// Five bytes of mask from a 16-byte sample (RFC 9001 §5.4.3, §5.4.4).
-    private func headerMask(_ sample: [UInt8]) throws -> [UInt8] {
-        switch keys.suite {
-        case .aes128GCMSHA256, .aes256GCMSHA384:
-            var block = sample
-            try AES.permute(&block, key: keys.headerKey)
-            return Array(block.prefix(5))
-        case .chacha20Poly1305SHA256:
-            let counter = try Insecure.ChaCha20CTR.Counter(data: sample[0..<4])
-            let nonce = try Insecure.ChaCha20CTR.Nonce(data: sample[4..<16])
-            let mask = try Insecure.ChaCha20CTR.encrypt([UInt8](repeating: 0, count: 5), using: keys.headerKey, counter: counter, nonce: nonce)
-            return Array(mask)
-        }
     }
 }
 
-/// The Retry packet's integrity tag (RFC 9001 §5.8): AES-128-GCM with a fixed key and nonce
-/// over the Retry pseudo-packet (the original Destination Connection ID, then the packet).
 public enum QUICRetryIntegrity {
     private static let key = SymmetricKey(data: [
         0xBE, 0x0C, 0x69, 0x0B, 0x9F, 0x66, 0x57, 0x5A, 0x1D, 0x76, 0x6B, 0x54, 0xE3, 0x68, 0xC8, 0x4E,

@@ -308,3 +308,91 @@ public final class QUICTLS {
             return SSL_TLSEXT_ERR_ALERT_FATAL
         }
 }
+
+/// Packet and header protection with BoringSSL's primitives (RFC 9001 §5.3, §5.4): the AEAD's
+/// and the header cipher's key schedules are set up once per key, and packets are sealed and
+/// opened in place.
+final class QUICPacketCipher: @unchecked Sendable {
+    // Unchecked: both contexts are written only in `init`; BoringSSL's seal, open and block
+    // functions only read them.
+    private let aead: UnsafeMutablePointer<EVP_AEAD_CTX>
+    private let headerKey: [UInt8]
+    private let aesHeaderKey: UnsafeMutablePointer<AES_KEY>?
+
+    /// Keys of the suite's lengths (as `QUICPacketKeys` derives them).
+    init(suite: QUICCipherSuite, key: [UInt8], headerKey: [UInt8]) {
+        let algorithm: OpaquePointer? =
+            switch suite {
+            case .aes128GCMSHA256: EVP_aead_aes_128_gcm()
+            case .aes256GCMSHA384: EVP_aead_aes_256_gcm()
+            case .chacha20Poly1305SHA256: EVP_aead_chacha20_poly1305()
+            }
+        let aead = UnsafeMutablePointer<EVP_AEAD_CTX>.allocate(capacity: 1)
+        self.aead = aead
+        let initialized = key.withUnsafeBufferPointer { EVP_AEAD_CTX_init(aead, algorithm, $0.baseAddress, $0.count, 16, nil) }
+        precondition(initialized == 1, "a \(key.count)-byte key for \(suite)")
+        self.headerKey = headerKey
+        if suite == .chacha20Poly1305SHA256 {
+            aesHeaderKey = nil
+        } else {
+            let schedule = UnsafeMutablePointer<AES_KEY>.allocate(capacity: 1)
+            _ = headerKey.withUnsafeBufferPointer { AES_set_encrypt_key($0.baseAddress, UInt32($0.count * 8), schedule) }
+            aesHeaderKey = schedule
+        }
+    }
+
+    deinit {
+        EVP_AEAD_CTX_cleanup(aead)
+        aead.deallocate()
+        aesHeaderKey?.deallocate()
+    }
+
+    /// Seals `packet[payloadStart..<packet.count - 16]` in place (the last 16 bytes receive the
+    /// tag), authenticating `packet[..<payloadStart]`.
+    func seal(_ packet: inout [UInt8], payloadStart: Int, nonce: [UInt8]) -> Bool {
+        let payloadLength = packet.count - 16 - payloadStart
+        return packet.withUnsafeMutableBufferPointer { bytes in
+            nonce.withUnsafeBufferPointer { nonce in
+                var written = 0
+                let base = bytes.baseAddress!
+                return EVP_AEAD_CTX_seal(
+                    aead, base + payloadStart, &written, payloadLength + 16, nonce.baseAddress, nonce.count, base + payloadStart, payloadLength,
+                    base, payloadStart) == 1
+            }
+        }
+    }
+
+    /// Opens `packet[payloadStart...]` (ciphertext and tag) in place, authenticating the header
+    /// before it; the plaintext's length, or nil when it does not authenticate.
+    func open(_ packet: inout [UInt8], payloadStart: Int, nonce: [UInt8]) -> Int? {
+        let sealedLength = packet.count - payloadStart
+        return packet.withUnsafeMutableBufferPointer { bytes in
+            nonce.withUnsafeBufferPointer { nonce in
+                var written = 0
+                let base = bytes.baseAddress!
+                let opened = EVP_AEAD_CTX_open(
+                    aead, base + payloadStart, &written, sealedLength, nonce.baseAddress, nonce.count, base + payloadStart, sealedLength,
+                    base, payloadStart)
+                ERR_clear_error()
+                return opened == 1 ? written : nil
+            }
+        }
+    }
+
+    /// The header-protection mask (5 bytes) from the 16-byte sample at `sampleStart`.
+    func mask(_ packet: [UInt8], sampleStart: Int) -> (UInt8, UInt8, UInt8, UInt8, UInt8) {
+        var block = [UInt8](repeating: 0, count: 16)
+        packet.withUnsafeBufferPointer { bytes in
+            let sample = bytes.baseAddress! + sampleStart
+            if let aesHeaderKey {
+                AES_encrypt(sample, &block, aesHeaderKey)
+            } else {
+                // ChaCha20: the sample's first 4 bytes are the counter (little-endian), the rest the nonce.
+                let counter = UInt32(sample[0]) | UInt32(sample[1]) << 8 | UInt32(sample[2]) << 16 | UInt32(sample[3]) << 24
+                let zeros = [UInt8](repeating: 0, count: 5)
+                headerKey.withUnsafeBufferPointer { key in CRYPTO_chacha_20(&block, zeros, 5, key.baseAddress, sample + 4, counter) }
+            }
+        }
+        return (block[0], block[1], block[2], block[3], block[4])
+    }
+}
