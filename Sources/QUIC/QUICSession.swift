@@ -43,6 +43,13 @@ public final class QUICSession: Sendable {
         try? await eventLoop.submit { driver.value.close(errorCode: errorCode, reason: reason) }.get()
     }
 
+    /// Starts a key update (RFC 9001 §6): packets from now on go under the next keys. False
+    /// before the handshake is confirmed or while the previous update is unanswered.
+    public func updateKeys() async throws -> Bool {
+        let driver = self.driver
+        return try await eventLoop.submit { driver.value.connection.updateKeys() }.get()
+    }
+
     /// The token the server gave for a later connection (NEW_TOKEN), if any yet.
     public func addressToken() async throws -> [UInt8]? {
         let driver = self.driver

@@ -127,6 +127,35 @@ struct QUICInteropTransferTests {
         _ = server
     }
 
+    @Test("Our client with aioquic's server under each cipher suite: a fetch, a key update we start, and a fetch under the new keys", arguments: ["aes128", "aes256", "chacha20"])
+    func cipherSuitesAndKeyUpdateToAioquic(cipher: String) async throws {
+        let (directory, certificate, _) = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ready = directory.appendingPathComponent("ready")
+        let server = try PeerProcess(
+            Peers.python,
+            [Peers.interopScript("quic_server.py", suite: "QUICTests"), directory.appendingPathComponent("cert.pem").path,
+             directory.appendingPathComponent("key.pem").path, ready.path],
+            environment: ["QUIC_CIPHER": cipher])
+        let port = try await PeerProcess.port(in: ready)
+        let client = try await QUICClient.connect(
+            host: "127.0.0.1", port: port, serverName: "localhost",
+            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate))
+        let large = (0..<300_000).map { UInt8(($0 * 7) % 253) }
+        #expect(try await client.get("/large") == large)
+        let driver = client.session.driver
+        let suite = try await client.session.eventLoop.submit { driver.value.connection.spaces[2].write?.keys.suite }.get()
+        #expect(suite == ["aes128": .aes128GCMSHA256, "aes256": .aes256GCMSHA384, "chacha20": .chacha20Poly1305SHA256][cipher])
+        #expect(try await client.session.updateKeys())
+        #expect(try await client.get("/large") == large)
+        let generations = try await client.session.eventLoop.submit {
+            (driver.value.connection.spaces[2].writeGeneration, driver.value.connection.spaces[2].readGeneration)
+        }.get()
+        #expect(generations == (1, 1))  // aioquic answered in the new key phase
+        try await client.close()
+        _ = server
+    }
+
     @Test("aioquic's client moves to another of our connection IDs mid-connection; the fetch goes on")
     func aioquicChangesConnectionID() async throws {
         let (certificate, key) = try makeCertificate("ec")

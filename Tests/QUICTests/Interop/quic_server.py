@@ -5,6 +5,7 @@ Listens on 127.0.0.1 on a free UDP port and writes that port to READY_FILE once 
 QUIC_RETRY=1 every client must first answer a Retry.
 Serves /small (b"hello") and /large (300,000 bytes: (i * 7) % 253); with QUIC_BIG_BYTES=N also
 /big (N seeded random bytes), whose SHA-256 goes to READY_FILE.sha256 before the port is written.
+With QUIC_CIPHER=aes128|aes256|chacha20 the server accepts only that TLS cipher suite.
 """
 import asyncio
 import hashlib
@@ -15,6 +16,13 @@ import sys
 from aioquic.asyncio import QuicConnectionProtocol, serve
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import StreamDataReceived
+from aioquic.tls import CipherSuite
+
+SUITES = {
+    "aes128": CipherSuite.AES_128_GCM_SHA256,
+    "aes256": CipherSuite.AES_256_GCM_SHA384,
+    "chacha20": CipherSuite.CHACHA20_POLY1305_SHA256,
+}
 
 FILES = {"/small": b"hello", "/large": bytes((i * 7) % 253 for i in range(300_000))}
 if os.environ.get("QUIC_BIG_BYTES"):
@@ -40,6 +48,8 @@ class HQInterop(QuicConnectionProtocol):
 async def main(cert: str, key: str, ready: str) -> None:
     configuration = QuicConfiguration(is_client=False, alpn_protocols=["hq-interop"])
     configuration.load_cert_chain(cert, key)
+    if os.environ.get("QUIC_CIPHER"):
+        configuration.cipher_suites = [SUITES[os.environ["QUIC_CIPHER"]]]
     server = await serve(
         "127.0.0.1", 0, configuration=configuration, create_protocol=HQInterop, retry=os.environ.get("QUIC_RETRY") == "1")
     port = server._transport.get_extra_info("sockname")[1]
