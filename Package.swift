@@ -224,8 +224,18 @@ let package = Package(
 
 // libFuzzer targets, only when asked for (they need -sanitize=fuzzer): see Fuzz/run.sh.
 if Context.environment["FASTERAPI_FUZZ"] != nil {
-    package.targets.append(
+    let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .target(name: "FuzzDriver", path: "Fuzz/Sources/FuzzDriver", swiftSettings: [.enableExperimentalFeature("Extern")]),
+        .target(
+            name: "QUICFuzzProperties", dependencies: ["QUIC", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Sources/QUICFuzzProperties"),
         .executableTarget(
-            name: "HTTP1ParserFuzzer", dependencies: ["FasterAPICore", "FasterAPI"],
-            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+            name: "HTTP1ParserFuzzer", dependencies: ["FasterAPICore", "FasterAPI", "FuzzDriver"],
+            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: fuzzer),
+    ]
+    for name in ["FuzzFrames", "FuzzPackets", "FuzzTransportParameters"] {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: ["QUICFuzzProperties", "FuzzDriver"], path: "Fuzz/Sources/\(name)", swiftSettings: fuzzer))
+    }
 }

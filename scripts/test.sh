@@ -73,14 +73,16 @@ else
   # The HTTP/2 conformance run floods a server on purpose; it runs on its own afterwards so the
   # timing-sensitive live tests do not share the two cores with it.
   swift test --skip-build --parallel --num-workers 2 --skip HTTP2InteropTests --skip FasterAPIWebSocketTests \
-    --skip FasterAPIPostgresTests --skip FasterAPIMCPTests --skip QUICInteropTransferTests
+    --skip FasterAPIPostgresTests --skip FasterAPIMCPTests --skip QUICTests
   # The PostgreSQL suites load the machine (a debug build's SCRAM, COPY, a second server they
   # stop and start): they run on their own, beside their own server only.
   swift test --skip-build --filter FasterAPIPostgresTests
   # The MCP suites start many peer processes (Python and Swift SDK servers and clients): they run
   # on their own too, so their start-up load does not starve the timed live tests.
   swift test --skip-build --filter FasterAPIMCPTests
-  # The QUIC transfers (50 MB each, one through a lossy relay) load both cores: on their own too.
+  # The QUIC suites start Python, ngtcp2 and curl peers, and their transfers (50 MB each, one
+  # through a lossy relay) load both cores: on their own too, the transfers last.
+  swift test --skip-build --filter QUICTests --skip QUICInteropTransferTests
   swift test --skip-build --filter QUICInteropTransferTests
   # The WebSocket and event-stream suites time keep-alives, heartbeats and disconnects; they run
   # after, apart from the peer-heavy interop and conformance runs, which run one at a time.
