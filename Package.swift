@@ -224,7 +224,13 @@ let package = Package(
 
 // libFuzzer targets, only when asked for (they need -sanitize=fuzzer): see Fuzz/run.sh.
 if Context.environment["FASTERAPI_FUZZ"] != nil {
-    let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+    // Our code is built with libFuzzer's coverage and AddressSanitizer; the macro plugin (a
+    // tool run by the compiler) is not, or it could not link.
+    for target in package.targets where target.type != .macro {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address", "-enable-testing"])]
+    }
+    let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer,address", "-enable-testing"])]
+    let linked: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
     package.targets += [
         .target(name: "FuzzDriver", path: "Fuzz/Sources/FuzzDriver", swiftSettings: [.enableExperimentalFeature("Extern")]),
         .target(
@@ -232,10 +238,12 @@ if Context.environment["FASTERAPI_FUZZ"] != nil {
             path: "Fuzz/Sources/QUICFuzzProperties"),
         .executableTarget(
             name: "HTTP1ParserFuzzer", dependencies: ["FasterAPICore", "FasterAPI", "FuzzDriver"],
-            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: fuzzer),
+            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: fuzzer, linkerSettings: linked),
     ]
     for name in ["FuzzFrames", "FuzzPackets", "FuzzTransportParameters"] {
         package.targets.append(
-            .executableTarget(name: name, dependencies: ["QUICFuzzProperties", "FuzzDriver"], path: "Fuzz/Sources/\(name)", swiftSettings: fuzzer))
+            .executableTarget(
+                name: name, dependencies: ["QUICFuzzProperties", "FuzzDriver"], path: "Fuzz/Sources/\(name)", swiftSettings: fuzzer,
+                linkerSettings: linked))
     }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (with AddressSanitizer) and runs each over its seed corpus
+# Builds the libFuzzer targets (our code instrumented for libFuzzer and AddressSanitizer by
+# Package.swift when FASTERAPI_FUZZ is set) and runs each over its seed corpus
 # (Fuzz/Corpus/<target>/) for a bounded time; new inputs go to .build-fuzz/corpus/<target>/,
 # crashes to .build-fuzz/crashes/ (keep a fixed one in the corpus so the tests replay it).
 #   Fuzz/run.sh [seconds per target] [target...]
@@ -16,7 +17,7 @@ export FASTERAPI_FUZZ=1
 # Swift's own crash backtracer trips AddressSanitizer and hides the stack; libFuzzer prints it.
 export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 for target in "${targets[@]}"; do
-  swift build --product "$target" --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing \
+  swift build --product "$target" --scratch-path .build-fuzz \
     2>&1 | { grep -v "Cannot export local symbol '__asan" || true; }
 done
 mkdir -p .build-fuzz/crashes
