@@ -16,9 +16,11 @@ let package = Package(
         .library(name: "FasterAPIWebSocket", targets: ["FasterAPIWebSocket"]),
         .library(name: "FasterAPIPostgres", targets: ["FasterAPIPostgres"]),
         .library(name: "FasterAPIMCP", targets: ["FasterAPIMCP"]),
+        .library(name: "QUIC", targets: ["QUIC"]),
         .executable(name: "fasterapi-demo", targets: ["fasterapi-demo"]),
         .executable(name: "fasterapi-pgloop", targets: ["fasterapi-pgloop"]),
         .executable(name: "fasterapi-mcpload", targets: ["fasterapi-mcpload"]),
+        .executable(name: "fasterapi", targets: ["fasterapi"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -128,6 +130,10 @@ let package = Package(
             path: "Benchmarks/pgloop",
             swiftSettings: swiftSettings),
         .executableTarget(
+            name: "fasterapi",
+            dependencies: ["QUIC"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
             name: "fasterapi-mcpload",
             dependencies: ["FasterAPIMCP", "FasterAPI"],
             path: "Benchmarks/mcpload",
@@ -182,6 +188,23 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "QUIC",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "QUICTests",
+            dependencies: [
+                "QUIC", "PeerSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Interop"]
+        ),
         .testTarget(
             name: "FasterAPIMCPTests",
             dependencies: ["FasterAPIMCP", "PeerSupport", .product(name: "NIOCore", package: "swift-nio")],
@@ -201,8 +224,26 @@ let package = Package(
 
 // libFuzzer targets, only when asked for (they need -sanitize=fuzzer): see Fuzz/run.sh.
 if Context.environment["FASTERAPI_FUZZ"] != nil {
-    package.targets.append(
+    // Our code is built with libFuzzer's coverage and AddressSanitizer; the macro plugin (a
+    // tool run by the compiler) is not, or it could not link.
+    for target in package.targets where target.type != .macro {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-sanitize=fuzzer,address", "-enable-testing"])]
+    }
+    let fuzzer: [SwiftSetting] = [.unsafeFlags(["-parse-as-library", "-sanitize=fuzzer,address", "-enable-testing"])]
+    let linked: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    package.targets += [
+        .target(name: "FuzzDriver", path: "Fuzz/Sources/FuzzDriver", swiftSettings: [.enableExperimentalFeature("Extern")]),
+        .target(
+            name: "QUICFuzzProperties", dependencies: ["QUIC", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/Sources/QUICFuzzProperties"),
         .executableTarget(
-            name: "HTTP1ParserFuzzer", dependencies: ["FasterAPICore", "FasterAPI"],
-            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: [.unsafeFlags(["-parse-as-library"])]))
+            name: "HTTP1ParserFuzzer", dependencies: ["FasterAPICore", "FasterAPI", "FuzzDriver"],
+            path: "Fuzz/Sources/HTTP1ParserFuzzer", swiftSettings: fuzzer, linkerSettings: linked),
+    ]
+    for name in ["FuzzFrames", "FuzzPackets", "FuzzTransportParameters"] {
+        package.targets.append(
+            .executableTarget(
+                name: name, dependencies: ["QUICFuzzProperties", "FuzzDriver"], path: "Fuzz/Sources/\(name)", swiftSettings: fuzzer,
+                linkerSettings: linked))
+    }
 }

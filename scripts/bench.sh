@@ -65,6 +65,34 @@
 #          p50 < 1 ms (judged on the one-session run: with S sessions each keeping one call in
 #          flight, p50 is about S / calls-per-second whatever the server); >= 10 x mcp-python's
 #          over stdio.
+#   quic   QUIC on 127.0.0.1 (UDP), not in the default PROTOCOLS: it needs the `fasterapi` CLI
+#          (FASTERAPI_QUIC_BIN, built with `--product fasterapi`), caddy from apt, aioquic 1.7.2 and
+#          curl_cffi in .venv-bench/, and moves a QUIC_BYTES file (1 GiB) through Python clients;
+#          run it as `PROTOCOLS=quic SERVERS="fasterapi aioquic caddy" scripts/bench.sh`. Servers:
+#          fasterapi (`fasterapi quic-serve`, hq-interop: `GET /path\r\n` on a bidirectional
+#          stream), aioquic (Benchmarks/quic/hq_server.py, the same hq-interop on aioquic) and caddy
+#          (quic-go, HTTP/3 only over QUIC; Caddyfile with `admin off`, `bind 127.0.0.1`, the run's
+#          certificate, a temporary HOME). Three parts:
+#          bulk: one connection, one stream, GET of a random QUIC_BYTES-byte file made once in the
+#          run's temporary directory (its sha256 is checked on every copy fetched). Pairs:
+#          fasterapi <- `fasterapi quic-get --insecure`, aioquic <- Benchmarks/quic/hq_get.py, and
+#          caddy <- Benchmarks/quic/h3_get.py (aioquic's H3Connection) and <- curl_cffi's libcurl
+#          (Benchmarks/quic/curl_h3_get.py, HTTP/3 only; that row is left out if curl_cffi does not
+#          install). Every server first serves a small probe file (the warm-up). Gbit/s is the file's
+#          size over the client process's wall time (start to exit: start-up, handshake, transfer,
+#          writing the file); CPU is the server's over that time; RSS the server's after it, and its
+#          peak (VmHWM); the client's CPU and peak RSS are its rusage. Each fetch is bounded by
+#          QUIC_TIMEOUT. Target: fasterapi's Gbit/s >= 1.5 x caddy's (its faster row). The clients
+#          differ: fasterapi's client speaks hq-interop only until it speaks HTTP/3, so Caddy is
+#          measured with other clients.
+#          handshakes: `fasterapi quic-handshakes URL --count QUIC_HANDSHAKES --concurrency
+#          QUIC_HS_CONCURRENCY --insecure` (it prints `handshakes/s X`), the server pinned to CPU 0
+#          and the client to CPU 1 (taskset; unpinned on one CPU), against fasterapi and, for
+#          reference, aioquic (hq-interop; caddy speaks only h3). Target: fasterapi >= 1000/s.
+#          idle: `fasterapi quic-idle URL --connections QUIC_IDLE_CONNS --insecure` opens the
+#          connections, says `open N`, and holds them; the server's RSS before and 1 s after that,
+#          in KiB per connection (fasterapi and aioquic, each started afresh).
+#          handshakes and idle print "not available" if FASTERAPI_QUIC_BIN lacks the command.
 # All servers bind 127.0.0.1 only; nginx, uvicorn and nghttpd run a single worker. The TLS
 # servers share one self-signed ECDSA P-256 certificate for 127.0.0.1 and localhost, made with
 # openssl in the run's temporary directory.
@@ -83,9 +111,11 @@
 #
 # Environment overrides:
 #   SERVERS     servers to run, in order        (default: "fasterapi hummingbird fastapi nginx nghttpd node-ws
-#               mcp-python mcp-swift"); each runs for the protocols above that it speaks; in db,
-#               fasterapi also stands for fasterapi-pgloop, while asyncpg, psycopg and psql always run
-#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse db mcp")
+#               mcp-python mcp-swift aioquic caddy"); each runs for the protocols above that it
+#               speaks; in db, fasterapi also stands for fasterapi-pgloop, while asyncpg, psycopg and
+#               psql always run; in quic, fasterapi is the `fasterapi` CLI (FASTERAPI_QUIC_BIN)
+#   PROTOCOLS   protocols to measure, in order  (default: "h1 h1tls h2tls ws sse db mcp"; quic is
+#               left out of the default: ask for it, e.g. PROTOCOLS=quic)
 #   ROUTES      routes to load                  (default: "/plaintext /json /users/123 POST:/accounts")
 #               a `POST:` prefix sends ACCOUNT_BODY as JSON (the validated five-field body);
 #               nghttpd serves only the GET routes whose body is known
@@ -108,6 +138,14 @@
 #   MCP_CALLS_16  timed calls of the concurrent-sessions HTTP run, spread over them (default: 10000)
 #   MCP_SESSIONS  sessions of that run          (default: 16)
 #   MCP_STDIO_CALLS  timed calls of the stdio run (default: 3000)
+#   QUIC_BYTES  size of the quic bulk file: bytes, or with a KiB, MiB or GiB suffix (default: 1GiB)
+#   QUIC_TIMEOUT  seconds one quic bulk fetch may take (default: 60 + 1 s per 2 MiB of QUIC_BYTES)
+#   QUIC_HANDSHAKES, QUIC_HS_CONCURRENCY  handshakes of the quic handshake run and how many at once
+#               (defaults: 5000, 16)
+#   QUIC_IDLE_CONNS  idle QUIC connections for the memory check (default: 1000; 0 skips it)
+#   FASTERAPI_QUIC_BIN  the `fasterapi` CLI (default: .build/release/fasterapi), run as
+#               `quic-serve --port N --root DIR --cert CERT.pem --key KEY.pem --host 127.0.0.1`
+#               and as the quic-get, quic-handshakes and quic-idle clients
 #   SKIP_BUILD  1 to use the existing release binaries as they are
 #   FASTERAPI_BIN  the demo binary (default: .build/release/fasterapi-demo), run with
 #               --host 127.0.0.1 --port N for h1, and with --cert CERT.pem --key KEY.pem added for
@@ -119,7 +157,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd node-ws mcp-python mcp-swift}"
+SERVERS="${SERVERS:-fasterapi hummingbird fastapi nginx nghttpd node-ws mcp-python mcp-swift aioquic caddy}"
 PROTOCOLS="${PROTOCOLS:-h1 h1tls h2tls ws sse db mcp}"
 ROUTES="${ROUTES:-/plaintext /json /users/123 POST:/accounts}"
 ACCOUNT_BODY='{"name":"Ada Lovelace","email":"ada@example.com","age":36,"score":9.5,"tags":["math","poetry"]}'
@@ -147,6 +185,11 @@ MCP_CALLS_16="${MCP_CALLS_16:-10000}"
 MCP_SESSIONS="${MCP_SESSIONS:-16}"
 MCP_STDIO_CALLS="${MCP_STDIO_CALLS:-3000}"
 MCP_WARMUP_CALLS=20 # fasterapi-mcpload's untimed calls per session before the timed ones
+QUIC_BYTES="${QUIC_BYTES:-1GiB}"
+QUIC_TIMEOUT="${QUIC_TIMEOUT:-}"
+QUIC_HANDSHAKES="${QUIC_HANDSHAKES:-5000}"
+QUIC_HS_CONCURRENCY="${QUIC_HS_CONCURRENCY:-16}"
+QUIC_IDLE_CONNS="${QUIC_IDLE_CONNS:-1000}"
 
 VENV="$ROOT/.venv-bench"
 OUT_DIR="$ROOT/bench-results"
@@ -163,6 +206,8 @@ MCPLOAD_BIN="$ROOT/.build/release/fasterapi-mcpload"
 MCP_PY_SERVER="$ROOT/Tests/FasterAPIMCPTests/Interop/mcp_server.py"
 MCP_SWIFT_PACKAGE="$ROOT/Benchmarks/mcp-swift-sdk"
 MCP_SWIFT_BIN="$MCP_SWIFT_PACKAGE/.build/release/swiftsdk-mcp-server"
+FASTERAPI_QUIC_BIN="${FASTERAPI_QUIC_BIN:-$ROOT/.build/release/fasterapi}"
+QUIC_PEERS="$ROOT/Benchmarks/quic"
 
 for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$H2_CLIENTS" "$H2_STREAMS" "$IDLE_CONNS" \
     "$WS_CONNECTIONS" "$WS_SIZE" "$WS_DEPTH" "$SSE_STREAMS"; do
@@ -184,6 +229,27 @@ for n in "$MCP_CALLS" "$MCP_CALLS_16" "$MCP_SESSIONS" "$MCP_STDIO_CALLS"; do
         exit 2
     }
 done
+# QUIC_BYTES: bytes, or N KiB / MiB / GiB.
+case "$QUIC_BYTES" in
+*KiB) QUIC_UNIT=1024 ;;
+*MiB) QUIC_UNIT=1048576 ;;
+*GiB) QUIC_UNIT=1073741824 ;;
+*) QUIC_UNIT=1 ;;
+esac
+QUIC_COUNT="${QUIC_BYTES%[KMG]iB}"
+[[ "$QUIC_COUNT" =~ ^[1-9][0-9]*$ ]] || {
+    echo "bench: QUIC_BYTES must be a positive number of bytes, KiB, MiB or GiB (e.g. 1GiB, 100MiB)" >&2
+    exit 2
+}
+QUIC_BYTES=$((QUIC_COUNT * QUIC_UNIT))
+QUIC_TIMEOUT="${QUIC_TIMEOUT:-$((60 + QUIC_BYTES / 2097152))}" # aioquic in Python does ~5 MiB/s
+for n in "$QUIC_TIMEOUT" "$QUIC_HANDSHAKES" "$QUIC_HS_CONCURRENCY"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || {
+        echo "bench: QUIC_TIMEOUT, QUIC_HANDSHAKES and QUIC_HS_CONCURRENCY must be positive integers" >&2
+        exit 2
+    }
+done
+[[ "$QUIC_IDLE_CONNS" =~ ^[0-9]+$ ]] || { echo "bench: QUIC_IDLE_CONNS must be an integer" >&2; exit 2; }
 
 # The servers taking part in each protocol.
 protocol_servers() {
@@ -195,11 +261,12 @@ protocol_servers() {
     sse) echo "fasterapi" ;;
     db) echo "fasterapi fastapi" ;;
     mcp) echo "fasterapi mcp-python mcp-swift" ;; # over stdio: fasterapi and mcp-python only
+    quic) echo "fasterapi aioquic caddy" ;; # handshakes and idle: fasterapi and aioquic only
     *) return 1 ;;
     esac
 }
 for p in $PROTOCOLS; do
-    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse db mcp)" >&2; exit 2; }
+    protocol_servers "$p" >/dev/null || { echo "bench: unknown protocol '$p' (known: h1 h1tls h2tls ws sse db mcp quic)" >&2; exit 2; }
 done
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -207,7 +274,7 @@ has_server() { [[ " $SERVERS " == *" $1 "* ]]; }
 has_protocol() { [[ " $PROTOCOLS " == *" $1 "* ]]; }
 # speaks SERVER PROTOCOL
 speaks() { [[ " $(protocol_servers "$2") " == *" $1 "* ]]; }
-uses_tls() { has_protocol h1tls || has_protocol h2tls; }
+uses_tls() { has_protocol h1tls || has_protocol h2tls || has_protocol quic; }
 
 # ---------------------------------------------------------------------------------------------
 # Cleanup: every server this script starts is recorded in STARTED and killed (with its process
@@ -257,9 +324,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
-# Tools: wrk, h2load, openssl, nginx, nghttpd and psql from apt (only if missing); FastAPI,
-# uvicorn, the PostgreSQL drivers asyncpg and psycopg and the MCP Python SDK (mcp 2.3.0) in
-# .venv-bench/. scripts/pg.sh installs the PostgreSQL server itself.
+# Tools: wrk, h2load, openssl, nginx, nghttpd, psql and caddy from apt (only if missing); FastAPI,
+# uvicorn, the PostgreSQL drivers asyncpg and psycopg, the MCP Python SDK (mcp 2.3.0), aioquic
+# 1.7.2 and curl_cffi 0.17.0 in .venv-bench/. scripts/pg.sh installs the PostgreSQL server itself.
 apt_install() {
     log "installing $* with apt-get"
     apt-get install -y -qq "$@" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
@@ -281,6 +348,8 @@ if has_protocol ws && has_server node-ws && { ! command -v node >/dev/null || [[
 fi
 if has_protocol ws; then command -v cc >/dev/null || apt_install gcc libc6-dev; fi
 if has_protocol db; then command -v psql >/dev/null || apt_install postgresql-client; fi
+if has_protocol quic && has_server caddy && ! command -v caddy >/dev/null; then apt_install caddy; fi
+if has_protocol quic; then command -v taskset >/dev/null || apt_install util-linux; fi
 NGINX_BIN="$(command -v nginx || echo /usr/sbin/nginx)"
 NGHTTPD_BIN="$(command -v nghttpd || echo /usr/sbin/nghttpd)"
 
@@ -295,17 +364,39 @@ from mcp.server import MCPServer' 2>/dev/null; then
     "$VENV/bin/pip" install -q --disable-pip-version-check fastapi 'uvicorn[standard]' \
         asyncpg==0.32.0 'psycopg[binary]==3.3.9' uvloop==0.23.0 mcp==2.3.0
 fi
+# quic: aioquic is the aioquic peer, and the HTTP/3 client for caddy; curl_cffi is caddy's second
+# client, and may fail to install (its row is then left out).
+if has_protocol quic && { has_server aioquic || has_server caddy; }; then
+    if ! "$VENV/bin/python" -c 'import aioquic' 2>/dev/null; then
+        log "installing aioquic into $VENV"
+        if [[ ! -x "$VENV/bin/python" ]]; then
+            python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+            python3 -m venv "$VENV"
+        fi
+        "$VENV/bin/pip" install -q --disable-pip-version-check aioquic==1.7.2
+    fi
+    if has_server caddy && ! "$VENV/bin/python" -c 'import curl_cffi' 2>/dev/null; then
+        log "installing curl_cffi into $VENV"
+        "$VENV/bin/pip" install -q --disable-pip-version-check curl_cffi==0.17.0 ||
+            log "curl_cffi did not install: caddy is measured with the aioquic HTTP/3 client only"
+    fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Release builds (bounded: 30 minutes each).
 if [[ "$SKIP_BUILD" != 1 ]]; then
-    if has_server fasterapi; then
+    # The demo serves every protocol but quic, which the `fasterapi` CLI serves.
+    if has_server fasterapi && [[ -n "$(printf '%s\n' $PROTOCOLS | grep -vx quic)" ]]; then
         log "building fasterapi-demo (release)"
         timeout 1800 swift build -c release --product fasterapi-demo >&2
         if has_protocol db; then
             log "building fasterapi-pgloop (release)"
             timeout 1800 swift build -c release --product fasterapi-pgloop >&2
         fi
+    fi
+    if has_server fasterapi && has_protocol quic; then
+        log "building fasterapi (release)"
+        timeout 1800 swift build -c release --product fasterapi >&2
     fi
     # The MCP client drives every server of the mcp phase, fasterapi or not.
     if has_protocol mcp; then
@@ -1183,9 +1274,332 @@ bench_mcp() {
     done
 }
 
+# ---------------------------------------------------------------------------------------------
+# QUIC (quic). Results, tab-separated ("null" for what was not measured):
+#   QUIC_BULK:  server client alpn bytes seconds gbit_per_s server_cpu_s server_rss_mib
+#               server_peak_mib client_cpu_s client_peak_mib verified (yes; NO: wrong sha256;
+#               failed: no file, or the server did not start)
+#   QUIC_HS:    server status handshakes_per_s server_cpu_us_per_handshake server_rss_mib
+#   QUIC_IDLES: server status connections rss_before_mib rss_after_mib kib_per_connection
+#               (status: ok, failed, or n/a when the client command is missing)
+QUIC_BULK="$WORK/quic-bulk.tsv"
+QUIC_HS="$WORK/quic-hs.tsv"
+QUIC_IDLES="$WORK/quic-idle.tsv"
+: >"$QUIC_BULK"
+: >"$QUIC_HS"
+: >"$QUIC_IDLES"
+QUIC_DIR="$WORK/quic"
+QUIC_ROOT="$QUIC_DIR/root"
+QUIC_OUT="$QUIC_DIR/out"
+QUIC_FILE=blob.bin
+QUIC_SHA=""
+QUIC_CURL=0 # 1 once curl_cffi imports
+
+# quic_prepare: the served folder: the random QUIC_BYTES-byte file (its sha256 kept) and a small
+# probe file.
+quic_prepare() {
+    mkdir -p "$QUIC_ROOT" "$QUIC_OUT"
+    log "quic: writing $QUIC_BYTES random bytes to $QUIC_ROOT/$QUIC_FILE"
+    head -c "$QUIC_BYTES" /dev/urandom >"$QUIC_ROOT/$QUIC_FILE"
+    QUIC_SHA="$(sha256sum "$QUIC_ROOT/$QUIC_FILE" | cut -d' ' -f1)"
+    printf 'quic probe\n' >"$QUIC_ROOT/probe.txt"
+    if has_server caddy && "$VENV/bin/python" -c 'import curl_cffi' 2>/dev/null; then QUIC_CURL=1; fi
+}
+
+# free_udp_port: a loopback port free for UDP and for TCP alike (caddy takes both).
+free_udp_port() {
+    python3 -c '
+import socket
+while True:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    try:
+        socket.socket().bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break'
+}
+
+# Peak resident set size (VmHWM) in KiB summed over a process tree.
+hwm_kib() {
+    local pid total=0 kib
+    for pid in $(tree_pids "$1"); do
+        kib="$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)" || continue
+        total=$((total + ${kib:-0}))
+    done
+    echo "$total"
+}
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# quic_has_command NAME: true if FASTERAPI_QUIC_BIN has the subcommand NAME (its name is one of
+# the binary's strings).
+quic_has_command() { [[ -x "$FASTERAPI_QUIC_BIN" ]] && grep -qaF -- "$1" "$FASTERAPI_QUIC_BIN"; }
+
+# The bulk clients of each server, the first of them also fetching the probe; and what they speak.
+quic_clients() {
+    case "$1" in
+    fasterapi) echo quic-get ;;
+    aioquic) echo aioquic ;;
+    caddy) if ((QUIC_CURL)); then echo aioquic-h3 curl_cffi; else echo aioquic-h3; fi ;;
+    esac
+}
+quic_alpn() { case "$1" in quic-get | aioquic) echo hq-interop ;; *) echo h3 ;; esac; }
+
+# quic_client_run CLIENT URL OUTPUT SECONDS [RUSAGE]: one fetch of URL into OUTPUT, bounded by
+# SECONDS; with RUSAGE, under the mcp phase's rusage wrapper ("CPU_SECONDS PEAK_RSS_KIB" to RUSAGE).
+# quic-get writes into OUTPUT's folder under the URL's file name: OUTPUT must end with that name.
+quic_client_run() {
+    local client="$1" url="$2" output="$3" seconds="$4" wrap=() cmd
+    if [[ -n "${5:-}" ]]; then wrap=(python3 "$MCP_RUSAGE" "$5"); fi
+    case "$client" in
+    quic-get) cmd=("$FASTERAPI_QUIC_BIN" quic-get "$url" --insecure --output "$(dirname "$output")") ;;
+    aioquic) cmd=("$VENV/bin/python" "$QUIC_PEERS/hq_get.py" "$url" "$output" --timeout "$seconds") ;;
+    aioquic-h3) cmd=("$VENV/bin/python" "$QUIC_PEERS/h3_get.py" "$url" "$output" --timeout "$seconds") ;;
+    curl_cffi) cmd=("$VENV/bin/python" "$QUIC_PEERS/curl_h3_get.py" "$url" "$output" --timeout "$seconds") ;;
+    *) log "unknown quic client '$client'"; return 1 ;;
+    esac
+    timeout -k 10 "$seconds" "${wrap[@]}" "${cmd[@]}"
+}
+
+# start_quic_server NAME PORT [CPU]: sets SERVER_PID; with CPU, the server is pinned to it.
+start_quic_server() {
+    local name="$1" port="$2" pin=() logf="$WORK/$1-quic.log" dir
+    if [[ -n "${3:-}" ]]; then pin=(taskset -c "$3"); fi
+    case "$name" in
+    fasterapi)
+        [[ -x "$FASTERAPI_QUIC_BIN" ]] || { log "missing $FASTERAPI_QUIC_BIN"; return 1; }
+        "${pin[@]}" "$FASTERAPI_QUIC_BIN" quic-serve --port "$port" --root "$QUIC_ROOT" --cert "$CERT" --key "$KEY" \
+            --host 127.0.0.1 >"$logf" 2>&1 &
+        ;;
+    aioquic)
+        "${pin[@]}" "$VENV/bin/python" "$QUIC_PEERS/hq_server.py" --port "$port" --root "$QUIC_ROOT" \
+            --cert "$CERT" --key "$KEY" --host 127.0.0.1 >"$logf" 2>&1 &
+        ;;
+    caddy)
+        # HTTP/3 (and HTTP/1.1, HTTP/2 over TCP) with the run's certificate; no admin endpoint, no
+        # port-80 redirect server, nothing written outside its temporary HOME (its autosaved config
+        # included: Caddy 2.6's Caddyfile has no persist_config).
+        dir="$QUIC_DIR/caddy-$port"
+        mkdir -p "$dir/home"
+        cat >"$dir/Caddyfile" <<EOF
+{
+	admin off
+	auto_https disable_redirects
+	skip_install_trust
+	storage file_system $dir/home/data
+	servers {
+		protocols h1 h2 h3
+	}
+}
+https://127.0.0.1:$port {
+	bind 127.0.0.1
+	tls $CERT $KEY
+	root * $QUIC_ROOT
+	file_server
+}
+EOF
+        env HOME="$dir/home" XDG_DATA_HOME="$dir/home/data" XDG_CONFIG_HOME="$dir/home/config" \
+            "${pin[@]}" caddy run --config "$dir/Caddyfile" --adapter caddyfile >"$logf" 2>&1 &
+        ;;
+    *)
+        log "unknown quic server '$name'"; return 1 ;;
+    esac
+    SERVER_PID=$!
+    STARTED+=("$SERVER_PID")
+}
+
+# wait_quic_ready SERVER PID PORT: waits (at most 60 s) until the server's log says it listens,
+# then fetches probe.txt with the server's first client and compares it (at most 3 tries of 15 s):
+# that fetch is the warm-up too.
+wait_quic_ready() {
+    local server="$1" pid="$2" port="$3" i ready='listening on' client
+    [[ "$server" == caddy ]] && ready='serving initial configuration'
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$pid" 2>/dev/null || { log "$server (quic): the server exited"; return 1; }
+        grep -qF "$ready" "$WORK/$server-quic.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    ((i < 600)) || { log "$server (quic): not listening within 60 s"; return 1; }
+    read -r client _ <<<"$(quic_clients "$server")"
+    for ((i = 0; i < 3; i++)); do
+        rm -f "$QUIC_OUT/probe.txt"
+        if quic_client_run "$client" "https://127.0.0.1:$port/probe.txt" "$QUIC_OUT/probe.txt" 15 \
+            >/dev/null 2>"$WORK/quic-probe.err" && cmp -s "$QUIC_OUT/probe.txt" "$QUIC_ROOT/probe.txt"; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    log "$server (quic): the probe fetch with $client failed: $(tail -n 3 "$WORK/quic-probe.err" | head -c 300)"
+    return 1
+}
+
+# quic_start SERVER [CPU]: a fresh server on a free port, ready; sets SERVER_PID and QUIC_PORT.
+# False (the server stopped, its log shown) if it did not start.
+quic_start() {
+    QUIC_PORT="$(free_udp_port)"
+    log "$1 (quic): starting on 127.0.0.1:$QUIC_PORT${2:+, pinned to CPU $2}"
+    if ! start_quic_server "$1" "$QUIC_PORT" "${2:-}" || ! wait_quic_ready "$1" "$SERVER_PID" "$QUIC_PORT"; then
+        log "$1 (quic): did not start; log follows (skipped)"
+        tail -n 20 "$WORK/$1-quic.log" >&2 2>/dev/null || true
+        if [[ -n "$SERVER_PID" ]]; then stop_tree "$SERVER_PID"; fi
+        SERVER_PID=""
+        return 1
+    fi
+}
+
+quic_stop() {
+    log "$1 (quic): stopping"
+    stop_tree "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# quic_bulk SERVER PID PORT CLIENT: CLIENT fetches the bulk file once from the running server.
+quic_bulk() {
+    local server="$1" pid="$2" port="$3" client="$4" out="$QUIC_OUT/$QUIC_FILE" usage="$WORK/quic-client.rusage"
+    local before after began ended rc=0 seconds=null gbps=null verified=failed cu=() cpu rss peak
+    log "$server (quic): $client fetches /$QUIC_FILE ($QUIC_BYTES bytes, at most $QUIC_TIMEOUT s)"
+    rm -f "$out" "$usage"
+    before="$(cpu_ticks "$pid")"
+    began="$EPOCHREALTIME"
+    quic_client_run "$client" "https://127.0.0.1:$port/$QUIC_FILE" "$out" "$QUIC_TIMEOUT" "$usage" \
+        >"$WORK/quic-client.out" 2>"$WORK/quic-client.err" || rc=$?
+    ended="$EPOCHREALTIME"
+    after="$(cpu_ticks "$pid")"
+    kill -0 "$pid" 2>/dev/null || log "$server (quic): WARNING the server exited during the fetch"
+    if ((rc == 0)) && [[ -f "$out" ]]; then
+        if [[ "$(sha256sum "$out" | cut -d' ' -f1)" == "$QUIC_SHA" ]]; then
+            verified=yes
+            seconds="$(awk -v a="$began" -v b="$ended" 'BEGIN { printf "%.3f", b - a }')"
+            gbps="$(awk -v n="$QUIC_BYTES" -v s="$seconds" 'BEGIN { printf "%.3f", n * 8 / s / 1e9 }')"
+        else
+            verified=NO
+            log "$server (quic) $client: WARNING the file fetched ($(stat -c %s "$out") bytes) is not the file served"
+        fi
+    elif ((rc == 124 || rc == 137)); then
+        log "$server (quic) $client: the fetch did not end within $QUIC_TIMEOUT s (QUIC_TIMEOUT)"
+    else
+        log "$server (quic) $client: the fetch failed (exit $rc): $(tail -n 3 "$WORK/quic-client.err" | head -c 300)"
+    fi
+    cpu="$(awk -v d=$((after - before)) -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", d / hz }')"
+    rss="$(mib "$(rss_kib "$pid")")"
+    peak="$(mib "$(hwm_kib "$pid")")"
+    read -r -a cu <<<"$(cat "$usage" 2>/dev/null || true)"
+    if ((${#cu[@]} == 2)); then
+        cu=("$(awk -v c="${cu[0]}" 'BEGIN { printf "%.2f", c }')" "$(mib "${cu[1]}")")
+    else
+        cu=(null null)
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$client" "$(quic_alpn "$client")" \
+        "$QUIC_BYTES" "$seconds" "$gbps" "$cpu" "$rss" "$peak" "${cu[0]}" "${cu[1]}" "$verified" >>"$QUIC_BULK"
+    rm -f "$out"
+}
+
+# quic_handshakes SERVER: a fresh server pinned to CPU 0, and `fasterapi quic-handshakes` pinned
+# to CPU 1 (neither pinned on a one-CPU machine); the server's CPU is read around the client run.
+quic_handshakes() {
+    local server="$1" spin="" cpin=() pid out rc=0 rate before after cpu
+    if ! quic_has_command quic-handshakes; then
+        log "$server (quic): $FASTERAPI_QUIC_BIN has no quic-handshakes command (not available)"
+        printf '%s\tn/a\tnull\tnull\tnull\n' "$server" >>"$QUIC_HS"
+        return 0
+    fi
+    if (($(nproc) >= 2)); then spin=0; cpin=(taskset -c 1); else log "quic: one CPU, handshakes not pinned"; fi
+    quic_start "$server" "$spin" || { printf '%s\tfailed\tnull\tnull\tnull\n' "$server" >>"$QUIC_HS"; return 0; }
+    pid="$SERVER_PID"
+    log "$server (quic): fasterapi quic-handshakes --count $QUIC_HANDSHAKES --concurrency $QUIC_HS_CONCURRENCY"
+    before="$(cpu_ticks "$pid")"
+    out="$(timeout -k 10 $((120 + QUIC_HANDSHAKES / 50)) "${cpin[@]}" "$FASTERAPI_QUIC_BIN" quic-handshakes \
+        "https://127.0.0.1:$QUIC_PORT/" --count "$QUIC_HANDSHAKES" --concurrency "$QUIC_HS_CONCURRENCY" --insecure \
+        2>"$WORK/quic-hs.err")" || rc=$?
+    after="$(cpu_ticks "$pid")"
+    rate="$(awk '$1 == "handshakes/s" { print $2; exit }' <<<"$out")"
+    if ((rc != 0)) || [[ ! "$rate" =~ ^[0-9.]+([eE][-+]?[0-9]+)?$ ]]; then
+        log "$server (quic): quic-handshakes failed (exit $rc): $(tail -n 3 "$WORK/quic-hs.err" | head -c 300)"
+        printf '%s\tfailed\tnull\tnull\t%s\n' "$server" "$(mib "$(rss_kib "$pid")")" >>"$QUIC_HS"
+    else
+        cpu="$(awk -v d=$((after - before)) -v hz="$CLK_TCK" -v n="$QUIC_HANDSHAKES" 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')"
+        printf '%s\tok\t%s\t%s\t%s\n' "$server" "$rate" "$cpu" "$(mib "$(rss_kib "$pid")")" >>"$QUIC_HS"
+    fi
+    quic_stop "$server"
+}
+
+# quic_idle SERVER: a fresh server; its RSS before `fasterapi quic-idle` opens QUIC_IDLE_CONNS
+# connections and 1 s after it says `open N`; the client is then stopped.
+quic_idle() {
+    local server="$1" pid helper before after opened="" i limit
+    if ! quic_has_command quic-idle; then
+        log "$server (quic): $FASTERAPI_QUIC_BIN has no quic-idle command (not available)"
+        printf '%s\tn/a\t%s\tnull\tnull\tnull\n' "$server" "$QUIC_IDLE_CONNS" >>"$QUIC_IDLES"
+        return 0
+    fi
+    quic_start "$server" || { printf '%s\tfailed\t%s\tnull\tnull\tnull\n' "$server" "$QUIC_IDLE_CONNS" >>"$QUIC_IDLES"; return 0; }
+    pid="$SERVER_PID"
+    log "$server (quic): RSS with $QUIC_IDLE_CONNS idle connections (fasterapi quic-idle)"
+    before="$(rss_kib "$pid")"
+    "$FASTERAPI_QUIC_BIN" quic-idle "https://127.0.0.1:$QUIC_PORT/" --connections "$QUIC_IDLE_CONNS" --insecure \
+        >"$WORK/quic-idle.out" 2>"$WORK/quic-idle.err" &
+    helper=$!
+    STARTED+=("$helper")
+    limit=$((600 + QUIC_IDLE_CONNS / 2)) # tenths of a second: 60 s plus 50 ms a connection
+    for ((i = 0; i < limit; i++)); do
+        opened="$(awk '$1 == "open" { print $2; exit }' "$WORK/quic-idle.out" 2>/dev/null)"
+        [[ -n "$opened" ]] && break
+        kill -0 "$helper" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ "$opened" =~ ^[1-9][0-9]*$ ]]; then
+        sleep 1 # let the server settle
+        after="$(rss_kib "$pid")"
+        ((opened == QUIC_IDLE_CONNS)) || log "$server (quic): WARNING quic-idle opened $opened connections, not $QUIC_IDLE_CONNS"
+        awk -v s="$server" -v n="$opened" -v b="$before" -v a="$after" \
+            'BEGIN { printf "%s\tok\t%d\t%.1f\t%.1f\t%.1f\n", s, n, b / 1024, a / 1024, (a - b) / n }' >>"$QUIC_IDLES"
+    else
+        log "$server (quic): quic-idle did not say 'open N' in time: $(tail -n 3 "$WORK/quic-idle.err" | head -c 300)"
+        printf '%s\tfailed\t%s\tnull\tnull\tnull\n' "$server" "$QUIC_IDLE_CONNS" >>"$QUIC_IDLES"
+    fi
+    stop_tree "$helper"
+    quic_stop "$server"
+}
+
+# bench_quic: the quic phase. Bulk fetches from each server, then handshakes and idle connections
+# (fasterapi and aioquic, each on a fresh server).
+bench_quic() {
+    local server client pid
+    quic_prepare
+    for server in $SERVERS; do
+        speaks "$server" quic || continue
+        if ! quic_start "$server"; then
+            # Rows all the same: a server that did not start has no throughput.
+            for client in $(quic_clients "$server"); do
+                printf '%s\t%s\t%s\t%s\tnull\tnull\tnull\tnull\tnull\tnull\tnull\tfailed\n' "$server" "$client" \
+                    "$(quic_alpn "$client")" "$QUIC_BYTES" >>"$QUIC_BULK"
+            done
+            continue
+        fi
+        pid="$SERVER_PID"
+        for client in $(quic_clients "$server"); do quic_bulk "$server" "$pid" "$QUIC_PORT" "$client"; done
+        quic_stop "$server"
+    done
+    for server in $SERVERS; do
+        [[ "$server" == fasterapi || "$server" == aioquic ]] || continue
+        quic_handshakes "$server"
+    done
+    ((QUIC_IDLE_CONNS > 0)) || return 0
+    for server in $SERVERS; do
+        [[ "$server" == fasterapi || "$server" == aioquic ]] || continue
+        quic_idle "$server"
+    done
+}
+
 for proto in $PROTOCOLS; do
     if [[ "$proto" == db ]]; then
         bench_db
+        continue
+    fi
+    if [[ "$proto" == quic ]]; then
+        bench_quic
         continue
     fi
     if [[ "$proto" == mcp ]]; then
@@ -1246,7 +1660,7 @@ protocol_title() {
 
 RATIOS_JSON=""
 for proto in $PROTOCOLS; do
-    [[ "$proto" == sse || "$proto" == mcp ]] && continue # their own tables below
+    [[ "$proto" == sse || "$proto" == mcp || "$proto" == quic ]] && continue # their own tables below
     latency_columns "$proto"
     unit="$(protocol_unit "$proto")"
     echo
@@ -1411,6 +1825,84 @@ if [[ -s "$MCP_RESULTS" ]]; then
     done
 fi
 
+QUIC_JSON=""
+QUIC_HS_JSON=""
+QUIC_IDLE_JSON=""
+QUIC_RATIOS_JSON=""
+# quic_gbps SERVER [CLIENT] -> Gbit/s of that row, or the best of SERVER's rows ("null" if none).
+quic_gbps() {
+    awk -F'\t' -v s="$1" -v c="${2:-}" '$1 == s && (c == "" || $2 == c) && $6 != "null" && $6 + 0 > best { best = $6 + 0; v = $6 }
+        END { print (v == "") ? "null" : v }' "$QUIC_BULK"
+}
+over_aq=null over_caddy=null over_caddy_h3=null over_caddy_curl=null caddy_ok=- fa_hs="" hs_ok=-
+if [[ -s "$QUIC_BULK" ]]; then
+    echo
+    echo "quic bulk: one connection, one stream, GET of a $QUIC_BYTES-byte random file ($(mib $((QUIC_BYTES / 1024))) MiB; sha256 checked), timed from the client's start to its exit"
+    printf '%-10s %-11s %-10s %9s %8s %9s %12s %11s %12s %10s %13s\n' server client alpn seconds 'Gbit/s' \
+        'srv CPU s' 'srv RSS MiB' 'srv peak MiB' 'cli CPU s' 'cli peak MiB' sha256
+    while IFS=$'\t' read -r s c a n secs g cpu rss peak ccpu cpeak ok; do
+        printf '%-10s %-11s %-10s %9s %8s %9s %12s %11s %12s %10s %13s\n' "$s" "$c" "$a" "$secs" "$g" "$cpu" "$rss" \
+            "$peak" "$ccpu" "$cpeak" "$ok"
+        QUIC_JSON+="${QUIC_JSON:+,}
+    {\"server\": \"$s\", \"client\": \"$c\", \"alpn\": \"$a\", \"bytes\": $n, \"seconds\": $secs, \"gbit_per_s\": $g, \"server_cpu_s\": $cpu, \"server_rss_mib\": $rss, \"server_peak_rss_mib\": $peak, \"client_cpu_s\": $ccpu, \"client_peak_rss_mib\": $cpeak, \"sha256_ok\": $([[ "$ok" == yes ]] && echo true || echo false)}"
+    done <"$QUIC_BULK"
+    fa_g="$(quic_gbps fasterapi)"
+    over_aq="$(ratio "$fa_g" "$(quic_gbps aioquic)")"
+    over_caddy="$(ratio "$fa_g" "$(quic_gbps caddy)")"
+    over_caddy_h3="$(ratio "$fa_g" "$(quic_gbps caddy aioquic-h3)")"
+    over_caddy_curl="$(ratio "$fa_g" "$(quic_gbps caddy curl_cffi)")"
+    caddy_ok="$(meets "$over_caddy" '>=' 1.5)"
+    # A fasterapi fetch that failed or brought the wrong bytes misses the target, whatever caddy did.
+    if awk -F'\t' '$1 == "fasterapi" && $12 != "yes" { bad = 1 } END { exit !bad }' "$QUIC_BULK"; then caddy_ok=NO; fi
+    echo
+    echo "quic bulk Gbit/s: fa/caddy $over_caddy over caddy's faster client (>= 1.5: $caddy_ok); by caddy's client: fa/caddy(aioquic-h3) $over_caddy_h3, fa/caddy(curl_cffi) $over_caddy_curl; fa/aioquic $over_aq"
+    echo "  note: the clients differ: fasterapi is fetched by its own quic-get over hq-interop, caddy (HTTP/3 only) by aioquic's H3 client and curl_cffi, until fasterapi's client speaks HTTP/3"
+fi
+if [[ -s "$QUIC_HS" ]]; then
+    echo
+    echo "quic handshakes: fasterapi quic-handshakes --count $QUIC_HANDSHAKES --concurrency $QUIC_HS_CONCURRENCY, server on CPU 0, client on CPU 1 (hq-interop)"
+    printf '%-10s %-8s %13s %14s %9s\n' server status 'handshakes/s' 'CPU µs/hshake' 'RSS MiB'
+    while IFS=$'\t' read -r s st rate cpu rss; do
+        shown="$(awk -v v="$rate" 'BEGIN { if (v == "null") print "-"; else printf "%.0f", v }')"
+        if [[ "$st" == n/a ]]; then
+            printf '%-10s %-8s %13s %14s %9s\n' "$s" "$st" 'not available' - -
+        else
+            printf '%-10s %-8s %13s %14s %9s\n' "$s" "$st" "$shown" "$cpu" "$rss"
+        fi
+        QUIC_HS_JSON+="${QUIC_HS_JSON:+,}
+    {\"server\": \"$s\", \"status\": \"$st\", \"handshakes_per_sec\": $rate, \"server_cpu_us_per_handshake\": $cpu, \"server_rss_mib\": $rss}"
+    done <"$QUIC_HS"
+    fa_hs="$(awk -F'\t' '$1 == "fasterapi" { print $3 }' "$QUIC_HS")"
+    fa_hs_status="$(awk -F'\t' '$1 == "fasterapi" { print $2 }' "$QUIC_HS")"
+    if [[ "$fa_hs_status" == n/a ]]; then
+        hs_ok=-
+        echo "fasterapi handshakes/s: not available (no quic-handshakes command in $FASTERAPI_QUIC_BIN) (>= 1000: -)"
+    elif [[ -z "$fa_hs_status" ]]; then
+        hs_ok=-
+    else
+        hs_ok="$(meets "${fa_hs:-null}" '>=' 1000)"
+        [[ "$fa_hs_status" == failed ]] && hs_ok=NO
+        echo "fasterapi handshakes/s: $(awk -v v="${fa_hs:-null}" 'BEGIN { if (v == "null") print "-"; else printf "%.0f", v }') (>= 1000: $hs_ok); fa/aioquic $(ratio "${fa_hs:-null}" "$(awk -F'\t' '$1 == "aioquic" { print $3 }' "$QUIC_HS")")"
+    fi
+fi
+if [[ -s "$QUIC_IDLES" ]]; then
+    echo
+    echo "quic idle: fasterapi quic-idle --connections $QUIC_IDLE_CONNS (server RSS before, and 1 s after every connection is open)"
+    printf '%-10s %-8s %12s %15s %14s %10s\n' server status connections 'RSS before MiB' 'RSS after MiB' 'KiB/conn'
+    while IFS=$'\t' read -r s st n b a k; do
+        if [[ "$st" == n/a ]]; then
+            printf '%-10s %-8s %12s %15s %14s %10s\n' "$s" "$st" "$n" 'not available' - -
+        else
+            printf '%-10s %-8s %12s %15s %14s %10s\n' "$s" "$st" "$n" "$b" "$a" "$k"
+        fi
+        QUIC_IDLE_JSON+="${QUIC_IDLE_JSON:+,}
+    {\"server\": \"$s\", \"status\": \"$st\", \"connections\": $n, \"rss_before_mib\": $b, \"rss_after_mib\": $a, \"kib_per_connection\": $k}"
+    done <"$QUIC_IDLES"
+fi
+if has_protocol quic; then
+    QUIC_RATIOS_JSON="{\"gbit_per_s_fasterapi_over_caddy\": $over_caddy, \"gbit_per_s_fasterapi_over_caddy_aioquic_h3\": $over_caddy_h3, \"gbit_per_s_fasterapi_over_caddy_curl_cffi\": $over_caddy_curl, \"gbit_per_s_fasterapi_over_aioquic\": $over_aq, \"target_caddy_min\": 1.5, \"caddy_target_met\": $(all_met "$caddy_ok"), \"fasterapi_handshakes_per_sec\": ${fa_hs:-null}, \"target_handshakes_min\": 1000, \"handshakes_target_met\": $(all_met "$hs_ok")}"
+fi
+
 RESULTS_JSON=""
 while IFS=$'\t' read -r p s r rps p50 p99 mean sd max cpu rss n errs non2xx; do
     RESULTS_JSON+="${RESULTS_JSON:+,}
@@ -1442,6 +1934,10 @@ cat >"$OUT_DIR/bench.json" <<EOF
   "mcp": {"client": ".build/release/fasterapi-mcpload, the same for every server", "tool": "add", "warmup_calls_per_session": $MCP_WARMUP_CALLS, "http": {"path": "/mcp", "calls_single": $MCP_CALLS, "calls_multi": $MCP_CALLS_16, "sessions_multi": $MCP_SESSIONS, "servers": {"mcp-python": "Python SDK MCPServer on uvicorn, JSON answers", "mcp-swift": "Swift SDK Server with StatefulHTTPServerTransport, SSE answers"}}, "stdio": {"calls": $MCP_STDIO_CALLS, "note": "the Swift SDK's stdio transport is left out: it sleeps 10 ms whenever its pipe is empty"}, "note": "http: server CPU over the whole client run, handshakes and warm-up included, divided by every call served; stdio: the server's rusage CPU of the run less that of a 1-call run, over calls - 1, and its peak RSS", "runs": [$MCP_JSON
   ], "ratios": [$MCP_RATIOS_JSON
   ]},
+  "quic": {"bytes": $QUIC_BYTES, "timeout_s": $QUIC_TIMEOUT, "handshakes": $QUIC_HANDSHAKES, "handshake_concurrency": $QUIC_HS_CONCURRENCY, "idle_connections": $QUIC_IDLE_CONNS, "note": "bulk: wall time of the client process (start-up, handshake, transfer, writing the file); the clients differ by server (fasterapi: quic-get over hq-interop; aioquic: hq_get.py; caddy: HTTP/3 through aioquic's H3Connection and curl_cffi); handshakes: server on CPU 0, client on CPU 1", "bulk": [$QUIC_JSON
+  ], "handshakes_runs": [$QUIC_HS_JSON
+  ], "idle": [$QUIC_IDLE_JSON
+  ], "ratios": ${QUIC_RATIOS_JSON:-null}},
   "results": [$RESULTS_JSON
   ],
   "ratios": [$RATIOS_JSON

@@ -17,6 +17,7 @@ command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 command -v node >/dev/null || need_apt+=(nodejs)  # WebSocket peers in Node
 [ -f /usr/share/nodejs/ws/package.json ] || need_apt+=(node-ws)  # require('ws') with NODE_PATH below
+command -v gtlsclient >/dev/null || need_apt+=(ngtcp2-client)  # ngtcp2's QUIC client (GnuTLS)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
@@ -63,19 +64,26 @@ swift build --build-tests
 # built in release (their own .build folder is kept between runs).
 (cd Benchmarks/mcp-swift-sdk && swift build -c release)
 export FASTERAPI_SWIFTSDK_BIN="$PWD/Benchmarks/mcp-swift-sdk/.build/release"
+# The QUIC transfer tests move 50 MB between release-built `fasterapi quic-serve` / `quic-get`.
+swift build -c release --product fasterapi
+export FASTERAPI_RELEASE_BIN="$PWD/.build/release/fasterapi"
 if [ $# -gt 0 ]; then
   swift test --skip-build --parallel --num-workers 2 "$@"
 else
   # The HTTP/2 conformance run floods a server on purpose; it runs on its own afterwards so the
   # timing-sensitive live tests do not share the two cores with it.
   swift test --skip-build --parallel --num-workers 2 --skip HTTP2InteropTests --skip FasterAPIWebSocketTests \
-    --skip FasterAPIPostgresTests --skip FasterAPIMCPTests
+    --skip FasterAPIPostgresTests --skip FasterAPIMCPTests --skip QUICTests
   # The PostgreSQL suites load the machine (a debug build's SCRAM, COPY, a second server they
   # stop and start): they run on their own, beside their own server only.
   swift test --skip-build --filter FasterAPIPostgresTests
   # The MCP suites start many peer processes (Python and Swift SDK servers and clients): they run
   # on their own too, so their start-up load does not starve the timed live tests.
   swift test --skip-build --filter FasterAPIMCPTests
+  # The QUIC suites start Python, ngtcp2 and curl peers, and their transfers (50 MB each, one
+  # through a lossy relay) load both cores: on their own too, the transfers last.
+  swift test --skip-build --filter QUICTests --skip QUICInteropTransferTests
+  swift test --skip-build --filter QUICInteropTransferTests
   # The WebSocket and event-stream suites time keep-alives, heartbeats and disconnects; they run
   # after, apart from the peer-heavy interop and conformance runs, which run one at a time.
   swift test --skip-build --filter 'FasterAPIWebSocketTests\.(Live|WebSocketStateMachine|PerMessageDeflate|ServerSentEvent|UTF8)'

@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 
 @testable import FasterAPI
@@ -25,19 +26,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
 /// SwiftPM links executables against `<target>_main`; hand control to libFuzzer's driver.
 @_cdecl("HTTP1ParserFuzzer_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return runDriver(&argc, &argv) { data, size in fuzz(data, size) }
+    runLibFuzzer(argc, argv) { start, count in fuzz(start.assumingMemoryBound(to: UInt8.self), count) }
 }
 
 private func drain(_ parser: inout HTTP1Parser, _ input: inout ByteBuffer) {

@@ -1,0 +1,1 @@
+../../Fuzz/Sources/QUICFuzzProperties/QUICFuzzProperties.swift
