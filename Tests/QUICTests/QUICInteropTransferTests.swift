@@ -6,93 +6,22 @@ import Testing
 
 @testable import QUIC
 
-/// A peer process started for a test, killed when the test ends.
-final class PeerProcess {
-    let process = Process()
-    private let errors = Pipe()
-
-    /// Starts `executable` with `arguments` (and `environment` added to ours).
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    deinit { kill(process.processIdentifier, SIGKILL) }
-
-    /// The port a peer wrote to `file` (waiting up to 10 s).
-    static func port(in file: URL) async throws -> Int {
-        for _ in 0..<200 {
-            if let port = (try? String(contentsOf: file, encoding: .utf8)).flatMap({ Int($0) }) { return port }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw QUICTransportError(.internalError, "no port in \(file.path)")
-    }
-
-    /// The port `fasterapi quic-serve` says it listens on (its first line on stderr).
-    func listeningPort() async throws -> Int {
-        let handle = errors.fileHandleForReading
-        let line = try await Task.detached { () -> String in
-            var bytes: [UInt8] = []
-            while let byte = try handle.read(upToCount: 1)?.first, byte != UInt8(ascii: "\n") { bytes.append(byte) }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
-        guard let port = line.split(separator: ":").last.flatMap({ Int($0) }) else {
-            throw QUICTransportError(.internalError, "quic-serve said: \(line)")
-        }
-        return port
-    }
-}
-
-/// The release-built `fasterapi` tool (built by scripts/test.sh; its path in FASTERAPI_RELEASE_BIN).
-func releaseTool() throws -> String {
-    let path = ProcessInfo.processInfo.environment["FASTERAPI_RELEASE_BIN"]
-        ?? Peers.repositoryRoot.appendingPathComponent(".build/release/fasterapi").path
-    try #require(FileManager.default.isExecutableFile(atPath: path), "build it: swift build -c release --product fasterapi")
-    return path
-}
-
-func sha256(_ bytes: some DataProtocol) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
-
-/// A scratch directory with a certificate and key (PEM files) and `files` (name → size,
-/// seeded bytes).
-func scratch(files: [String: Int] = [:]) throws -> (directory: URL, certificate: String, key: String) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quic-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory.appendingPathComponent("root"), withIntermediateDirectories: true)
-    let (certificate, key) = try makeCertificate("ec")
-    try certificate.write(to: directory.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
-    try key.write(to: directory.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
-    for (name, size) in files {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = Data((0..<size / 8).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } })
-        try bytes.write(to: directory.appendingPathComponent("root/\(name)"))
-    }
-    return (directory, certificate, key)
-}
-
 /// Many streams both ways, connection-ID changes, NAT rebinding and 50 MB transfers, against
 /// aioquic and through a lossy relay (the 50 MB ones between release-built `fasterapi` tools).
 @Suite("QUIC interop: many streams, connection IDs, rebinding, 50 MB transfers")
 struct QUICInteropTransferTests {
     @Test("aioquic's client fetches 100 files at once, each on its own stream, from our server")
     func manyStreamsFromAioquic() async throws {
-        let (certificate, key) = try makeCertificate("ec")
         let files = Dictionary(uniqueKeysWithValues: (0..<100).map { index in
             ("/f\(index)", (0..<(index * 997)).map { UInt8(truncatingIfNeeded: $0 &* (index + 3)) })
         })
         var parameters = ConnectionPair.parameters
         parameters.initialMaxStreamsBidi = 100
-        let endpoint = try await QUICServerEndpoint.bind(
-            host: "127.0.0.1", port: 0,
-            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: parameters, onSession: serving { files[$0] })
-        let port = try #require(endpoint.localAddress?.port)
+        let server = try await TestServer.start(files: { files[$0] })
+        let port = server.port
         let output = try await Peers.python(
             script: "quic_client.py", ["127.0.0.1", String(port), "aes128"] + files.keys.sorted(), suite: "QUICTests", timeout: 60)
-        try await endpoint.close()
+        try await server.endpoint.close()
         try #require(output.status == 0, "\(output.stderr)")
         let fetched = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         let results = fetched?["fetched"] as? [String: [String: Any]]
@@ -106,12 +35,7 @@ struct QUICInteropTransferTests {
     func manyStreamsToAioquic() async throws {
         let (directory, certificate, _) = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ready = directory.appendingPathComponent("ready")
-        let server = try PeerProcess(
-            Peers.python,
-            [Peers.interopScript("quic_server.py", suite: "QUICTests"), directory.appendingPathComponent("cert.pem").path,
-             directory.appendingPathComponent("key.pem").path, ready.path])
-        let port = try await PeerProcess.port(in: ready)
+        let (server, port) = try await PeerProcess.aioquicServer(in: directory)
         let client = try await QUICClient.connect(
             host: "127.0.0.1", port: port, serverName: "localhost",
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate))
@@ -124,20 +48,14 @@ struct QUICInteropTransferTests {
         }
         #expect(correct == 100)
         try await client.close()
-        _ = server
+        withExtendedLifetime(server) {}
     }
 
     @Test("Our client with aioquic's server under each cipher suite: a fetch, a key update we start, and a fetch under the new keys", arguments: ["aes128", "aes256", "chacha20"])
     func cipherSuitesAndKeyUpdateToAioquic(cipher: String) async throws {
         let (directory, certificate, _) = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ready = directory.appendingPathComponent("ready")
-        let server = try PeerProcess(
-            Peers.python,
-            [Peers.interopScript("quic_server.py", suite: "QUICTests"), directory.appendingPathComponent("cert.pem").path,
-             directory.appendingPathComponent("key.pem").path, ready.path],
-            environment: ["QUIC_CIPHER": cipher])
-        let port = try await PeerProcess.port(in: ready)
+        let (server, port) = try await PeerProcess.aioquicServer(in: directory, environment: ["QUIC_CIPHER": cipher])
         let client = try await QUICClient.connect(
             host: "127.0.0.1", port: port, serverName: "localhost",
             configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], trustRootsPEM: certificate))
@@ -153,22 +71,18 @@ struct QUICInteropTransferTests {
         }.get()
         #expect(generations == (1, 1))  // aioquic answered in the new key phase
         try await client.close()
-        _ = server
+        withExtendedLifetime(server) {}
     }
 
     @Test("aioquic's client moves to another of our connection IDs mid-connection; the fetch goes on")
     func aioquicChangesConnectionID() async throws {
-        let (certificate, key) = try makeCertificate("ec")
         let body = (0..<500_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let endpoint = try await QUICServerEndpoint.bind(
-            host: "127.0.0.1", port: 0,
-            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: ConnectionPair.parameters, onSession: serving { $0 == "/file" ? body : nil })
-        let port = try #require(endpoint.localAddress?.port)
+        let server = try await TestServer.start(files: { $0 == "/file" ? body : nil })
+        let port = server.port
         let output = try await Peers.run(
             "/usr/bin/env", ["QUIC_CHANGE_CID=1", Peers.python, Peers.interopScript("quic_client.py", suite: "QUICTests"), "127.0.0.1", String(port), "aes128", "/file"],
             timeout: 30)
-        try await endpoint.close()
+        try await server.endpoint.close()
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect((seen?["peer_cid_sequence"] as? Int ?? 0) >= 1)
@@ -177,36 +91,23 @@ struct QUICInteropTransferTests {
 
     @Test("NAT rebinding: aioquic's datagrams reach our server from a new port mid-transfer; it validates the path and goes on")
     func rebinding() async throws {
-        let (certificate, key) = try makeCertificate("ec")
         let body = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 11) }
-        let endpoint = try await QUICServerEndpoint.bind(
-            host: "127.0.0.1", port: 0,
-            configuration: QUICTLSConfiguration(applicationProtocols: ["hq-interop"], certificateChainPEM: certificate, privateKeyPEM: key),
-            parameters: ConnectionPair.parameters, onSession: serving { $0 == "/file" ? body : nil })
-        let serverPort = try #require(endpoint.localAddress?.port)
-        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: ready) }
-        let relay = try PeerProcess(
-            Peers.python, [Peers.interopScript("lossy_relay.py", suite: "QUICTests"), String(serverPort), ready.path, "0", "0", "0"],
-            environment: ["REBIND_AFTER": "40"])
-        let port = try await PeerProcess.port(in: ready)
+        let server = try await TestServer.start(files: { $0 == "/file" ? body : nil })
+        let serverPort = server.port
+        let (relay, port) = try await PeerProcess.relay(to: serverPort, drop: 0, reorder: 0, duplicate: 0, environment: ["REBIND_AFTER": "40"])
         let output = try await Peers.python(script: "quic_client.py", ["127.0.0.1", String(port), "aes128", "/file"], suite: "QUICTests", timeout: 30)
-        try await endpoint.close()
+        try await server.endpoint.close()
         try #require(output.status == 0, "\(output.stderr)")
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         #expect((seen?["fetched"] as? [String: [String: Any]])?["/file"]?["sha256"] as? String == sha256(body))
-        _ = relay
+        withExtendedLifetime(relay) {}
     }
 
     @Test("50 MB from our server (release quic-serve) to aioquic's client, verified by hash")
     func fiftyMegabytesToAioquic() async throws {
         let (directory, _, _) = try scratch(files: ["big": 50_000_000])
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try PeerProcess(
-            try releaseTool(),
-            ["quic-serve", "--port", "0", "--root", directory.appendingPathComponent("root").path, "--cert",
-             directory.appendingPathComponent("cert.pem").path, "--key", directory.appendingPathComponent("key.pem").path])
-        let port = try await server.listeningPort()
+        let (server, port) = try await PeerProcess.quicServe(in: directory)
         let output = try await Peers.run(
             "/usr/bin/env", ["QUIC_TIMEOUT=150", Peers.python, Peers.interopScript("quic_client.py", suite: "QUICTests"), "127.0.0.1", String(port), "aes128", "/big"],
             timeout: 160)
@@ -214,46 +115,34 @@ struct QUICInteropTransferTests {
         let seen = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
         let expected = sha256(try Data(contentsOf: directory.appendingPathComponent("root/big")))
         #expect((seen?["fetched"] as? [String: [String: Any]])?["/big"]?["sha256"] as? String == expected)
+        withExtendedLifetime(server) {}
     }
 
     @Test("50 MB from aioquic's server to our client (release quic-get), verified by hash")
     func fiftyMegabytesFromAioquic() async throws {
         let (directory, _, _) = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let ready = directory.appendingPathComponent("ready")
-        let server = try PeerProcess(
-            Peers.python,
-            [Peers.interopScript("quic_server.py", suite: "QUICTests"), directory.appendingPathComponent("cert.pem").path,
-             directory.appendingPathComponent("key.pem").path, ready.path],
-            environment: ["QUIC_BIG_BYTES": "50000000"])
-        let port = try await PeerProcess.port(in: ready)
+        let (server, port) = try await PeerProcess.aioquicServer(in: directory, environment: ["QUIC_BIG_BYTES": "50000000"])
         let result = try await Peers.run(
             try releaseTool(), ["quic-get", "https://127.0.0.1:\(port)/big", "--insecure", "--output", directory.path], timeout: 150)
         try #require(result.status == 0, "\(result.stderr)")
-        let expected = try String(contentsOf: URL(fileURLWithPath: ready.path + ".sha256"), encoding: .utf8)
+        let expected = try String(contentsOf: directory.appendingPathComponent("ready.sha256"), encoding: .utf8)
         #expect(sha256(try Data(contentsOf: directory.appendingPathComponent("big"))) == expected)
-        _ = server
+        withExtendedLifetime(server) {}
     }
 
     @Test("50 MB through a relay that drops 5 %, reorders and repeats (release quic-get → relay → release quic-serve), intact")
     func fiftyMegabytesUnderLoss() async throws {
         let (directory, _, _) = try scratch(files: ["big": 50_000_000])
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try PeerProcess(
-            try releaseTool(),
-            ["quic-serve", "--port", "0", "--root", directory.appendingPathComponent("root").path, "--cert",
-             directory.appendingPathComponent("cert.pem").path, "--key", directory.appendingPathComponent("key.pem").path])
-        let serverPort = try await server.listeningPort()
-        let ready = directory.appendingPathComponent("ready")
-        let relay = try PeerProcess(
-            Peers.python, [Peers.interopScript("lossy_relay.py", suite: "QUICTests"), String(serverPort), ready.path, "0.05", "0.05", "0.02", "1"])
-        let port = try await PeerProcess.port(in: ready)
+        let (server, serverPort) = try await PeerProcess.quicServe(in: directory)
+        let (relay, port) = try await PeerProcess.relay(to: serverPort)
         let output = directory.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let result = try await Peers.run(
             try releaseTool(), ["quic-get", "https://127.0.0.1:\(port)/big", "--insecure", "--output", output.path], timeout: 240)
         try #require(result.status == 0, "\(result.stderr)")
         #expect(try Data(contentsOf: output.appendingPathComponent("big")) == Data(contentsOf: directory.appendingPathComponent("root/big")))
-        _ = relay
+        withExtendedLifetime((server, relay)) {}
     }
 }
