@@ -83,10 +83,10 @@ struct LiveHTTP2Tests {
 
     @Test func anIdleConnectionGetsGoAwayAndIsClosed() async throws {
         // Long enough that the preface arrives before HTTP/1.1's own idle timer, even on a loaded machine.
-        try await withLiveServer(Self.ok(), configure: { $0.idleTimeout = .seconds(3) }) { server in
+        try await withLiveServer(Self.ok(), configure: { $0.idleTimeout = .seconds(6) }) { server in
             let connection = try await RawConnection.connect(port: server.port)
             try await connection.send(bytes(Self.preface) + Self.emptySettings)
-            let state = await connection.readUntilClosed(timeout: .seconds(12))
+            let state = await connection.readUntilClosed(timeout: .seconds(20))
             #expect(state.closed)
             // The frames are read as if after an empty HTTP/1.1 head.
             let frames = Self.frames(after: bytes("\r\n\r\n") + state.received)
