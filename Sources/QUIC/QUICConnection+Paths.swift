@@ -102,9 +102,6 @@ extension QUICConnection {
         return true
     }
 
-    /// Whether the peer asked us not to move to another address (disable_active_migration).
-    public var peerDisablesMigration: Bool { peerTransportParameters?.disableActiveMigration ?? false }
-
     /// Whether a datagram that opened no packet ends with one of the peer's stateless reset tokens.
     func isStatelessReset(_ datagram: [UInt8]) -> Bool {
         guard datagram.count >= 21, datagram[0] & 0x80 == 0 else { return false }

@@ -231,16 +231,6 @@ public struct QUICLossDetector: Sendable {
         guard let first = eliciting.first, let last = eliciting.last else { return false }
         return last.sentAt - first.sentAt > duration
     }
-
-    /// Drops every packet (its keys were discarded); returns them so their bytes leave flight.
-    public mutating func discardAll() -> [QUICSentPacket] {
-        defer {
-            packets = []
-            start = 0
-            lossTime = nil
-        }
-        return Array(sent)
-    }
 }
 
 /// Pacing (RFC 9002 §7.7): a token bucket filled at 1.25 × window / smoothed RTT, so a window's
